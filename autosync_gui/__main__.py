@@ -1,0 +1,3 @@
+from autosync_gui.cli import main
+
+main()

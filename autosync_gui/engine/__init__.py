@@ -1,0 +1,1 @@
+"""Qt-free asyncio sync engine: watcher, scheduler, git integration."""

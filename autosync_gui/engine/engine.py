@@ -1,0 +1,107 @@
+"""The engine: every configured folder's sync loop in one asyncio process.
+
+This is the one interface the GUI, the headless command and the XMPP client use:
+state and activity come out through `subscribe`; sync_now / pause / resume / add_folder
+go in. Qt-free."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from autosync_gui.config import FolderSettings, Settings
+from autosync_gui.engine.events import EngineObserver, ObserverHub
+from autosync_gui.engine.folder import FolderSync
+from autosync_gui.engine.gitrepo import GitRepository
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(self, settings: Settings, *, hostname: str | None = None) -> None:
+        self.settings = settings
+        self.hostname = hostname or socket.gethostname().split(".")[0]
+        self.hub = ObserverHub()
+        self._folders: dict[Path, FolderSync] = {}
+        self._repo_locks: dict[Path, asyncio.Lock] = {}
+        self._started = False
+
+    # ------------------------------------------------------------------ observing
+    def subscribe(self, observer: EngineObserver) -> Callable[[], None]:
+        """Start receiving state changes and activities; returns the unsubscribe function."""
+        return self.hub.subscribe(observer)
+
+    @property
+    def folders(self) -> list[FolderSync]:
+        return list(self._folders.values())
+
+    def folder(self, path: Path) -> FolderSync:
+        return self._folders[Path(path)]
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Open and start every configured folder. A folder that cannot be opened raises
+        RepositoryError (the CLI validates first, so this only happens on races)."""
+        self._started = True
+        for settings in self.settings.folders:
+            await self.add_folder(settings)
+
+    async def stop(self, *, flush: bool = True) -> None:
+        """Stop every folder; with flush, commit pending changes and try one push first."""
+        await asyncio.gather(*(f.stop(flush=flush) for f in self._folders.values()),
+                             return_exceptions=True)
+        self._started = False
+
+    async def add_folder(self, settings: FolderSettings) -> FolderSync:
+        """Open a folder (validating it: RepositoryError with a one-line message) and start
+        syncing it. Adding an already running folder returns it."""
+        path = Path(settings.path)
+        if path in self._folders:
+            return self._folders[path]
+        repo = await asyncio.to_thread(GitRepository.open, path, self.hostname, settings.ignore)
+        lock = self._repo_locks.setdefault(repo.git_dir, asyncio.Lock())
+        folder = FolderSync(settings, repo, self.hub, lock)
+        self._folders[path] = folder
+        await folder.start()
+        return folder
+
+    async def remove_folder(self, path: Path) -> None:
+        folder = self._folders.pop(Path(path), None)
+        if folder is not None:
+            await folder.stop(flush=True)
+
+    # ------------------------------------------------------------------ commands
+    def _targets(self, path: Path | None) -> list[FolderSync]:
+        return self.folders if path is None else [self.folder(path)]
+
+    def sync_now(self, path: Path | None = None) -> None:
+        """Commit what is pending and sync with the remote now (one folder or all)."""
+        for folder in self._targets(path):
+            folder.sync_now()
+
+    def pause(self, path: Path | None = None) -> None:
+        for folder in self._targets(path):
+            folder.pause()
+
+    def resume(self, path: Path | None = None) -> None:
+        for folder in self._targets(path):
+            folder.resume()
+
+    def remote_changed(self, identity: str, commit: str | None = None,
+                       host: str | None = None) -> bool:
+        """A peer says it pushed `commit` to the repository `identity`. Schedules a fetch of
+        the folder's configured remote (coalesced), never anything else. Returns whether
+        any folder matched and did not have the commit already."""
+        matched = False
+        for folder in self._folders.values():
+            if folder.identity == identity and folder.settings.notify:
+                matched = folder.remote_changed(commit, host) or matched
+        return matched
+
+    def fetch_all(self) -> None:
+        """Catch up after a notification channel (re)connects."""
+        for folder in self._folders.values():
+            folder.request_sync()

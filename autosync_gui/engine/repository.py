@@ -1,0 +1,92 @@
+"""The small version-control interface the sync loop needs, so a Mercurial backend can be
+added beside git later. All methods block: callers run them in a worker thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from autosync_gui.engine.events import Conflict
+
+
+class RepositoryError(Exception):
+    """A folder that cannot be synced as configured; str() is one line with the fix."""
+
+
+class RemoteError(Exception):
+    """Talking to the remote failed. `offline` means retry later (unreachable);
+    otherwise the user must act (authentication, host key, missing repository)."""
+
+    def __init__(self, message: str, *, offline: bool) -> None:
+        super().__init__(message)
+        self.offline = offline
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    commit: str
+    files: tuple[str, ...]  # "A path", "M path", "D path", "R old -> new"
+
+
+@dataclass(frozen=True)
+class IntegrateResult:
+    """What integrating the remote branch did to the work tree."""
+
+    changed: bool  # HEAD moved
+    files: tuple[str, ...] = ()  # paths that changed on disk
+    host: str | None = None  # host of the remote tip, as recorded in its commit
+    conflicts: tuple[Conflict, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    time: datetime
+    host: str
+    author: str
+    subject: str
+    files: tuple[str, ...] = field(default=())
+
+
+class Repository(Protocol):
+    root: Path  # the work tree's top
+    git_dir: Path  # where the repository keeps its data (used to share locks)
+    scope: str  # the watched folder relative to root ("" for the whole tree)
+
+    def identity(self) -> str | None:
+        """Stable across replicas and remote URL spellings: root commit plus branch."""
+        ...
+
+    def recover(self) -> list[str]:
+        """Undo what a killed process left behind; returns what was done."""
+        ...
+
+    def commit_pending(self) -> CommitResult | None: ...
+
+    def remote_moved(self) -> bool:
+        """Cheap check whether the remote branch differs from what we fetched last."""
+        ...
+
+    def fetch(self) -> None: ...
+
+    def integrate(self) -> IntegrateResult: ...
+
+    def push(self) -> bool:
+        """True when pushed or nothing to push; False when rejected (remote moved on)."""
+        ...
+
+    def ahead(self) -> bool:
+        """Local commits the remote does not have yet."""
+        ...
+
+    def has_commit(self, sha: str) -> bool: ...
+
+    def head(self) -> str | None: ...
+
+    def history(self, skip: int, limit: int, path_filter: str | None) -> list[CommitInfo]: ...
+
+    def file_at(self, commit: str, path: str) -> bytes: ...
+
+    def diff(self, commit: str, path: str | None) -> str: ...

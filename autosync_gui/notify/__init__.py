@@ -1,0 +1,1 @@
+"""Peer notification over XMPP."""
