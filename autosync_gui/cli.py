@@ -1,0 +1,126 @@
+"""Command line: `autosync [run] [--config FILE] [--headless]`, `autosync --version`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from autosync_gui import __version__
+from autosync_gui.config import ConfigError, Settings, load_config
+from autosync_gui.engine.engine import Engine
+from autosync_gui.engine.gitrepo import GitRepository
+from autosync_gui.engine.headless_log import HeadlessLog
+from autosync_gui.engine.repository import RepositoryError
+
+log = logging.getLogger("autosync")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autosync", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"autosync {__version__}")
+    parser.add_argument("--config", type=Path, help="configuration file (default: "
+                        "~/.config/autosync/config.toml)")
+    parser.add_argument("--headless", action="store_true", help="run without the tray app")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="sync every configured folder in the foreground")
+    run.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    run.add_argument("--headless", action="store_true", default=argparse.SUPPRESS)
+    run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    return parser
+
+
+def load_and_validate(config: Path | None) -> Settings:
+    """Load the configuration and check every folder before anything is started, so a bad
+    configuration changes nothing. Raises ConfigError (one line)."""
+    settings = load_config(config)
+    if not settings.folders:
+        raise ConfigError(f"{settings.source}: folder: no folder configured; add a [[folder]] "
+                          "table with path = ...")
+    for i, folder in enumerate(settings.folders):
+        try:
+            GitRepository.validate(folder.path)
+        except RepositoryError as exc:
+            raise ConfigError(f"{settings.source}: folder[{i}].path: {exc}") from None
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    headless = args.headless or args.command == "run" and _no_gui_available()
+    if not headless:
+        return gui_main(argv)
+    try:
+        settings = load_and_validate(args.config)
+    except ConfigError as exc:
+        print(f"autosync: {exc}", file=sys.stderr)
+        return 2
+    for warning in settings.warnings:
+        log.warning("%s", warning)
+    return asyncio.run(run_headless(settings))
+
+
+def _no_gui_available() -> bool:
+    try:
+        import autosync_gui.ui.app  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+def gui_main(argv: list[str] | None = None) -> int:
+    """The tray application (the gui-script entry point)."""
+    try:
+        from autosync_gui.ui.app import run_app
+    except ImportError:
+        print("autosync: the tray app is not available; use `autosync run --headless`",
+              file=sys.stderr)
+        return 2
+    return run_app(sys.argv[1:] if argv is None else argv)
+
+
+async def run_headless(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; then commit what is pending, try one push, exit 0."""
+    engine = Engine(settings)
+    engine.subscribe(HeadlessLog())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    notifier = None
+    try:
+        await engine.start()
+        notifier = await _start_notifier(engine, settings)
+        log.info("autosync %s running: %d folder(s)", __version__, len(engine.folders))
+        await stop.wait()
+        log.info("stopping: committing pending changes and pushing once")
+    except RepositoryError as exc:
+        print(f"autosync: {exc}", file=sys.stderr)
+        await engine.stop(flush=False)
+        return 2
+    if notifier is not None:
+        await notifier.stop()
+    await engine.stop(flush=True)
+    return 0
+
+
+async def _start_notifier(engine: Engine, settings: Settings) -> object | None:
+    """Start the XMPP notification service when configured and available."""
+    if settings.xmpp is None:
+        return None
+    try:
+        from autosync_gui.notify.service import start_notification_service
+    except ImportError:
+        log.warning("XMPP notification is not available in this build; polling only")
+        return None
+    return await start_notification_service(engine, settings.xmpp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
