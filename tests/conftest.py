@@ -1,0 +1,5 @@
+"""Shared test set-up. Fixture modules live in tests/fixtures/ and are loaded here."""
+
+pytest_plugins = [
+    "tests.fixtures.git_remotes",
+]
