@@ -301,3 +301,38 @@ def create_new(folder: Path, remote: str) -> None:
         _run(["push", "--quiet", "-u", "origin", DEFAULT_BRANCH], cwd=folder)
     except git.GitCommandError as exc:
         raise classify_remote_error(remote, _stderr(exc)) from None
+
+
+def check_create(folder: Path, remote: str) -> None:
+    """Everything create_new needs, checked without writing anything."""
+    remote = remote.strip()
+    folder = folder.expanduser()
+    if not remote:
+        raise SetupError("remote: empty; enter a path such as ~/autosync.git or "
+                         "user@host:autosync.git")
+    if folder.exists() and not folder.is_dir():
+        raise SetupError(f"folder {folder}: is a file; choose a folder")
+    if (folder / ".git").exists():
+        raise SetupError(f"folder {folder}: already a git repository; choose 'use an existing "
+                         "git work tree'")
+    if _is_local(remote):
+        path = _local_path(remote)
+        if path.resolve().is_relative_to(folder.resolve()):
+            raise SetupError(f"remote {remote}: inside the synced folder; choose a path "
+                             "outside it")
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise SetupError(f"remote {remote}: already exists and is not empty; choose a new "
+                             "path, or 'clone' to use it")
+        parent = next((p for p in [path, *path.parents] if p.exists()), None)
+        if parent is None or not os.access(parent, os.W_OK):
+            raise SetupError(f"remote {remote}: {parent} is not writable; choose a path you "
+                             "can write to")
+        return
+    try:
+        branches = check_remote(remote)
+    except SetupError as exc:
+        if "no git repository there" in str(exc):
+            return  # reachable and we are let in; create_new makes it over ssh
+        raise
+    if branches:
+        raise SetupError(f"remote {remote}: already has branches; choose 'clone' to use it")

@@ -1,0 +1,66 @@
+"""Logging for the tray app: a rotating file in the XDG state folder, plus stderr.
+
+A tray app has no terminal, so the file is the only place a user can find what went
+wrong; rotation keeps a long-running session from filling the disk."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+from types import TracebackType
+
+log = logging.getLogger("autosync")
+
+LOG_BYTES = 1_000_000
+LOG_BACKUPS = 5
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "autosync"
+
+
+def log_path() -> Path:
+    return state_dir() / "autosync.log"
+
+
+def setup_logging(verbose: bool = False) -> Path:
+    """Log to ~/.local/state/autosync/autosync.log (rotated) and stderr."""
+    path = log_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in list(root.handlers):
+        if getattr(handler, "_autosync", False):
+            root.removeHandler(handler)
+            handler.close()
+    file_handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    file_handler.setFormatter(fmt)
+    file_handler._autosync = True  # type: ignore[attr-defined]
+    root.addHandler(file_handler)
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+               for h in root.handlers):
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(fmt)
+        stream._autosync = True  # type: ignore[attr-defined]
+        root.addHandler(stream)
+    return path
+
+
+def excepthook(exc_type: type[BaseException], exc: BaseException,
+               tb: TracebackType | None) -> None:
+    """Exceptions in Qt slots and qasync async slots land here: log them instead of
+    letting PyQt abort the process."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    log.error("unhandled exception", exc_info=(exc_type, exc, tb))
+
+
+def install_excepthook() -> None:
+    sys.excepthook = excepthook
