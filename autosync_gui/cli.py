@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    headless = args.headless or args.command == "run" and _no_gui_available()
+    headless = args.headless or (args.command == "run" and _no_gui_available())
     if not headless:
         return gui_main(argv)
     try:

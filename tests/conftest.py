@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.fixtures.git_remotes",
+    "tests.fixtures.engine_harness",
 ]

@@ -1,0 +1,541 @@
+"""One folder's sync loop: watch -> quiet period -> commit -> push delay -> fetch,
+integrate, push; plus polling, back-off while offline, pause/resume and catch-up at start.
+
+Everything here runs on the event loop; git runs in worker threads, one operation per
+repository at a time (the shared lock). Requests are flags, so a flood of triggers
+collapses into at most one operation in flight and one queued."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from autosync_gui.config import FolderSettings
+from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine.backoff import Backoff
+from autosync_gui.engine.events import (
+    Activity,
+    ActivityKind,
+    Conflict,
+    FolderState,
+    ObserverHub,
+)
+from autosync_gui.engine.gitrepo import GitRepository
+from autosync_gui.engine.repository import CommitInfo, RemoteError, RepositoryError
+from autosync_gui.engine.watcher import TreeWatcher
+
+log = logging.getLogger(__name__)
+
+MAX_PUSH_ROUNDS = 5
+STOP_TIMEOUT = 30.0
+FLUSH_TIMEOUT = 20.0
+KEEP_NOTIFIED = 64
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _short_list(files: tuple[str, ...] | list[str], limit: int = 3) -> str:
+    shown = ", ".join(files[:limit])
+    return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
+
+
+class FolderSync:
+    """The sync loop of one configured folder."""
+
+    def __init__(self, settings: FolderSettings, repo: GitRepository, hub: ObserverHub,
+                 lock: asyncio.Lock) -> None:
+        self.settings = settings
+        self.path = Path(settings.path)
+        self.repo = repo
+        self._hub = hub
+        self._lock = lock
+        self.state = FolderState.IDLE
+        self.detail = ""
+        self.last_sync: datetime | None = None
+        self.identity: str | None = None
+        self._conflicts: dict[str, Conflict] = {}  # by copy path
+        self._dirty = False
+        self._first_change: float | None = None
+        self._last_change = 0.0
+        self._paused = False
+        self._stopping = False
+        self._want_commit = False
+        self._want_sync = False
+        self._want_poll = False
+        self._sync_reasons: set[str] = set()
+        self._notified: list[str] = []
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._suppress = 0
+        self._echo = False
+        self._remote_problem: RemoteError | None = None
+        self._error: str | None = None
+        self._last_reported: str | None = None
+        self._backoff = Backoff(first=1.0, cap=60.0)
+        self._rescan_every: float | None = None
+        self._watcher = TreeWatcher(
+            self.path, repo.root, on_change=self._on_change, on_rescan=self._on_rescan,
+            on_nested=repo.note_nested_repository, on_limit=self._on_watch_limit)
+
+    # ================================================================== public interface
+    @property
+    def conflicts(self) -> list[Conflict]:
+        """Open conflicts: conflict copies that are still in the folder."""
+        return list(self._conflicts.values())
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    async def start(self) -> None:
+        """Recover from a crash, start watching, then catch up (commit, fetch, push).
+        Raises RepositoryError when the folder cannot be synced at all."""
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            for line in await asyncio.to_thread(self.repo.recover):
+                self._emit(ActivityKind.INFO, line)
+        self._watcher.attach(loop)
+        report = await asyncio.to_thread(self._watcher.add_watches)
+        log.debug("%s: watching %d folders", self.path, report.watched)
+        self.identity = await asyncio.to_thread(self.repo.identity)
+        for conflict in await asyncio.to_thread(self._scan_conflict_copies):
+            self._conflicts[conflict.copy_path or conflict.path] = conflict
+        self._want_commit = True
+        self._request_sync("startup")
+        self._arm("poll", self.settings.poll_interval, self._due_poll)
+        self._task = loop.create_task(self._run(), name=f"autosync {self.path}")
+
+    async def stop(self, *, flush: bool = True) -> None:
+        """Stop syncing; with flush, commit what is pending and try one push."""
+        self._stopping = True
+        for name in list(self._timers):
+            self._cancel(name)
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT)
+            except TimeoutError:
+                self._task.cancel()
+        self._watcher.stop()
+        if flush and self._error is None:
+            try:
+                await asyncio.wait_for(self._flush(), FLUSH_TIMEOUT)
+            except (TimeoutError, RemoteError, RepositoryError) as exc:
+                log.warning("%s: final sync incomplete: %s", self.path, exc)
+        self.repo.release()
+
+    def sync_now(self) -> None:
+        """Commit what is pending and sync with the remote right away."""
+        self._cancel("commit")
+        self._want_commit = True
+        self._error = None
+        self._request_sync("user")
+
+    def request_sync(self) -> None:
+        """Fetch and integrate soon (e.g. after the notification channel reconnects)."""
+        self._request_sync("catch-up")
+
+    def remote_changed(self, commit: str | None, host: str | None) -> bool:
+        """A peer pushed `commit`; fetch unless we have it (checked off the loop)."""
+        if commit:
+            self._notified.append(commit)
+            del self._notified[:-KEEP_NOTIFIED]
+        self._request_sync("notify")
+        return True
+
+    def pause(self) -> None:
+        self._paused = True
+        for name in ("commit", "push", "retry"):
+            self._cancel(name)
+        self._settle()
+
+    def resume(self) -> None:
+        if not self._paused:
+            return
+        self._paused = False
+        self._want_commit = True
+        self._request_sync("resume")
+        self._settle()
+
+    async def history(self, skip: int = 0, limit: int = 100,
+                      path_filter: str | None = None) -> list[CommitInfo]:
+        return await asyncio.to_thread(self.repo.history, skip, limit, path_filter)
+
+    async def file_at(self, commit: str, path: str) -> bytes:
+        return await asyncio.to_thread(self.repo.file_at, commit, path)
+
+    async def diff(self, commit: str, path: str | None = None) -> str:
+        return await asyncio.to_thread(self.repo.diff, commit, path)
+
+    async def restore(self, commit: str, path: str) -> None:
+        """Write the file as it was in `commit`; the watcher then commits it as a new
+        version, so the current one stays in history."""
+        data = await self.file_at(commit, path)
+        target = self._inside(path)
+        await asyncio.to_thread(_write_atomically, target, data)
+        self._emit(ActivityKind.INFO, f"restored {path} from {commit[:10]}", files=(path,))
+
+    async def resolve_conflict(self, conflict: Conflict,
+                               keep: Literal["original", "copy", "both"]) -> None:
+        """Settle a conflict: keep the version at the original path, keep the copy's
+        version (it replaces the original), or keep both files under plain names."""
+        if conflict.copy_path is None:
+            return
+        original = self._inside(conflict.path)
+        copy = self._inside(conflict.copy_path)
+
+        def apply() -> None:
+            if keep == "original":
+                copy.unlink(missing_ok=True)
+            elif keep == "copy":
+                os.replace(copy, original)
+            else:
+                renamed = rules.kept_both_name(conflict.copy_path or "")
+                if renamed is not None:
+                    os.replace(copy, self._inside(renamed))
+
+        await asyncio.to_thread(apply)
+        self._conflicts.pop(conflict.copy_path, None)
+        self._emit(ActivityKind.INFO, f"conflict on {conflict.path} resolved ({keep})",
+                   files=(conflict.path,))
+        self.sync_now()
+
+    # ================================================================== events in
+    def _on_change(self, rel: str) -> None:
+        if self._suppress:
+            self._echo = True  # maybe our own merge writing files: checked afterwards
+            return
+        self._mark_changed()
+
+    def _on_rescan(self, reason: str) -> None:
+        log.info("%s: %s", self.path, reason)
+        self._on_change("")
+
+    def _on_watch_limit(self, needed: int, limit: int) -> None:
+        suggested = max(524288, needed * 2)
+        self._rescan_every = max(5.0, self.settings.commit_delay * 5)
+        self._emit(ActivityKind.ERROR,
+                   f"inotify watch limit reached: this folder needs about {needed} watches, "
+                   f"fs.inotify.max_user_watches is {limit}; raise it with `sudo sysctl "
+                   f"fs.inotify.max_user_watches={suggested}`. Rescanning every "
+                   f"{self._rescan_every:g} s meanwhile")
+        self._arm("rescan", self._rescan_every, self._due_rescan)
+
+    def _mark_changed(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._dirty = True
+        self._last_change = now
+        if self._first_change is None:
+            self._first_change = now
+        if self._paused or self._stopping:
+            return
+        if self.state == FolderState.IDLE:
+            self._set_state(FolderState.PENDING)
+        if "commit" not in self._timers:
+            self._arm("commit", self.settings.commit_delay, self._due_commit)
+
+    # ================================================================== timers
+    def _arm(self, name: str, delay: float, callback: Callable[[], None]) -> None:
+        self._cancel(name)
+        if self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.pop(name, None)
+            callback()
+
+        self._timers[name] = loop.call_later(max(0.0, delay), fire)
+
+    def _cancel(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _due_commit(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        quiet_for = now - self._last_change
+        max_wait = max(30.0, 10 * self.settings.commit_delay)
+        waited = now - (self._first_change or now)
+        if quiet_for < self.settings.commit_delay and waited < max_wait:
+            # Still changing: wait for the rest of the quiet period (but never forever).
+            self._arm("commit", self.settings.commit_delay - quiet_for, self._due_commit)
+            return
+        self._want_commit = True
+        self._wake.set()
+
+    def _due_poll(self) -> None:
+        self._want_poll = True
+        self._wake.set()
+        self._arm("poll", self.settings.poll_interval, self._due_poll)
+
+    def _due_rescan(self) -> None:
+        self._on_change("")
+        if self._rescan_every is not None:
+            self._arm("rescan", self._rescan_every, self._due_rescan)
+
+    def _request_sync(self, reason: str) -> None:
+        self._sync_reasons.add(reason)
+        self._want_sync = True
+        self._wake.set()
+
+    # ================================================================== the loop
+    async def _run(self) -> None:
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                break
+            if self._paused:
+                continue
+            try:
+                await self._step()
+            except RepositoryError as exc:
+                self._fail(str(exc))
+            except Exception as exc:
+                log.exception("%s: unexpected failure", self.path)
+                self._fail(f"unexpected failure: {exc}")
+            self._settle()
+
+    async def _step(self) -> None:
+        if self._want_commit:
+            self._want_commit = False
+            await self._commit()
+        if self._want_poll:
+            self._want_poll = False
+            await self._poll()
+        if self._want_sync:
+            self._want_sync = False
+            reasons, self._sync_reasons = self._sync_reasons, set()
+            await self._sync(reasons)
+
+    def _fail(self, message: str) -> None:
+        self._error = message
+        if message != self._last_reported:
+            self._last_reported = message
+            self._emit(ActivityKind.ERROR, message)
+        # Try again later; the user can also press "Sync now".
+        self._arm("retry", self.settings.poll_interval, lambda: self._request_sync("retry"))
+
+    async def _commit(self) -> None:
+        if not self.path.is_dir():
+            raise RepositoryError(f"{self.path} is missing (moved, deleted or unmounted); "
+                                  "nothing is committed until it is back")
+        self._cancel("commit")
+        self._dirty = False
+        self._first_change = None
+        async with self._lock:
+            self._set_state(FolderState.COMMITTING)
+            result = await asyncio.to_thread(self.repo.commit_pending)
+        self._error = None
+        if result is None:
+            return
+        n = len(result.files)
+        self._emit(ActivityKind.COMMITTED,
+                   f"committed {_plural(n, 'file')}: {_short_list(result.files)}",
+                   files=tuple(f.split(" ", 1)[1] for f in result.files),
+                   host=self.repo.hostname, commit=result.commit)
+        self._note_new_copies([f.rsplit(" ", 1)[-1] for f in result.files])
+        self._forget_resolved_conflicts()
+        if self.identity is None:
+            self.identity = await asyncio.to_thread(self.repo.identity)
+        self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
+
+    async def _poll(self) -> None:
+        try:
+            moved = await asyncio.to_thread(self.repo.remote_moved)
+        except RemoteError as exc:
+            self._remote_failed(exc)
+            return
+        if moved:
+            self._request_sync("poll")
+
+    async def _sync(self, reasons: set[str]) -> None:
+        if reasons == {"notify"} and not self._dirty:
+            notified = list(self._notified)
+            self._notified.clear()
+            if notified and all(await asyncio.to_thread(
+                    lambda: [self.repo.has_commit(c) for c in notified])):
+                return  # we already have what the peer pushed
+        self._cancel("push")
+        if self._dirty:
+            await self._commit()
+        try:
+            async with self._lock:
+                await self._fetch_integrate_push()
+        except RemoteError as exc:
+            self._remote_failed(exc)
+            return
+        self._remote_problem = None
+        self._error = None
+        self._last_reported = None
+        self._backoff.reset()
+        self._cancel("retry")
+        self.last_sync = datetime.now(UTC)
+
+    async def _fetch_integrate_push(self) -> None:
+        for _round in range(MAX_PUSH_ROUNDS):
+            self._set_state(FolderState.PULLING)
+            await asyncio.to_thread(self.repo.fetch)
+            await self._integrate()
+            if not await asyncio.to_thread(self.repo.ahead):
+                return
+            self._set_state(FolderState.PUSHING)
+            if await asyncio.to_thread(self.repo.push):
+                head = await asyncio.to_thread(self.repo.head)
+                if self.identity is None:
+                    self.identity = await asyncio.to_thread(self.repo.identity)
+                self._emit(ActivityKind.PUSHED, f"pushed to {self.repo.remote}",
+                           commit=head, host=self.repo.hostname)
+                return
+            log.info("%s: push rejected (the remote moved on); fetching again", self.path)
+        raise RepositoryError(f"{self.path}: push rejected {MAX_PUSH_ROUNDS} times in a row "
+                              "(busy remote); will retry")
+
+    async def _integrate(self) -> None:
+        self._suppress += 1
+        try:
+            result = await asyncio.to_thread(self.repo.integrate)
+        finally:
+            self._watcher.drain()
+            self._suppress -= 1
+        if self._echo:
+            self._echo = False
+            if await asyncio.to_thread(self.repo.is_dirty):
+                self._mark_changed()  # the user saved something while we merged
+        if not result.changed:
+            return
+        host = result.host or "unknown"
+        if self.identity is None:
+            self.identity = await asyncio.to_thread(self.repo.identity)
+        self._emit(ActivityKind.PULLED,
+                   f"pulled {_plural(len(result.files), 'file')} from {host}: "
+                   f"{_short_list(result.files)}",
+                   files=result.files, host=host)
+        for conflict in result.conflicts:
+            if conflict.copy_path:
+                self._conflicts[conflict.copy_path] = conflict
+                summary = (f"conflict on {conflict.path}: kept {conflict.kept_host}'s version, "
+                           f"{conflict.copy_host}'s is in {conflict.copy_path}")
+            else:
+                summary = (f"conflict on {conflict.path}: {conflict.kind}; kept the edited "
+                           "file")
+            self._emit(ActivityKind.CONFLICT, summary, files=(conflict.path,),
+                       host=conflict.copy_host, conflict=conflict)
+        self._note_new_copies(list(result.files))
+
+    def _remote_failed(self, exc: RemoteError) -> None:
+        self._remote_problem = exc
+        message = str(exc)
+        if message != self._last_reported:
+            self._last_reported = message
+            self._emit(ActivityKind.ERROR, message)
+        if exc.offline:
+            delay = self._backoff.next_delay()
+        else:
+            delay = max(self.settings.poll_interval, 60.0)
+        self._arm("retry", delay, lambda: self._request_sync("retry"))
+
+    async def _flush(self) -> None:
+        if not self.path.is_dir():
+            return
+        async with self._lock:
+            result = await asyncio.to_thread(self.repo.commit_pending)
+            if result is not None:
+                self._emit(ActivityKind.COMMITTED,
+                           f"committed {_plural(len(result.files), 'file')} before exit",
+                           commit=result.commit)
+            if not self._paused:
+                await self._fetch_integrate_push()
+
+    # ================================================================== state
+    def _settle(self) -> None:
+        if self._stopping:
+            return
+        if self._paused:
+            self._set_state(FolderState.PAUSED)
+        elif self._error is not None:
+            self._set_state(FolderState.ERROR, self._error)
+        elif self._remote_problem is not None:
+            state = FolderState.OFFLINE if self._remote_problem.offline else FolderState.ERROR
+            self._set_state(state, str(self._remote_problem))
+        elif self._conflicts:
+            self._set_state(FolderState.CONFLICT, _plural(len(self._conflicts), "conflict"))
+        elif self._dirty or "commit" in self._timers:
+            self._set_state(FolderState.PENDING)
+        else:
+            self._set_state(FolderState.IDLE)
+
+    def _set_state(self, state: FolderState, detail: str = "") -> None:
+        if state != self.state or detail != self.detail:
+            self.state = state
+            self.detail = detail
+            self._hub.state_changed(self.path, state, detail)
+
+    def _emit(self, kind: ActivityKind, summary: str, **fields: object) -> None:
+        self._hub.activity(Activity(folder=self.path, kind=kind, summary=summary,
+                                    **fields))  # type: ignore[arg-type]
+
+    # ================================================================== conflicts
+    def _inside(self, rel: str) -> Path:
+        """A repository-relative path as an absolute one, refusing anything outside."""
+        pure = PurePosixPath(rel)
+        if pure.is_absolute() or ".." in pure.parts or ".git" in pure.parts or not rel:
+            raise RepositoryError(f"refusing path {rel!r}: not inside {self.repo.root}")
+        return self.repo.root / Path(*pure.parts)
+
+    def _scan_conflict_copies(self) -> list[Conflict]:
+        return [c for c in (self._conflict_from_name(p) for p in self.repo.tracked_files())
+                if c is not None]
+
+    def _conflict_from_name(self, path: str) -> Conflict | None:
+        parsed = rules.parse_copy_name(path)
+        if parsed is None:
+            return None
+        try:
+            when = datetime.strptime(parsed.stamp, "%Y-%m-%d %H.%M").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return Conflict(path=parsed.original, copy_path=path, kind="content", kept_host="",
+                        kept_time=when, copy_host=parsed.host, copy_time=when)
+
+    def _note_new_copies(self, paths: list[str]) -> None:
+        """Conflict copies that arrive from other replicas count as open conflicts too."""
+        for path in paths:
+            if path not in self._conflicts and (self.repo.root / path).exists():
+                conflict = self._conflict_from_name(path)
+                if conflict is not None:
+                    self._conflicts[path] = conflict
+        self._forget_resolved_conflicts()
+
+    def _forget_resolved_conflicts(self) -> None:
+        for copy in list(self._conflicts):
+            with contextlib.suppress(RepositoryError):
+                if not self._inside(copy).exists():
+                    del self._conflicts[copy]
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".autosync-restore-", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

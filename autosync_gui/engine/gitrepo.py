@@ -1,0 +1,613 @@
+"""The git implementation of the repository interface, driving the git CLI through GitPython.
+
+Every method blocks and is meant for a worker thread. Git never waits for a prompt: no
+terminal prompts, ssh in batch mode, stdin closed. Pathspecs always follow `--`."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import git
+
+from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine.events import Conflict
+from autosync_gui.engine.ignore import global_excludes_file, render_excludes
+from autosync_gui.engine.repository import (
+    CommitInfo,
+    CommitResult,
+    IntegrateResult,
+    RemoteError,
+    RepositoryError,
+)
+
+log = logging.getLogger(__name__)
+
+NETWORK_TIMEOUT = 120.0
+MAX_LISTED_FILES = 50
+HOST_TRAILER = "Autosync-Host"
+_HEX = re.compile(r"^[0-9a-f]{7,64}$")
+_ZERO = "0" * 40
+
+
+@dataclass(frozen=True)
+class _Result:
+    status: int
+    out: bytes
+    err: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+    @property
+    def text(self) -> str:
+        return os.fsdecode(self.out).strip()
+
+
+@dataclass(frozen=True)
+class _Layout:
+    repo: git.Repo
+    root: Path
+    scope: str
+    branch: str
+    remote: str
+    remote_branch: str
+
+
+def _inspect(folder: Path) -> _Layout:
+    """Check that `folder` can be synced; every failure is one line with the fix."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise RepositoryError(f"{folder} does not exist; create it or fix the path")
+    if not folder.is_dir():
+        raise RepositoryError(f"{folder} is not a folder; point path at a folder")
+    try:
+        repo = git.Repo(folder, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise RepositoryError(
+            f"{folder} is not inside a git work tree; clone your remote there "
+            f"(git clone URL {folder}) or run `git init` in it"
+        ) from None
+    if repo.bare or repo.working_tree_dir is None:
+        raise RepositoryError(f"{folder} is a bare repository; point path at a clone of it")
+    root = Path(repo.working_tree_dir).resolve()
+    real = folder.resolve()
+    if real != root and root not in real.parents:
+        raise RepositoryError(f"{folder} is inside a .git folder; point path at the work tree")
+    scope = "" if real == root else real.relative_to(root).as_posix()
+    if ".git" in Path(scope).parts:
+        raise RepositoryError(f"{folder} is inside a .git folder; point path at the work tree")
+    if repo.head.is_detached:
+        raise RepositoryError(f"{root}: HEAD is detached; check out a branch (git switch main)")
+    branch = repo.active_branch.name
+    reader = repo.config_reader()
+    section = f'branch "{branch}"'
+    remote = reader.get_value(section, "remote", "") if reader.has_section(section) else ""
+    merge = reader.get_value(section, "merge", "") if reader.has_section(section) else ""
+    if not remote or not merge or remote == ".":
+        if not repo.remotes:
+            raise RepositoryError(
+                f"{root} has no remote; add one (git remote add origin URL) and push once "
+                f"(git push -u origin {branch})"
+            )
+        raise RepositoryError(
+            f"{root}: branch {branch} has no upstream branch; set it by pushing once "
+            f"(git push -u {repo.remotes[0].name} {branch})"
+        )
+    remote_branch = str(merge).removeprefix("refs/heads/")
+    return _Layout(repo, root, scope, branch, str(remote), remote_branch)
+
+
+def _classify_remote_error(err: str, url: str) -> RemoteError:
+    """Turn git/ssh's stderr into one clear line; `offline` errors are retried."""
+    lower = err.lower()
+    first = next((ln.strip() for ln in err.splitlines() if ln.strip()), "no answer")
+    if "host key verification failed" in lower or "remote host identification has changed" \
+            in lower:
+        return RemoteError(f"host key not trusted for {url}: check and accept it once with "
+                           "`ssh` in a terminal", offline=False)
+    if any(s in lower for s in ("permission denied", "authentication failed",
+                                "could not read username", "could not read password",
+                                "terminal prompts disabled", "invalid username or password")):
+        return RemoteError(f"authentication failed for {url}: check your ssh key or "
+                           "credentials", offline=False)
+    if any(s in lower for s in ("does not appear to be a git repository",
+                                "repository not found", "no such file or directory")):
+        return RemoteError(f"remote {url} not found (unplugged disk or moved repository?); "
+                           "retrying", offline=True)
+    return RemoteError(f"remote {url} unreachable: {first}", offline=True)
+
+
+def _pid_holds_file(path: Path) -> bool:
+    """Whether any process on this machine has `path` open (a live git holding a lock)."""
+    target = str(path)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == target:
+                        return True
+        except OSError:
+            continue
+    return False
+
+
+class GitRepository:
+    """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
+
+    def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str]) -> None:
+        self._repo = layout.repo
+        self.root = layout.root
+        self.scope = layout.scope
+        self.branch = layout.branch
+        self.remote = layout.remote
+        self.remote_branch = layout.remote_branch
+        self.tracking_ref = f"refs/remotes/{self.remote}/{self.remote_branch}"
+        self.hostname = rules.safe_host(hostname)
+        self.git_dir = Path(self._repo.common_dir).resolve()
+        self.state_dir = self.git_dir / "autosync"
+        self.state_dir.mkdir(exist_ok=True)
+        self._ignore = tuple(ignore)
+        self._nested: set[str] = set()
+        self._excludes_written: str | None = None
+        self._excludes = self.state_dir / "exclude"
+        self._identity: str | None = None
+        self._lock_fd: int | None = None
+        reader = self._repo.config_reader()
+        self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
+        self._env = self._build_env(reader)
+        self._config = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
+                        "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
+                        "-c", "merge.conflictStyle=merge"]
+        global_file = reader.get_value("core", "excludesfile", "") \
+            if reader.has_option("core", "excludesfile") else ""
+        self._global_excludes = global_excludes_file(str(global_file) or None)
+        self._write_excludes()
+
+    # ------------------------------------------------------------------ opening
+    @staticmethod
+    def validate(folder: Path) -> None:
+        """Raise RepositoryError (one line with the fix) if `folder` cannot be synced."""
+        _inspect(folder)
+
+    @classmethod
+    def open(cls, folder: Path, hostname: str, ignore: Iterable[str] = ()) -> GitRepository:
+        return cls(_inspect(folder), hostname, ignore)
+
+    def _build_env(self, reader: git.GitConfigParser) -> dict[str, str]:
+        ssh = os.environ.get("GIT_SSH_COMMAND") or (
+            str(reader.get_value("core", "sshcommand", "")) if reader.has_option(
+                "core", "sshcommand") else "") or "ssh"
+        env = {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_SSH_COMMAND": f"{ssh} -o BatchMode=yes -o ConnectTimeout=15 "
+                               "-o ServerAliveInterval=15 -o ServerAliveCountMax=3",
+            "SSH_ASKPASS_REQUIRE": "never",
+            "GIT_MERGE_AUTOEDIT": "no",
+            "GIT_EDITOR": "true",
+        }
+        user = os.environ.get("USER") or "user"
+        if not (os.environ.get("GIT_AUTHOR_NAME") or reader.has_option("user", "name")):
+            env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "autosync"
+        if not (os.environ.get("GIT_AUTHOR_EMAIL") or reader.has_option("user", "email")):
+            env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = f"{user}@{self.hostname}"
+        return env
+
+    # ------------------------------------------------------------------ running git
+    def _run(self, *args: str, stdin: bytes | None = None, check: bool = True,
+             timeout: float | None = None, env: dict[str, str] | None = None) -> _Result:
+        command = ["git", *self._config, *args]
+        stream = None
+        if stdin is not None:
+            stream = tempfile.TemporaryFile()
+            stream.write(stdin)
+            stream.seek(0)
+        try:
+            status, out, err = self._repo.git.execute(
+                command, istream=stream, with_extended_output=True, with_exceptions=False,
+                stdout_as_string=False, strip_newline_in_stdout=False,
+                kill_after_timeout=timeout, env={**self._env, **(env or {})})
+        finally:
+            if stream is not None:
+                stream.close()
+        result = _Result(status, out if isinstance(out, bytes) else os.fsencode(out), str(err))
+        if check and not result.ok:
+            first = result.err.strip().splitlines()[:1] or ["(no message)"]
+            raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
+        return result
+
+    def _network(self, *args: str) -> _Result:
+        result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
+        if not result.ok:
+            raise _classify_remote_error(result.err, self.remote_url)
+        return result
+
+    def _rev(self, ref: str) -> str | None:
+        result = self._run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
+        return result.text if result.ok else None
+
+    def _is_ancestor(self, older: str, newer: str) -> bool:
+        return self._run("merge-base", "--is-ancestor", older, newer, check=False).ok
+
+    @property
+    def _pathspec(self) -> str:
+        return self.scope or "."
+
+    # ------------------------------------------------------------------ ignore rules
+    def note_nested_repository(self, relpath: str) -> None:
+        """A folder inside the tree has its own .git: never sync it as part of this one."""
+        self._nested.add(relpath)
+
+    def _write_excludes(self) -> None:
+        text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested)
+        if text != self._excludes_written:
+            tmp = self._excludes.with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
+            os.replace(tmp, self._excludes)
+            self._excludes_written = text
+
+    def check_ignored(self, paths: list[str]) -> set[str]:
+        """The subset of repository-relative `paths` that git ignores."""
+        if not paths:
+            return set()
+        data = b"\0".join(os.fsencode(p) for p in paths) + b"\0"
+        result = self._run("check-ignore", "-z", "--stdin", stdin=data, check=False)
+        return {os.fsdecode(p) for p in result.out.split(b"\0") if p}
+
+    # ------------------------------------------------------------------ recovery
+    def recover(self) -> list[str]:
+        """Take this repository's autosync lock, then undo what a killed process left:
+        stale lock files, an interrupted merge. Returns a line per thing done."""
+        done: list[str] = []
+        self._take_process_lock()
+        candidates = [self.git_dir / "index.lock", self.git_dir / "HEAD.lock",
+                      self.git_dir / "ORIG_HEAD.lock", self.git_dir / "packed-refs.lock",
+                      self.git_dir / "MERGE_HEAD.lock"]
+        candidates += list((self.git_dir / "refs").rglob("*.lock"))
+        for lock in candidates:
+            if lock.exists() and not _pid_holds_file(lock):
+                lock.unlink(missing_ok=True)
+                done.append(f"removed stale {lock.relative_to(self.git_dir)} left by a killed git")
+        if (self.git_dir / "MERGE_HEAD").exists():
+            aborted = self._run("merge", "--abort", check=False)
+            if aborted.ok:
+                done.append("aborted an interrupted merge; it will be redone")
+            else:
+                self.resolve_and_finish_merge()
+                done.append("finished an interrupted merge")
+        return done
+
+    def _take_process_lock(self) -> None:
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.state_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RepositoryError(f"{self.root} is already synced by another autosync process; "
+                                  "stop that one first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ------------------------------------------------------------------ committing
+    def is_dirty(self) -> bool:
+        result = self._run("status", "--porcelain", "-z", "--untracked-files=normal",
+                           "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
+        return bool(result.out.strip(b"\0"))
+
+    def _staged_changes(self) -> list[str]:
+        args = ["diff", "--cached", "--name-status", "-z", "-M", "--no-ext-diff"]
+        if self._rev("HEAD") is None:
+            args.append("--root")
+        result = self._run(*args, "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
+        fields = [os.fsdecode(f) for f in result.out.split(b"\0")]
+        changes: list[str] = []
+        i = 0
+        while i < len(fields) and fields[i]:
+            status = fields[i]
+            if status[0] in "RC":
+                changes.append(f"R {fields[i + 1]} -> {fields[i + 2]}")
+                i += 3
+            else:
+                changes.append(f"{status[0]} {fields[i + 1]}")
+                i += 2
+        return changes
+
+    def commit_pending(self) -> CommitResult | None:
+        """Commit everything pending in the folder as one commit; None if nothing changed."""
+        self._write_excludes()
+        self._refuse_foreign_operation()
+        self._run("add", "-A", "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
+        changes = self._staged_changes()
+        if not changes:
+            return None
+        message = self._commit_message(changes)
+        args = ["commit", "--no-verify", "-q", "-F", "-"]
+        if self.scope and not (self.git_dir / "MERGE_HEAD").exists():
+            args += ["--", self.scope]
+        self._run(*args, stdin=message.encode("utf-8", "surrogateescape"),
+                  env={"GIT_LITERAL_PATHSPECS": "1"})
+        return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
+
+    def _commit_message(self, changes: list[str]) -> str:
+        n = len(changes)
+        subject = f"autosync on {self.hostname}: {n} file{'s' if n != 1 else ''} changed"
+        listed = changes[:MAX_LISTED_FILES]
+        body = "\n".join(listed)
+        if n > MAX_LISTED_FILES:
+            body += f"\n... and {n - MAX_LISTED_FILES} more"
+        return f"{subject}\n\n{body}\n\n{HOST_TRAILER}: {self.hostname}\n"
+
+    def _refuse_foreign_operation(self) -> None:
+        for name, what in (("rebase-merge", "a rebase"), ("rebase-apply", "a rebase or am"),
+                           ("CHERRY_PICK_HEAD", "a cherry-pick"), ("REVERT_HEAD", "a revert"),
+                           ("BISECT_LOG", "a bisect")):
+            if (self.git_dir / name).exists():
+                raise RepositoryError(f"{self.root}: {what} is in progress; finish or abort it, "
+                                      "then sync resumes")
+
+    # ------------------------------------------------------------------ remote
+    def remote_moved(self) -> bool:
+        result = self._network("ls-remote", "--heads", "--", self.remote,
+                               f"refs/heads/{self.remote_branch}")
+        remote_sha = result.text.split()[0] if result.text else None
+        return remote_sha != self._rev(self.tracking_ref)
+
+    def fetch(self) -> None:
+        refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
+        result = self._run("fetch", "--no-tags", "--quiet", "--no-write-fetch-head",
+                           self.remote, refspec, check=False, timeout=NETWORK_TIMEOUT)
+        if not result.ok and "couldn't find remote ref" not in result.err.lower():
+            raise _classify_remote_error(result.err, self.remote_url)
+
+    def ahead(self) -> bool:
+        head = self._rev("HEAD")
+        if head is None:
+            return False
+        upstream = self._rev(self.tracking_ref)
+        return upstream is None or not self._is_ancestor(head, upstream)
+
+    def push(self) -> bool:
+        head = self._rev("HEAD")
+        if head is None:
+            return True
+        result = self._run("push", "--porcelain", "--quiet", self.remote,
+                           f"HEAD:refs/heads/{self.remote_branch}", check=False,
+                           timeout=NETWORK_TIMEOUT)
+        if result.ok:
+            self._run("update-ref", self.tracking_ref, head)
+            return True
+        text = os.fsdecode(result.out) + result.err
+        if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text:
+            return False
+        raise _classify_remote_error(result.err or text, self.remote_url)
+
+    # ------------------------------------------------------------------ integrating
+    def integrate(self) -> IntegrateResult:
+        """Merge the fetched remote branch into ours. Local work must be committed first;
+        real conflicts keep both versions (see conflicts.py) and are committed resolved."""
+        self._refuse_foreign_operation()
+        upstream = self._rev(self.tracking_ref)
+        if upstream is None:
+            return IntegrateResult(changed=False)
+        before = self._rev("HEAD")
+        if before == upstream or (before is not None and self._is_ancestor(upstream, before)):
+            return IntegrateResult(changed=False)
+        host = self._commit_host(upstream)
+        found: tuple[Conflict, ...] = ()
+        for _attempt in range(3):
+            head = self._rev("HEAD")
+            if head is None or self._is_ancestor(head, upstream):
+                result = self._run("merge", "--ff-only", "-q", upstream, check=False)
+            else:
+                message = f"autosync on {self.hostname}: merged changes from {host}\n\n" \
+                          f"{HOST_TRAILER}: {self.hostname}\n"
+                result = self._run("merge", "--no-ff", "--no-verify", "--no-edit", "-q",
+                                   "-m", message, upstream, check=False)
+            if result.ok:
+                break
+            if (self.git_dir / "MERGE_HEAD").exists():
+                found = self.resolve_and_finish_merge()
+                break
+            if "would be overwritten" in result.err:
+                # The user saved something in the merge's way: commit it, then try again.
+                self.commit_pending()
+                continue
+            first = (result.err.strip().splitlines() or ["(no message)"])[0]
+            raise RepositoryError(f"{self.root}: merging {host}'s changes failed: {first}")
+        else:
+            raise RepositoryError(f"{self.root}: files keep changing during the merge; "
+                                  "will retry")
+        after = self._rev("HEAD")
+        changed_files: tuple[str, ...] = ()
+        if before is not None and after is not None and before != after:
+            diff = self._run("diff", "--name-only", "-z", "--no-renames", before, after)
+            changed_files = tuple(os.fsdecode(p) for p in diff.out.split(b"\0") if p)
+        elif before is None and after is not None:
+            listing = self._run("ls-tree", "-r", "-z", "--name-only", after)
+            changed_files = tuple(os.fsdecode(p) for p in listing.out.split(b"\0") if p)
+        return IntegrateResult(changed=before != after, files=changed_files, host=host,
+                               conflicts=found)
+
+    def _commit_host(self, commit: str) -> str:
+        fmt = f"%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)%x00%an"
+        result = self._run("log", "-1", f"--format={fmt}", commit, check=False)
+        trailer, _, author = result.text.partition("\0")
+        return rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown")
+
+    def _side_version(self, side: str, path: str, mode: str, blob: str) -> rules.SideVersion:
+        fmt = f"%H%x00%cI%x00%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)%x00%an"
+        result = self._run("log", "-1", f"--format={fmt}", side, "--", path,
+                           env={"GIT_LITERAL_PATHSPECS": "1"}, check=False)
+        if not result.text:
+            result = self._run("log", "-1", f"--format={fmt}", side)
+        sha, when, trailer, author = ([*result.text.split("\x00"), "", "", "", ""])[:4]
+        host = rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown")
+        return rules.SideVersion(mode=mode, blob=blob, commit=sha,
+                                 commit_time=datetime.fromisoformat(when), host=host)
+
+    def resolve_and_finish_merge(self) -> tuple[Conflict, ...]:
+        """Resolve every unmerged path by keeping all versions, then commit the merge."""
+        listing = self._run("ls-files", "-u", "-z")
+        stages: dict[str, dict[int, tuple[str, str]]] = {}
+        for entry in listing.out.split(b"\0"):
+            if not entry:
+                continue
+            meta, _, raw_path = entry.partition(b"\t")
+            mode, sha, stage = meta.decode().split()
+            stages.setdefault(os.fsdecode(raw_path), {})[int(stage)] = (mode, sha)
+        tracked = self._run("ls-files", "-z")
+        taken = {os.fsdecode(p) for p in tracked.out.split(b"\0") if p}
+        index_lines: list[bytes] = []
+        write: list[str] = []
+        remove: list[str] = []
+        found: list[Conflict] = []
+
+        def put(mode: str, sha: str, path: str) -> None:
+            index_lines.append(f"{mode} {sha}\t".encode() + os.fsencode(path))
+            write.append(path)
+
+        for path in sorted(stages):
+            entry = stages[path]
+            index_lines.append(f"0 {_ZERO}\t".encode() + os.fsencode(path))
+            ours, theirs = entry.get(2), entry.get(3)
+            if ours and theirs and ours != theirs:
+                a = self._side_version("HEAD", path, *ours)
+                b = self._side_version("MERGE_HEAD", path, *theirs)
+                keep, other = rules.newer_first(a, b)
+                copy = rules.copy_name(path, other, taken)
+                taken.add(copy)
+                put(keep.mode, keep.blob, path)
+                put(other.mode, other.blob, copy)
+                found.append(Conflict(path=path, copy_path=copy,
+                                      kind="content" if 1 in entry else "add/add",
+                                      kept_host=keep.host, kept_time=keep.commit_time,
+                                      copy_host=other.host, copy_time=other.commit_time))
+            elif ours or theirs:
+                mode, sha = ours or theirs  # type: ignore[misc]
+                put(mode, sha, path)
+                if ours and theirs:
+                    continue  # both sides agree
+                side = "HEAD" if ours else "MERGE_HEAD"
+                gone = "MERGE_HEAD" if ours else "HEAD"
+                v = self._side_version(side, path, mode, sha)
+                g = self._side_version(gone, path, mode, sha)
+                found.append(Conflict(path=path, copy_path=None,
+                                      kind="modify/delete" if 1 in entry else "rename",
+                                      kept_host=v.host, kept_time=v.commit_time,
+                                      copy_host=g.host, copy_time=g.commit_time))
+            else:
+                remove.append(path)
+        if index_lines:
+            self._run("update-index", "-z", "--index-info",
+                      stdin=b"\0".join(index_lines) + b"\0")
+        if write:
+            self._run("checkout-index", "-f", "-z", "--stdin",
+                      stdin=b"\0".join(os.fsencode(p) for p in write) + b"\0")
+        for path in remove:
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / path).unlink()
+        leftover = self._run("ls-files", "-u", "-z")
+        if leftover.out.strip(b"\0"):
+            raise RepositoryError(f"{self.root}: could not resolve the merge; nothing was "
+                                  "committed, will retry")
+        if found:
+            lines = "\n".join(f"conflict: {c.path}" + (f" (other version: {c.copy_path})"
+                              if c.copy_path else f" ({c.kind}, kept)") for c in found)
+            merge_msg = self.git_dir / "MERGE_MSG"
+            old = merge_msg.read_text(encoding="utf-8", errors="replace") \
+                if merge_msg.exists() else ""
+            subject = old.split("\n", 1)[0] or f"autosync on {self.hostname}: merged"
+            merge_msg.write_text(f"{subject}\n\n{lines}\n\n{HOST_TRAILER}: {self.hostname}\n",
+                                 encoding="utf-8")
+        self._run("commit", "--no-verify", "-q", "--no-edit")
+        return tuple(found)
+
+    # ------------------------------------------------------------------ queries
+    def head(self) -> str | None:
+        return self._rev("HEAD")
+
+    def has_commit(self, sha: str) -> bool:
+        if not _HEX.match(sha):
+            return False
+        return self._run("cat-file", "-e", f"{sha}^{{commit}}", check=False).ok
+
+    def identity(self) -> str | None:
+        if self._identity is None:
+            ref = self.tracking_ref if self._rev(self.tracking_ref) else "HEAD"
+            roots = self._run("rev-list", "--max-parents=0", ref, check=False)
+            shas = sorted(roots.text.split()) if roots.ok else []
+            if shas:
+                self._identity = f"{shas[0]}:{self.remote_branch}"
+        return self._identity
+
+    def tracked_files(self) -> list[str]:
+        result = self._run("ls-files", "-z", "--", self._pathspec,
+                           env={"GIT_LITERAL_PATHSPECS": "1"})
+        return [os.fsdecode(p) for p in result.out.split(b"\0") if p]
+
+    def history(self, skip: int = 0, limit: int = 100,
+                path_filter: str | None = None) -> list[CommitInfo]:
+        if self._rev("HEAD") is None:
+            return []
+        fmt = (f"%x1e%H%x00%cI%x00%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)"
+               "%x00%an%x00%s")
+        args = ["log", f"--skip={max(0, int(skip))}", f"--max-count={max(1, int(limit))}",
+                f"--format={fmt}", "--name-only", "-z", "HEAD", "--"]
+        if path_filter:
+            escaped = re.sub(r"([*?\[\]\\])", r"\\\1", path_filter)
+            args.append(f":(icase)*{escaped}*")
+        elif self.scope:
+            args.append(f":(literal){self.scope}")
+        result = self._run(*args)
+        commits: list[CommitInfo] = []
+        for record in result.out.split(b"\x1e"):
+            if not record.strip(b"\0\n"):
+                continue
+            header, _, names = record.partition(b"\n")
+            parts = os.fsdecode(header).split("\0")
+            if len(parts) < 5:
+                continue
+            sha, when, trailer, author, subject = parts[:5]
+            files = tuple(os.fsdecode(n).strip("\n") for n in names.split(b"\0")
+                          if n.strip(b"\n"))
+            commits.append(CommitInfo(
+                sha=sha, time=datetime.fromisoformat(when),
+                host=rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown"),
+                author=author, subject=subject, files=files))
+        return commits
+
+    def file_at(self, commit: str, path: str) -> bytes:
+        if not _HEX.match(commit):
+            raise RepositoryError(f"{commit!r} is not a commit id")
+        result = self._run("cat-file", "blob", f"{commit}:{path}", check=False)
+        if not result.ok:
+            raise RepositoryError(f"{path} does not exist in commit {commit[:10]}")
+        return result.out
+
+    def diff(self, commit: str, path: str | None = None) -> str:
+        if not _HEX.match(commit):
+            raise RepositoryError(f"{commit!r} is not a commit id")
+        args = ["show", "--format=", "--patch", "--no-ext-diff", "-M", commit, "--"]
+        if path:
+            args.append(path)
+        result = self._run(*args, env={"GIT_LITERAL_PATHSPECS": "1"})
+        return result.out.decode("utf-8", errors="replace")

@@ -1,0 +1,170 @@
+"""Recursive inotify watching of one folder with pyinotify, on the running asyncio loop.
+
+The watcher only says *that* something changed (and where, for logs); git decides what
+is committed, so a missed or mangled event costs at most a rescan, never data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyinotify
+
+from autosync_gui.engine.ignore import is_temporary
+
+log = logging.getLogger(__name__)
+logging.getLogger("pyinotify").setLevel(logging.CRITICAL)  # we report failures ourselves
+
+MASK = (pyinotify.IN_CREATE | pyinotify.IN_DELETE | pyinotify.IN_MODIFY
+        | pyinotify.IN_CLOSE_WRITE | pyinotify.IN_MOVED_FROM | pyinotify.IN_MOVED_TO
+        | pyinotify.IN_ATTRIB | pyinotify.IN_DELETE_SELF | pyinotify.IN_MOVE_SELF)
+MAX_WATCHES_FILE = Path("/proc/sys/fs/inotify/max_user_watches")
+
+
+@dataclass(frozen=True)
+class WatchReport:
+    watched: int  # directories watched
+    failed: int  # directories that could not be watched (the kernel's limit)
+
+
+def watch_limit() -> int | None:
+    try:
+        return int(MAX_WATCHES_FILE.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class _Notifier(pyinotify.AsyncioNotifier):
+    """pyinotify's asyncio notifier, but a failure while reading never kills the loop."""
+
+    def __init__(self, wm: pyinotify.WatchManager, loop: asyncio.AbstractEventLoop,
+                 handler: pyinotify.ProcessEvent, on_error: Callable[[str], None]) -> None:
+        self._on_error = on_error
+        super().__init__(wm, loop, default_proc_fun=handler)
+
+    def handle_read(self, *args: object, **kwargs: object) -> None:
+        try:
+            self.read_events()
+            self.process_events()
+        except Exception as exc:  # e.g. a file name that is not valid UTF-8
+            self._eventq.clear()
+            self._on_error(f"inotify read failed ({exc}); rescanning")
+
+
+class TreeWatcher:
+    """Watches `folder` (inside the work tree `root`) and reports repository-relative
+    paths. `.git` folders and nested repositories are never watched."""
+
+    def __init__(self, folder: Path, root: Path, *, on_change: Callable[[str], None],
+                 on_rescan: Callable[[str], None], on_nested: Callable[[str], None],
+                 on_limit: Callable[[int, int], None]) -> None:
+        self._folder = str(folder)
+        self._root = str(root)
+        self._on_change = on_change
+        self._on_rescan = on_rescan
+        self._on_nested = on_nested
+        self._on_limit = on_limit
+        self._wm = pyinotify.WatchManager()
+        self._notifier: _Notifier | None = None
+        self._limit_reported = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start reading events on `loop` (must be called on the loop's thread)."""
+        handler = _Handler(self)
+        self._notifier = _Notifier(self._wm, loop, handler, self._on_rescan)
+
+    def add_watches(self) -> WatchReport:
+        """Watch the whole folder (blocking walk; run it in a worker thread)."""
+        result = self._wm.add_watch(self._folder, MASK, rec=True, auto_add=True,
+                                    exclude_filter=self._excluded)
+        failed = [p for p, wd in result.items() if wd < 0 and wd != -2 and os.path.isdir(p)]
+        watched = sum(1 for wd in result.values() if wd >= 0)
+        if failed:
+            self._report_limit(watched + len(failed))
+        return WatchReport(watched=watched, failed=len(failed))
+
+    def drain(self) -> None:
+        """Process every event the kernel has queued so far (used right after our own
+        git operations, so their echo is classified before we move on)."""
+        if self._notifier is not None and self._notifier.check_events(0):
+            self._notifier.handle_read()
+
+    def stop(self) -> None:
+        if self._notifier is not None:
+            self._notifier.stop()
+            self._notifier = None
+
+    @property
+    def watch_count(self) -> int:
+        return len(self._wm.watches)
+
+    # ------------------------------------------------------------------ internals
+    def _rel(self, path: str) -> str | None:
+        rel = os.path.relpath(path, self._root)
+        if rel == "." or rel.startswith(".." + os.sep) or rel == "..":
+            return None
+        return rel.replace(os.sep, "/")
+
+    def _excluded(self, path: str) -> bool:
+        rel = self._rel(path)
+        if rel is None:
+            return False
+        if ".git" in rel.split("/"):
+            return True
+        if os.path.lexists(os.path.join(path, ".git")):
+            self._on_nested(rel)
+            return True
+        return False
+
+    def _report_limit(self, needed: int) -> None:
+        if not self._limit_reported:
+            self._limit_reported = True
+            self._on_limit(needed, watch_limit() or 0)
+
+    def _event(self, event: pyinotify.Event) -> None:
+        path: str = event.pathname
+        if path.endswith("-unknown-path"):
+            self._on_rescan("a watched folder moved out of sight; rescanning")
+            return
+        if event.mask & pyinotify.IN_IGNORED:
+            return
+        if event.mask & (pyinotify.IN_DELETE_SELF | pyinotify.IN_MOVE_SELF) \
+                and path == self._folder:
+            self._on_rescan(f"{self._folder} itself was moved or deleted")
+            return
+        rel = self._rel(path)
+        if rel is None:
+            return
+        parts = rel.split("/")
+        if ".git" in parts:
+            index = parts.index(".git")
+            if index > 0 and event.mask & pyinotify.IN_CREATE:
+                self._on_nested("/".join(parts[:index]))
+                self._on_change(rel)
+            return
+        if is_temporary(parts[-1]) and not event.mask & pyinotify.IN_MOVED_FROM:
+            return
+        if event.dir and event.mask & (pyinotify.IN_CREATE | pyinotify.IN_MOVED_TO) \
+                and self._wm.get_wd(path) is None and not self._excluded(path) \
+                and os.path.isdir(path):
+            self._report_limit(len(self._wm.watches) + 1)
+        self._on_change(rel)
+
+
+class _Handler(pyinotify.ProcessEvent):
+    def my_init(self, watcher: TreeWatcher) -> None:  # pyinotify's init hook
+        self._watcher = watcher
+
+    def __init__(self, watcher: TreeWatcher) -> None:
+        super().__init__(watcher=watcher)
+
+    def process_default(self, event: pyinotify.Event) -> None:
+        self._watcher._event(event)
+
+    def process_IN_Q_OVERFLOW(self, event: pyinotify.Event) -> None:
+        self._watcher._on_rescan("inotify event queue overflowed; rescanning")

@@ -1,0 +1,109 @@
+"""Watch -> quiet period -> one commit -> push, with real git and real inotify."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from autosync_gui.engine.events import ActivityKind, FolderState
+from tests.fixtures.git_remotes import Remote, git
+
+
+def log_subjects(clone: Path) -> list[str]:
+    return git(clone, "log", "--format=%s").splitlines()
+
+
+async def test_new_file_is_committed_and_pushed(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    engine, rec = await start_engine(a, hostname="laptop")
+    (a / "notes.txt").write_text("hello\n")
+    await rec.until(lambda: remote.tree_files().get("notes.txt") == b"hello\n",
+                    what="notes.txt on the remote")
+    msg = git(a, "log", "-1", "--format=%B")
+    assert "1 file changed" in msg and "laptop" in msg and "A notes.txt" in msg
+    assert rec.of(ActivityKind.PUSHED)
+    assert git(a, "status", "--porcelain") == ""
+
+
+async def test_burst_is_one_commit(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    engine, rec = await start_engine(a)
+    before = len(log_subjects(a))
+    for i in range(300):
+        (a / f"file-{i:03}.txt").write_text(f"{i}\n")
+    await rec.until(lambda: len(remote.tree_files()) == 301, what="300 files on the remote")
+    assert len(log_subjects(a)) == before + 1
+    assert "300 files changed" in log_subjects(a)[0]
+    assert "... and 250 more" in git(a, "log", "-1", "--format=%B")
+
+
+async def test_atomic_save_and_odd_names(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    engine, rec = await start_engine(a)
+    names = ["with space.txt", "ünïcödé ✓.txt", "-leading-dash.txt", "--", "-n"]
+    for name in names:
+        (a / name).write_text(name)
+    # Atomic save: write a temp file, rename it over the target.
+    (a / ".README.txt.swp").write_text("swap")
+    tmp = a / ".goutputstream-XYZ"
+    tmp.write_text("saved atomically\n")
+    os.replace(tmp, a / "README.txt")
+    await rec.until(lambda: remote.tree_files().get("README.txt") == b"saved atomically\n"
+                    and all(n in remote.tree_files() for n in names), what="all names")
+    files = remote.tree_files()
+    assert ".README.txt.swp" not in files and ".goutputstream-XYZ" not in files
+
+
+async def test_directory_rename_and_delete(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    (a / "dir" / "sub").mkdir(parents=True)
+    (a / "dir" / "sub" / "x.txt").write_text("x")
+    (a / "gone" ).mkdir()
+    (a / "gone" / "y.txt").write_text("y")
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: "dir/sub/x.txt" in remote.tree_files(), what="catch-up commit")
+    os.rename(a / "dir", a / "moved")
+    (a / "moved" / "sub" / "new.txt").write_text("created inside a moved folder")
+    for p in (a / "gone").iterdir():
+        p.unlink()
+    (a / "gone").rmdir()
+    await rec.until(lambda: set(remote.tree_files()) == {
+        "README.txt", "moved/sub/x.txt", "moved/sub/new.txt"}, what="move and delete")
+
+
+async def test_gitignore_and_folder_ignore_patterns(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    (a / "sub").mkdir()
+    (a / "sub" / ".gitignore").write_text("*.tmp\n")
+    engine, rec = await start_engine(a, ignore=("*.log",))
+    (a / "sub" / "a.tmp").write_text("ignored by a nested .gitignore")
+    (a / "app.log").write_text("ignored by the folder's patterns")
+    (a / "4913").write_text("vim probe")
+    (a / "kept.txt").write_text("kept")
+    await rec.until(lambda: "kept.txt" in remote.tree_files(), what="kept.txt")
+    files = remote.tree_files()
+    assert "sub/a.tmp" not in files and "app.log" not in files and "4913" not in files
+
+
+async def test_executable_bit(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    script = a / "run.sh"
+    script.write_text("#!/bin/sh\n")
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: "run.sh" in remote.tree_files(), what="run.sh")
+    script.chmod(0o755)
+    await rec.until(lambda: "100755" in git(remote.bare, "ls-tree", "main", "run.sh"),
+                    what="executable bit on the remote")
+
+
+async def test_state_goes_pending_then_idle(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: (a, FolderState.IDLE, "") in rec.states, what="start-up done")
+    (a / "f.txt").write_text("1")
+    await rec.until(lambda: any(s == FolderState.PENDING for _, s, _ in rec.states),
+                    what="pending")
+    await rec.until(lambda: rec.of(ActivityKind.PUSHED), what="push")
+    await rec.until(lambda: engine.folder(a).state == FolderState.IDLE, what="idle again")
+    seen = [s for _, s, _ in rec.states]
+    assert FolderState.COMMITTING in seen and FolderState.PUSHING in seen
