@@ -1,0 +1,172 @@
+"""The conflict dialog: every open conflict of every folder with both versions (path,
+host, time) and *Open both*, *Keep this one*, *Keep the other one*, *Keep both*.
+
+The engine already kept both versions when it found the conflict; this only lets the
+user settle it. Non-modal, so sync goes on while it is open."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from autosync_gui.engine.events import Conflict
+from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.ui.common import ErrorLabel, local_time, open_path, repo_root, spawn
+from autosync_gui.ui.icons import TrayState, app_icon, state_icon
+
+log = logging.getLogger(__name__)
+
+KEEP_LABELS = {"original": "kept this one", "copy": "kept the other one", "both": "kept both"}
+
+
+class ConflictDialog(QDialog):
+    resolved = pyqtSignal(object, object, str)  # folder path, Conflict, keep
+    refreshed = pyqtSignal(int)  # number of open conflicts shown
+
+    def __init__(self, folders: Any, parent: QWidget | None = None) -> None:
+        """`folders` is a callable returning the FolderSync objects (the engine's)."""
+        super().__init__(parent)
+        self._folders = folders
+        self.setWindowTitle("Conflicts — autosync")
+        self.setWindowIcon(state_icon(TrayState.CONFLICT) or app_icon())
+        self.resize(860, 360)
+        intro = QLabel("These files were changed on two machines at the same time. Both "
+                       "versions were kept; choose which one stays.")
+        intro.setWordWrap(True)
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("conflict_list")
+        self.tree.setHeaderLabels(["File", "This version (in place)", "Other version (copy)"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.open_both = QPushButton("Open both")
+        self.keep_this = QPushButton("Keep this one")
+        self.keep_other = QPushButton("Keep the other one")
+        self.keep_both = QPushButton("Keep both")
+        for name, button in (("open_both", self.open_both), ("keep_original", self.keep_this),
+                             ("keep_copy", self.keep_other), ("keep_both", self.keep_both)):
+            button.setObjectName(f"conflict_{name}")
+        self.keep_this.setToolTip("Keep the version in place and delete the other copy "
+                                  "(a new commit; the copy stays in the history)")
+        self.keep_other.setToolTip("Replace the file with the other version (a new commit)")
+        self.keep_both.setToolTip("Keep both files; the copy keeps a name of its own")
+        self.open_both.clicked.connect(self._on_open_both)
+        self.keep_this.clicked.connect(lambda: self._on_keep("original"))
+        self.keep_other.clicked.connect(lambda: self._on_keep("copy"))
+        self.keep_both.clicked.connect(lambda: self._on_keep("both"))
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        self.status = ErrorLabel()
+        buttons = QHBoxLayout()
+        for button in (self.open_both, self.keep_this, self.keep_other, self.keep_both):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        self._task: asyncio.Task[None] | None = None
+        self.refresh()
+
+    def refresh(self) -> int:
+        """Rebuild the list from the folders' open conflicts; returns how many."""
+        selected = self.selected()
+        self.tree.clear()
+        count = 0
+        for folder in self._folders():
+            root = repo_root(folder)
+            for conflict in folder.conflicts:
+                item = QTreeWidgetItem([
+                    str(Path(folder.path).name + "/" + _relative(folder, root, conflict.path)),
+                    f"{conflict.kept_host}, {local_time(conflict.kept_time)}",
+                    (f"{conflict.copy_host}, {local_time(conflict.copy_time)}"
+                     + (f"\n{Path(conflict.copy_path).name}" if conflict.copy_path else
+                        " (deleted there)")),
+                ])
+                item.setToolTip(0, str(root / conflict.path))
+                if conflict.copy_path:
+                    item.setToolTip(2, str(root / conflict.copy_path))
+                item.setData(0, Qt.ItemDataRole.UserRole, (folder, conflict))
+                self.tree.addTopLevelItem(item)
+                if selected is not None and selected[1] == conflict:
+                    self.tree.setCurrentItem(item)
+                count += 1
+        if self.tree.currentItem() is None and count:
+            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        self._update_buttons()
+        self.refreshed.emit(count)
+        return count
+
+    def selected(self) -> tuple[Any, Conflict] | None:
+        item = self.tree.currentItem()
+        return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _update_buttons(self) -> None:
+        chosen = self.selected()
+        busy = self._busy()
+        has_copy = chosen is not None and chosen[1].copy_path is not None
+        self.open_both.setEnabled(chosen is not None)
+        for button in (self.keep_this, self.keep_other, self.keep_both):
+            button.setEnabled(has_copy and not busy)
+
+    def _busy(self) -> bool:
+        return getattr(self, "_task", None) is not None and not self._task.done()
+
+    def _on_open_both(self) -> None:
+        chosen = self.selected()
+        if chosen is None:
+            return
+        folder, conflict = chosen
+        root = repo_root(folder)
+        open_path(root / conflict.path)
+        if conflict.copy_path:
+            open_path(root / conflict.copy_path)
+
+    def _on_keep(self, keep: str) -> None:
+        chosen = self.selected()
+        if chosen is None or self._busy():
+            return
+        self._task = spawn(self.resolve(chosen[0], chosen[1], keep), "resolve-conflict")
+        self._update_buttons()
+
+    async def resolve(self, folder: Any, conflict: Conflict, keep: str) -> None:
+        try:
+            await folder.resolve_conflict(conflict, keep)
+        except (RepositoryError, OSError) as exc:
+            self.status.error(f"Could not settle {conflict.path}: {exc}")
+            return
+        finally:
+            self._task = None
+        self.status.info(f"{conflict.path}: {KEEP_LABELS.get(keep, keep)}.")
+        self.refresh()
+        self.resolved.emit(Path(folder.path), conflict, keep)
+
+
+def _relative(folder: Any, root: Path, path: str) -> str:
+    """Show paths relative to the synced folder (it may be below the repository top)."""
+    full = root / path
+    try:
+        return str(full.relative_to(Path(folder.path)))
+    except ValueError:
+        return path
