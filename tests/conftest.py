@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.git_remotes",
     "tests.fixtures.engine_harness",
+    "tests.fixtures.qt",
 ]

@@ -48,6 +48,9 @@ class TrayApp(QObject):
                  tray_retries: int = 5, tray_retry_ms: int = 2000,
                  notify_delay_ms: int = 1500, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.setQuitOnLastWindowClosed(False)  # closing a window must not stop the loop
         self.config_arg = config_path
         self.config_path = config_path or default_config_path()
         self.hostname = hostname

@@ -89,16 +89,16 @@ class TrayUi(QObject):
         self.folder_actions: dict[tuple[Path, str], QAction] = {}
         self.folder_menus: dict[Path, QMenu] = {}
         self.recent_menu = QMenu("Recent changes")
-        self.autostart_action = QAction("Start at login", self.menu)
+        self.autostart_action = QAction("Start at login", self)
         self.autostart_action.setCheckable(True)
         self.autostart_action.toggled.connect(self._on_autostart)
-        self.conflicts_action = QAction("Conflicts…", self.menu)
+        self.conflicts_action = QAction("Conflicts…", self)
         self.conflicts_action.triggered.connect(lambda: self._actions.conflicts())
-        self.add_action = QAction("Add folder…", self.menu)
+        self.add_action = QAction("Add folder…", self)
         self.add_action.triggered.connect(lambda: self._actions.add_folder())
-        self.settings_action = QAction("Settings…", self.menu)
+        self.settings_action = QAction("Settings…", self)
         self.settings_action.triggered.connect(lambda: self._actions.settings())
-        self.quit_action = QAction("Quit", self.menu)
+        self.quit_action = QAction("Quit", self)
         self.quit_action.triggered.connect(lambda: self._actions.quit())
         self.status_window: StatusWindow | None = None
         self._retries_left = tray_retries
