@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.git_remotes",
     "tests.fixtures.engine_harness",
     "tests.fixtures.qt",
+    "tests.fixtures.dbus_notifications",
 ]

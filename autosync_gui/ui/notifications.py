@@ -13,7 +13,7 @@ from PyQt6.QtCore import QMetaType, QObject, QTimer, QVariant, pyqtSignal
 from PyQt6.QtDBus import (
     QDBusArgument,
     QDBusConnection,
-    QDBusInterface,
+    QDBusMessage,
     QDBusPendingCallWatcher,
     QDBusPendingReply,
 )
@@ -121,21 +121,24 @@ class Notifier(QObject):
             self.show(message)
 
     def show(self, message: Message) -> None:
+        """Ask the notification server (asynchronously: a blocking D-Bus call would stall
+        the loop); no server or an error reply means the tray balloon."""
         bus = QDBusConnection.sessionBus()
-        registered = bus.isConnected() and bus.interface() is not None and \
-            bus.interface().isServiceRegistered(SERVICE).value()
-        if registered:
+        if bus.isConnected():
             self._notify_dbus(bus, message)
         else:
             self._balloon(message)
 
     def _notify_dbus(self, bus: QDBusConnection, message: Message) -> None:
-        iface = QDBusInterface(SERVICE, PATH, INTERFACE, bus)
+        # A raw method call: QDBusInterface would introspect the server with a blocking
+        # call first, stalling the event loop (and deadlocking an in-process server).
         hints = {"urgency": _typed(2 if message.urgent else 1, QMetaType.Type.UChar),
                  "desktop-entry": "autosync"}
-        call = iface.asyncCall("Notify", "autosync", _typed(0, QMetaType.Type.UInt), "autosync",
-                               message.summary, message.body,
-                               QDBusArgument([], QMetaType.Type.QStringList.value), hints, -1)
+        msg = QDBusMessage.createMethodCall(SERVICE, PATH, INTERFACE, "Notify")
+        msg.setArguments(["autosync", _typed(0, QMetaType.Type.UInt), "autosync",
+                          message.summary, message.body,
+                          QDBusArgument([], QMetaType.Type.QStringList.value), hints, -1])
+        call = bus.asyncCall(msg)
         watcher = QDBusPendingCallWatcher(call, self)
         self._watchers.add(watcher)
 
@@ -143,7 +146,7 @@ class Notifier(QObject):
             self._watchers.discard(w)
             reply = QDBusPendingReply(w)
             if reply.isError():
-                log.warning("notification server refused: %s", reply.error().message())
+                log.info("no notification server (%s); using the tray", reply.error().name())
                 self._balloon(message)
             else:
                 self.sent.emit(message.summary, message.body)
