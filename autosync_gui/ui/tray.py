@@ -70,6 +70,7 @@ class TrayUi(QObject):
 
     fallbackShown = pyqtSignal()
     menuRebuilt = pyqtSignal()
+    presented = pyqtSignal()  # another launch asked us to show ourselves
 
     def __init__(self, folders: Callable[[], list[Any]], actions: Actions,
                  config_path: Path | None, *, tray_retries: int = 5,
@@ -156,6 +157,7 @@ class TrayUi(QObject):
             self.menu.popup(QCursor.pos())
         else:
             self.show_fallback()
+        self.presented.emit()
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
