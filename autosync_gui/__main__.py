@@ -1,3 +1,7 @@
+"""`python -m autosync_gui` runs the command line."""
+
+import sys
+
 from autosync_gui.cli import main
 
-main()
+sys.exit(main())

@@ -28,7 +28,12 @@ from autosync_gui.engine.events import (
     ObserverHub,
 )
 from autosync_gui.engine.gitrepo import GitRepository
-from autosync_gui.engine.repository import CommitInfo, RemoteError, RepositoryError
+from autosync_gui.engine.repository import (
+    CommitInfo,
+    RemoteError,
+    RepositoryBusy,
+    RepositoryError,
+)
 from autosync_gui.engine.watcher import TreeWatcher
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,7 @@ MAX_PUSH_ROUNDS = 5
 STOP_TIMEOUT = 30.0
 FLUSH_TIMEOUT = 20.0
 KEEP_NOTIFIED = 64
+BUSY_REPORT_AFTER = 50
 
 
 def _plural(n: int, word: str) -> str:
@@ -83,6 +89,7 @@ class FolderSync:
         self._last_reported: str | None = None
         self._backoff = Backoff(first=1.0, cap=60.0)
         self._rescan_every: float | None = None
+        self._busy_count = 0
         self._watcher = TreeWatcher(
             self.path, repo.root, on_change=self._on_change, on_rescan=self._on_rescan,
             on_nested=repo.note_nested_repository, on_limit=self._on_watch_limit)
@@ -302,6 +309,8 @@ class FolderSync:
                 continue
             try:
                 await self._step()
+            except RepositoryBusy as exc:
+                self._busy(str(exc))
             except RepositoryError as exc:
                 self._fail(str(exc))
             except Exception as exc:
@@ -326,8 +335,20 @@ class FolderSync:
         if message != self._last_reported:
             self._last_reported = message
             self._emit(ActivityKind.ERROR, message)
-        # Try again later; the user can also press "Sync now".
-        self._arm("retry", self.settings.poll_interval, lambda: self._request_sync("retry"))
+        # Try again later with back-off; the user can also press "Sync now".
+        delay = min(self.settings.poll_interval, self._backoff.next_delay())
+        self._arm("retry", delay, self._retry_all)
+
+    def _busy(self, message: str) -> None:
+        """Someone else's git holds the lock: quietly try again soon."""
+        self._busy_count += 1
+        if self._busy_count == BUSY_REPORT_AFTER:
+            self._emit(ActivityKind.ERROR, f"{message}; still waiting")
+        self._arm("retry", min(5.0, 0.2 * self._busy_count), self._retry_all)
+
+    def _retry_all(self) -> None:
+        self._want_commit = True
+        self._request_sync("retry")
 
     async def _commit(self) -> None:
         if not self.path.is_dir():
@@ -340,6 +361,7 @@ class FolderSync:
             self._set_state(FolderState.COMMITTING)
             result = await asyncio.to_thread(self.repo.commit_pending)
         self._error = None
+        self._busy_count = 0
         if result is None:
             return
         n = len(result.files)

@@ -26,6 +26,7 @@ from autosync_gui.engine.repository import (
     CommitResult,
     IntegrateResult,
     RemoteError,
+    RepositoryBusy,
     RepositoryError,
 )
 
@@ -223,6 +224,8 @@ class GitRepository:
                 stream.close()
         result = _Result(status, out if isinstance(out, bytes) else os.fsencode(out), str(err))
         if check and not result.ok:
+            if ".lock': File exists" in result.err or "Unable to create" in result.err:
+                raise RepositoryBusy(f"{self.root}: another git process is using the repository")
             first = result.err.strip().splitlines()[:1] or ["(no message)"]
             raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
         return result

@@ -15,6 +15,11 @@ class RepositoryError(Exception):
     """A folder that cannot be synced as configured; str() is one line with the fix."""
 
 
+class RepositoryBusy(RepositoryError):
+    """Another git process holds the repository's lock (the user's own git command, or an
+    orphaned git of a killed autosync finishing its work): try again shortly."""
+
+
 class RemoteError(Exception):
     """Talking to the remote failed. `offline` means retry later (unreachable);
     otherwise the user must act (authentication, host key, missing repository)."""

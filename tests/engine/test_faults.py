@@ -1,0 +1,201 @@
+"""Offline remotes, catch-up at start, crashes: nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autosync_gui.engine.events import ActivityKind, FolderState
+from autosync_gui.engine.gitrepo import GitRepository
+from tests.fixtures.git_remotes import Remote, commit, git
+
+
+async def test_offline_keeps_committing_then_syncs(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: (a, FolderState.IDLE, "") in rec.states, what="started")
+    hidden = remote.bare.with_name("hidden.git")
+    os.rename(remote.bare, hidden)  # the remote disappears (unplugged disk, network down)
+    (a / "offline.txt").write_text("written offline\n")
+    await rec.until(lambda: engine.folder(a).state == FolderState.OFFLINE, what="offline")
+    assert "offline.txt" in git(a, "show", "--name-only", "--format=", "HEAD")
+    errors = rec.of(ActivityKind.ERROR)
+    (a / "offline2.txt").write_text("more\n")
+    await rec.until(lambda: "offline2.txt" in git(a, "show", "--name-only", "--format=", "HEAD"),
+                    what="second offline commit")
+    assert len(rec.of(ActivityKind.ERROR)) == len(errors), "one error line, not a flood"
+    os.rename(hidden, remote.bare)
+    await rec.until(lambda: "offline2.txt" in remote.tree_files(), timeout=30,
+                    what="pushed after the remote came back (back-off retry)")
+    await rec.until(lambda: engine.folder(a).state == FolderState.IDLE, what="idle")
+
+
+async def test_changes_made_while_stopped_are_caught_up(remote: Remote, start_engine) -> None:
+    a, b = remote.clone("a"), remote.clone("b")
+    (b / "from-b.txt").write_text("b\n")
+    commit(b, "b", push=True)
+    (a / "while-stopped.txt").write_text("a\n")
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: "while-stopped.txt" in remote.tree_files()
+                    and (a / "from-b.txt").exists(), what="catch-up")
+
+
+async def test_edit_during_pull_is_committed_afterwards(remote: Remote, start_engine) -> None:
+    a, b = remote.clone("a"), remote.clone("b")
+    for i in range(400):
+        (b / f"bulk-{i}.txt").write_text(str(i))
+    commit(b, "bulk", push=True)
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: (a / "bulk-0.txt").exists(), what="pull started")
+    (a / "mine.txt").write_text("saved while the pull ran\n")
+    await rec.until(lambda: "mine.txt" in remote.tree_files(), what="edit committed and pushed")
+
+
+def test_stale_index_lock_and_interrupted_merge_recovered(remote: Remote) -> None:
+    """The state a kill -9 leaves mid-merge: MERGE_HEAD, conflict markers, index.lock."""
+    a, b = remote.clone("a"), remote.clone("b")
+    (b / "README.txt").write_text("b's edit\n")
+    commit(b, "b", push=True)
+    (a / "README.txt").write_text("a's edit\n")
+    git(a, "commit", "-qam", "a")
+    git(a, "fetch", "-q")
+    git(a, "merge", "-q", "origin/main", check=False)
+    assert (a / ".git" / "MERGE_HEAD").exists()
+    (a / "unsaved.txt").write_text("pending user work\n")
+    (a / ".git" / "index.lock").write_text("")
+    repo = GitRepository.open(a, "alpha")
+    done = repo.recover()
+    assert any("index.lock" in d for d in done) and any("merge" in d for d in done)
+    assert not (a / ".git" / "index.lock").exists()
+    assert not (a / ".git" / "MERGE_HEAD").exists()
+    repo.commit_pending()
+    repo.fetch()
+    result = repo.integrate()
+    assert result.conflicts
+    assert (a / "unsaved.txt").read_text() == "pending user work\n"
+    assert b"<<<<<<<" not in (a / "README.txt").read_bytes()
+    repo.release()
+
+
+def test_live_lock_is_not_removed(remote: Remote) -> None:
+    a = remote.clone("a")
+    lock = a / ".git" / "index.lock"
+    with open(lock, "w"):  # a live process (us) holds it open, like a running git
+        repo = GitRepository.open(a, "alpha")
+        assert repo.recover() == []
+        assert lock.exists()
+        repo.release()
+    lock.unlink()
+
+
+def test_second_process_on_same_repo_refused(remote: Remote) -> None:
+    a = remote.clone("a")
+    first = GitRepository.open(a, "alpha")
+    first.recover()
+    second = GitRepository.open(a, "alpha")
+    with pytest.raises(Exception, match="already synced by another autosync"):
+        second.recover()
+    first.release()
+
+
+def _write_config(tmp: Path, folder: Path, **extra: object) -> Path:
+    cfg = tmp / "config.toml"
+    lines = ["[[folder]]", f'path = "{folder}"', "commit_delay = 0.3", "push_delay = 0.1",
+             "poll_interval = 3600"]
+    lines += [f"{k} = {v}" for k, v in extra.items()]
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg
+
+
+def _start(cfg: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "autosync_gui", "run", "--headless",
+                             "--config", str(cfg)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait(condition, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)  # polling the file system: there is no event to await across processes
+
+
+def test_kill_9_during_commit_loses_nothing(remote: Remote, tmp_path: Path) -> None:
+    a = remote.clone("a")
+    cfg = _write_config(tmp_path, a)
+    proc = _start(cfg)
+    try:
+        _wait(lambda: "README.txt" in git(a, "ls-files"), what="started")
+        _wait(lambda: (a / ".git" / "autosync" / "lock").exists(), what="lock taken")
+        for i in range(3000):
+            (a / f"f{i:04}.txt").write_text(f"content {i}\n")
+        _wait(lambda: (a / ".git" / "index.lock").exists(), timeout=30, what="commit running")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    proc = _start(cfg)
+    try:
+        _wait(lambda: len(remote.tree_names()) == 3001, timeout=60, what="all files pushed")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            print(proc.stderr.read())
+    assert git(a, "status", "--porcelain") == ""
+
+
+def test_kill_9_during_merge_loses_nothing(remote: Remote, tmp_path: Path) -> None:
+    a, b = remote.clone("a"), remote.clone("b")
+    for i in range(3000):
+        (b / f"incoming-{i:04}.txt").write_text(f"{i}\n")
+    commit(b, "incoming", push=True)
+    (a / "local.txt").write_text("local work\n")
+    cfg = _write_config(tmp_path, a)
+    proc = _start(cfg)
+    try:
+        _wait(lambda: (a / "incoming-0000.txt").exists() or (a / ".git" / "index.lock").exists(),
+              what="merge running")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    proc = _start(cfg)
+    try:
+        _wait(lambda: "local.txt" in remote.tree_names() and len(remote.tree_names()) == 3002
+              and git(a, "status", "--porcelain") == ""
+              and git(a, "rev-parse", "HEAD") == remote.head(), timeout=60, what="converged")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (a / "local.txt").read_text() == "local work\n"
+    assert (a / "incoming-2999.txt").read_text() == "2999\n"
+
+
+def test_sigterm_commits_pending_and_pushes(remote: Remote, tmp_path: Path) -> None:
+    a = remote.clone("a")
+    cfg = _write_config(tmp_path, a)
+    cfg.write_text(cfg.read_text().replace("commit_delay = 0.3", "commit_delay = 60"))
+    proc = _start(cfg)
+    try:
+        _wait(lambda: (a / ".git" / "autosync" / "lock").exists(), what="started")
+        _wait(lambda: "running" in (proc.stderr.readline() or "running"), what="log line")
+        (a / "pending.txt").write_text("not yet committed\n")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert remote.tree_files().get("pending.txt") == b"not yet committed\n"
