@@ -231,6 +231,11 @@ class NotifyClient:
         return frozenset(self._peers)
 
     @property
+    def stream(self) -> slixmpp.ClientXMPP | None:
+        """The current slixmpp stream (diagnostics and tests)."""
+        return self._stream
+
+    @property
     def full_jid(self) -> str:
         return f"{self.own_bare}/{self.resource}"
 
@@ -474,8 +479,7 @@ async def attempt(stream: _Stream, settings: XmppSettings, timeout: float,
             on_attempt()
         deadline = loop.time() + timeout
         try:
-            result = await asyncio.wait_for(stream.connect(settings.host, settings.port),
-                                            timeout)
+            result = await asyncio.wait_for(stream.connect(*_address(settings)), timeout)
         except TimeoutError:
             stream.cancel_connection_attempt()
             stream.abort()
@@ -524,6 +528,16 @@ async def test_login(settings: XmppSettings, password: str, timeout: float = 10.
 
 
 test_login.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def _address(settings: XmppSettings) -> tuple[str | None, int | None]:
+    """(host, port) for slixmpp's connect: None, None means SRV then the domain on 5222;
+    a port without a host means the JID's domain on that port."""
+    if settings.host:
+        return settings.host, settings.port or 5222
+    if settings.port:
+        return settings.jid.partition("@")[2], settings.port
+    return None, None
 
 
 def _one_line(value: object) -> str:
