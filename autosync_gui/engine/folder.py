@@ -90,6 +90,8 @@ class FolderSync:
         self._backoff = Backoff(first=1.0, cap=60.0)
         self._rescan_every: float | None = None
         self._busy_count = 0
+        self._watched = 0
+        self.ready = asyncio.Event()  # set once watches are in place and start-up catch-up ran
         self._watcher = TreeWatcher(
             self.path, repo.root, on_change=self._on_change, on_rescan=self._on_rescan,
             on_nested=repo.note_nested_repository, on_limit=self._on_watch_limit)
@@ -113,7 +115,7 @@ class FolderSync:
                 self._emit(ActivityKind.INFO, line)
         self._watcher.attach(loop)
         report = await asyncio.to_thread(self._watcher.add_watches)
-        log.debug("%s: watching %d folders", self.path, report.watched)
+        self._watched = report.watched
         self.identity = await asyncio.to_thread(self.repo.identity)
         for conflict in await asyncio.to_thread(self._scan_conflict_copies):
             self._conflicts[conflict.copy_path or conflict.path] = conflict
@@ -317,6 +319,10 @@ class FolderSync:
                 log.exception("%s: unexpected failure", self.path)
                 self._fail(f"unexpected failure: {exc}")
             self._settle()
+            if not self.ready.is_set():
+                self.ready.set()
+                self._emit(ActivityKind.INFO, f"ready: watching {_plural(self._watched, 'folder')}, "
+                           "start-up catch-up done")
 
     async def _step(self) -> None:
         if self._want_commit:
