@@ -22,7 +22,9 @@ logging.getLogger("pyinotify").setLevel(logging.CRITICAL)  # we report failures 
 MASK = (pyinotify.IN_CREATE | pyinotify.IN_DELETE | pyinotify.IN_MODIFY
         | pyinotify.IN_CLOSE_WRITE | pyinotify.IN_MOVED_FROM | pyinotify.IN_MOVED_TO
         | pyinotify.IN_ATTRIB | pyinotify.IN_DELETE_SELF | pyinotify.IN_MOVE_SELF)
-MAX_WATCHES_FILE = Path("/proc/sys/fs/inotify/max_user_watches")
+# The system-wide setting, and the per-user-namespace one (Linux >= 5.11); the lower wins.
+MAX_WATCHES_FILES = (Path("/proc/sys/fs/inotify/max_user_watches"),
+                     Path("/proc/sys/user/max_inotify_watches"))
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,13 @@ class WatchReport:
 
 
 def watch_limit() -> int | None:
-    try:
-        return int(MAX_WATCHES_FILE.read_text().strip())
-    except (OSError, ValueError):
-        return None
+    limits = []
+    for path in MAX_WATCHES_FILES:
+        try:
+            limits.append(int(path.read_text().strip()))
+        except (OSError, ValueError):
+            continue
+    return min(limits) if limits else None
 
 
 class _Notifier(pyinotify.AsyncioNotifier):
@@ -70,12 +75,14 @@ class TreeWatcher:
         self._on_limit = on_limit
         self._wm = pyinotify.WatchManager()
         self._notifier: _Notifier | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._limit_reported = False
 
     # ------------------------------------------------------------------ lifecycle
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start reading events on `loop` (must be called on the loop's thread)."""
         handler = _Handler(self)
+        self._loop = loop
         self._notifier = _Notifier(self._wm, loop, handler, self._on_rescan)
 
     def add_watches(self) -> WatchReport:
@@ -122,9 +129,10 @@ class TreeWatcher:
         return False
 
     def _report_limit(self, needed: int) -> None:
-        if not self._limit_reported:
+        """Called from the loop or from the worker thread that adds watches."""
+        if not self._limit_reported and self._loop is not None:
             self._limit_reported = True
-            self._on_limit(needed, watch_limit() or 0)
+            self._loop.call_soon_threadsafe(self._on_limit, needed, watch_limit() or 0)
 
     def _event(self, event: pyinotify.Event) -> None:
         path: str = event.pathname
