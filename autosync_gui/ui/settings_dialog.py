@@ -73,11 +73,13 @@ class SettingsDialog(QDialog):
 
     def _xmpp_changed(self) -> bool:
         current = self.settings.xmpp
-        jid = self.xmpp.jid.text().strip().lower()
-        host = self.xmpp.host.text().strip() or None
         if current is None:
-            return bool(jid)
-        return jid != current.jid or host != current.host or bool(self.xmpp.password.text())
+            return not self.xmpp.is_empty()
+        try:
+            new = self.xmpp.settings()
+        except FormError:
+            return True  # let validate() say what is wrong
+        return new != current or bool(self.xmpp.password.text())
 
     def _on_save(self) -> None:
         if self._task is None or self._task.done():

@@ -277,7 +277,7 @@ class XmppPage(AsyncPage):
     def key(self) -> object:
         f = self.form
         return (f.jid.text().strip(), f.password.text(), f.host.text().strip(),
-                f.file_ok.isChecked())
+                f.port.value(), f.ca_file.text().strip(), f.file_ok.isChecked())
 
     def busy_text(self) -> str:
         return "Logging in to the XMPP server…"

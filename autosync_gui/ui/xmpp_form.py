@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -82,6 +83,14 @@ class XmppForm(QWidget):
         self.host = QLineEdit(current.host or "" if current else "")
         self.host.setPlaceholderText("optional: server host if not found from the JID")
         self.host.setObjectName("xmpp_host")
+        self.port = QSpinBox()
+        self.port.setRange(0, 65535)
+        self.port.setSpecialValueText("default")
+        self.port.setValue(current.port or 0 if current else 0)
+        self.port.setObjectName("xmpp_port")
+        self.ca_file = QLineEdit(str(current.ca_file) if current and current.ca_file else "")
+        self.ca_file.setPlaceholderText("optional: CA certificate of a self-hosted server")
+        self.ca_file.setObjectName("xmpp_ca_file")
         self.test_button = QPushButton("Test connection")
         self.test_button.setObjectName("xmpp_test")
         self.test_button.clicked.connect(self._on_test)
@@ -101,6 +110,8 @@ class XmppForm(QWidget):
         form.addRow("XMPP account (JID):", self.jid)
         form.addRow("Password:", self.password)
         form.addRow("Server (optional):", self.host)
+        form.addRow("Port (optional):", self.port)
+        form.addRow("CA certificate (optional):", self.ca_file)
         row = QHBoxLayout()
         row.addWidget(self.test_button)
         row.addStretch(1)
@@ -119,10 +130,14 @@ class XmppForm(QWidget):
     def settings(self) -> XmppSettings:
         jid = check_jid(self.jid.text())
         host = self.host.text().strip() or None
+        ca_text = self.ca_file.text().strip()
+        ca_file = Path(ca_text).expanduser() if ca_text else None
+        if ca_file is not None and not ca_file.is_file():
+            raise FormError(f"CA certificate {ca_file}: no such file; fix the path or leave "
+                            "it empty")
         keep = self._current if self._current and self._current.jid == jid else None
-        return XmppSettings(jid=jid, host=host, port=keep.port if keep else None,
-                            ca_file=keep.ca_file if keep else None,
-                            trusted=keep.trusted if keep else ())
+        return XmppSettings(jid=jid, host=host, port=self.port.value() or None,
+                            ca_file=ca_file, trusted=keep.trusted if keep else ())
 
     # ------------------------------------------------------------------ checks
     def _on_test(self) -> None:

@@ -44,6 +44,7 @@ async def start_app(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
 
     yield start
     for app in apps:
+        await app._stop_xmpp()
         if not app._stopping:
             if app.engine is not None:
                 await app.engine.stop(flush=False)
