@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets as _random
 import ssl
 import time
@@ -53,6 +54,25 @@ PRIORITY = -1  # negative: never receives messages sent to the bare JID
 DIRECT_TLS_PORTS = frozenset({5223, 443})
 PENDING_TTL = 600.0  # seconds an unsent notice is still worth sending to a peer that appears
 MAX_PEERS = 256  # presence from more full JIDs than this is ignored (no unbounded growth)
+
+
+class _RedactSasl(logging.Filter):
+    """slixmpp logs every stanza at debug level, SASL ones included (PLAIN carries the
+    password in base64): blank out their contents so `-v` never leaks it."""
+
+    _CONTENT = re.compile(r">[^<]+<")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(("SEND", "RECV")) \
+                and isinstance(record.args, tuple) and record.args:
+            text = str(record.args[0])
+            if "xmpp-sasl" in text:
+                record.args = (self._CONTENT.sub(">[redacted]<", text), *record.args[1:])
+        return True
+
+
+SASL_REDACTION = _RedactSasl()
+logging.getLogger("slixmpp.xmlstream.xmlstream").addFilter(SASL_REDACTION)
 
 
 class XmppLoginError(Exception):

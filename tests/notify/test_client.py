@@ -245,3 +245,22 @@ async def test_port_without_host_uses_the_jid_domain(prosody_server):
     server = prosody_server(domain="localhost")
     alice = server.register("alice", "pw")
     await test_login(server.settings(alice, host=None), "pw", timeout=5)
+
+
+async def test_password_never_in_debug_log(prosody, caplog):
+    import base64
+    import logging
+
+    alice = prosody.register("alice", "Pw-0123456789")
+    secret_forms = ["Pw-0123456789",
+                    base64.b64encode(b"\0alice\0Pw-0123456789").decode()]
+    with caplog.at_level(logging.DEBUG):
+        await test_login(prosody.settings(alice), "Pw-0123456789", timeout=5)
+    assert "xmpp-sasl" in caplog.text  # SASL stanzas were logged ...
+    assert not any(s in caplog.text for s in secret_forms)  # ... without their contents
+    record = logging.LogRecord("slixmpp.xmlstream.xmlstream", logging.DEBUG, "", 0, "SEND: %s",
+                               (f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+                                f"mechanism='PLAIN'>{secret_forms[1]}</auth>",), None)
+    from autosync_gui.notify.client import SASL_REDACTION
+    SASL_REDACTION.filter(record)
+    assert secret_forms[1] not in record.getMessage()
