@@ -54,3 +54,8 @@ async def start_app(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
                        app.settings_dialog]:
             if window is not None:
                 window.close()
+
+
+def remote_tree(remote: object) -> dict[str, bytes]:
+    """The remote tip's files, read at one commit (the branch may move meanwhile)."""
+    return remote.tree_files(remote.head())  # type: ignore[attr-defined]

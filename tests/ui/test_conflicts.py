@@ -11,6 +11,7 @@ import pytest
 from autosync_gui.ui.icons import TrayState
 from tests.fixtures.git_remotes import Remote, git
 from tests.fixtures.qt import signal_future, until
+from tests.ui.helpers import remote_tree
 
 
 def make_conflict(remote: Remote) -> Path:
@@ -53,8 +54,8 @@ async def test_conflict_shows_dialog_tray_state_and_notification(
     app, a, dialog = await start_with_conflict(remote, start_app)
     message = (await asyncio.wait_for(received, 10))[0]
     assert "report" in message.body
-    app.tray.refresh()
-    assert app.tray.state == TrayState.CONFLICT
+    # the engine pushes the kept versions first, then settles in the conflict state
+    await until(lambda: app.tray.state == TrayState.CONFLICT, what="tray shows conflict")
     assert app.tray.conflicts_action.isEnabled()
     item = dialog.tree.topLevelItem(0)
     assert item.text(0) == "a/report.txt"
@@ -88,8 +89,8 @@ async def test_keep_actions_settle_the_conflict(remote: Remote, start_app, keep:
     assert (a / "report.txt").read_text() == expected_report
     assert not (a / conflict.copy_path).exists()
     # the choice is committed and pushed
-    await until(lambda: remote.tree_files().get("report.txt") == expected_report.encode()
-                and conflict.copy_path not in remote.tree_files(), what="resolution pushed")
+    await until(lambda: remote_tree(remote).get("report.txt") == expected_report.encode()
+                and conflict.copy_path not in remote_tree(remote), what="resolution pushed")
     contents = sorted(files(a).values())
     if keep == "both":
         assert sorted([kept, other]) == [c for c in contents if "version" in c]

@@ -10,6 +10,7 @@ from autosync_gui.engine.events import ActivityKind
 from autosync_gui.ui.history import HistoryDialog
 from tests.fixtures.git_remotes import Remote, git
 from tests.fixtures.qt import next_signal, signal_future, until
+from tests.ui.helpers import remote_tree
 
 
 def commit(folder: Path, name: str, text: str, message: str) -> str:
@@ -63,7 +64,7 @@ async def test_lists_filters_previews_and_restores(remote: Remote, start_app) ->
     await until(lambda: int(git(a, "rev-list", "--count", "HEAD")) > commits_before
                 and git(a, "show", "HEAD:docs/plan.txt") == "version one", what="restore commit")
     assert "version two" in git(a, "log", "-p", "--", "docs/plan.txt")
-    await until(lambda: remote.tree_files()["docs/plan.txt"] == b"version one\n",
+    await until(lambda: remote_tree(remote)["docs/plan.txt"] == b"version one\n",
                 what="restore pushed")
 
 

@@ -8,6 +8,7 @@ from autosync_gui.engine.events import FolderState
 from autosync_gui.ui.icons import TrayState
 from tests.fixtures.git_remotes import Remote
 from tests.fixtures.qt import next_signal, until
+from tests.ui.helpers import remote_tree
 
 SLOW = {"commit_delay": 3600.0}  # nothing commits by itself: only the menu can make it
 
@@ -30,8 +31,8 @@ async def test_sync_now_commits_and_pushes(remote: Remote, start_app) -> None:
     (a / "notes.txt").write_text("from the menu\n")
     await asyncio.sleep(0)  # let the watcher see it (no synchronisation relies on it)
     app.tray.folder_actions[(a, "sync")].trigger()
-    await until(lambda: "notes.txt" in remote.tree_files(), what="pushed by Sync now")
-    assert remote.tree_files()["notes.txt"] == b"from the menu\n"
+    await until(lambda: "notes.txt" in remote_tree(remote), what="pushed by Sync now")
+    assert remote_tree(remote)["notes.txt"] == b"from the menu\n"
 
 
 async def test_pause_and_resume(remote: Remote, start_app) -> None:
@@ -49,7 +50,7 @@ async def test_pause_and_resume(remote: Remote, start_app) -> None:
     pause.trigger()
     assert not app.engine.folder(a).paused
     assert pause.text() == "Pause"
-    await until(lambda: "while-paused.txt" in remote.tree_files(), what="pushed after resume")
+    await until(lambda: "while-paused.txt" in remote_tree(remote), what="pushed after resume")
 
 
 async def test_quit_flushes_pending_changes(remote: Remote, start_app) -> None:
@@ -64,7 +65,7 @@ async def test_quit_flushes_pending_changes(remote: Remote, start_app) -> None:
     await quitter
     await app.shutdown()
     await stopped
-    assert remote.tree_files()["last-words.txt"] == b"commit me before you go\n"
+    assert remote_tree(remote)["last-words.txt"] == b"commit me before you go\n"
 
 
 async def test_tooltip_shows_state_and_last_sync(remote: Remote, start_app) -> None:

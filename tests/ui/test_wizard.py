@@ -17,6 +17,7 @@ from autosync_gui.ui import autostart
 from autosync_gui.ui.wizard import Method, PageId, SetupWizard
 from tests.fixtures.git_remotes import Remote, git
 from tests.fixtures.qt import signal_future
+from tests.ui.helpers import remote_tree
 
 TIMEOUT = 30.0
 
@@ -88,7 +89,7 @@ async def test_clone_path(remote: Remote, start_app, tmp_path: Path) -> None:
     (folder / "hello.txt").write_text("hi\n")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TIMEOUT
-    while "hello.txt" not in remote.tree_files():
+    while "hello.txt" not in remote_tree(remote):
         assert loop.time() < deadline, "the new folder syncs"
         await asyncio.sleep(0.05)
 

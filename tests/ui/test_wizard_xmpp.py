@@ -63,8 +63,8 @@ async def test_test_connection_really_logs_in(remote: Remote, start_app, tmp_pat
     assert not ok and form.status.text() == message
 
 
-async def test_wrong_xmpp_password_blocks_next(remote: Remote, start_app, tmp_path: Path,
-                                               prosody, gnome_keyring) -> None:
+async def test_wrong_xmpp_password_blocks_next(gnome_keyring, remote: Remote, start_app,
+                                               tmp_path: Path, prosody) -> None:
     jid = prosody.register("alice", "right horse")
     app, wizard, config, folder = await to_xmpp_page(remote, start_app, tmp_path)
     fill(wizard.xmpp_page.form, prosody, jid, "battery staple")
@@ -77,7 +77,7 @@ async def test_wrong_xmpp_password_blocks_next(remote: Remote, start_app, tmp_pa
 
 
 async def test_password_goes_to_the_keyring_not_the_config(
-        remote: Remote, start_app, tmp_path: Path, prosody, gnome_keyring) -> None:
+        gnome_keyring, remote: Remote, start_app, tmp_path: Path, prosody) -> None:
     jid = prosody.register("alice", "right horse")
     app, wizard, config, folder = await to_xmpp_page(remote, start_app, tmp_path)
     fill(wizard.xmpp_page.form, prosody, jid, "right horse")
@@ -93,7 +93,7 @@ async def test_password_goes_to_the_keyring_not_the_config(
 
 
 async def test_no_keyring_says_so_and_asks_before_a_0600_file(
-        remote: Remote, start_app, tmp_path: Path, prosody, no_keyring) -> None:
+        no_keyring, remote: Remote, start_app, tmp_path: Path, prosody) -> None:
     jid = prosody.register("alice", "right horse")
     app, wizard, config, folder = await to_xmpp_page(remote, start_app, tmp_path)
     form = wizard.xmpp_page.form
