@@ -14,6 +14,8 @@ As root, Prosody is run as the `prosody` user (it refuses root), like the test f
 from __future__ import annotations
 
 import argparse
+import itertools
+import re
 import statistics
 import sys
 import time
@@ -52,6 +54,30 @@ def wait_content(path: Path, content: str, timeout: float) -> float:
     raise TimeoutError(f"{path} did not get the new content within {timeout:g} s")
 
 
+STAGES = ("save -> A committed (commit_delay)", "A committed -> pushed (push_delay)",
+          "A pushed -> B notified (XMPP)", "B notified -> content on B's disk")
+
+
+def first_after(proc: Autosync, since: int, pattern: str) -> float | None:
+    proc.drain()
+    for at, line in proc.lines[since:]:
+        if re.search(pattern, line):
+            return at
+    return None
+
+
+def record_stages(stages: dict[str, list[float]], start: float, done: float, a: Autosync,
+                  b: Autosync, seen_a: int, seen_b: int) -> None:
+    """Split one save's time using the log lines A and B wrote meanwhile."""
+    committed = first_after(a, seen_a, r": committed\b")
+    pushed = first_after(a, seen_a, r": pushed\b")
+    notified = first_after(b, seen_b, r": notified by\b")
+    points = [start, committed, pushed, notified, done]
+    for name, (t0, t1) in zip(STAGES, itertools.pairwise(points), strict=True):
+        if t0 is not None and t1 is not None:
+            stages[name].append(t1 - t0)
+
+
 def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
@@ -87,12 +113,19 @@ def main() -> int:
         target_a.write_text(content)
         wait_content(target_b, content, 30)
         totals: list[float] = []
+        stages: dict[str, list[float]] = {name: [] for name in STAGES}
+        proc_a, proc_b = procs
         for i in range(args.saves):
             time.sleep(args.gap)  # let B's pull settle; pacing between saves, not sync
+            for proc in procs:
+                proc.drain()
+            seen_a, seen_b = len(proc_a.lines), len(proc_b.lines)
             content = f"save {i} {uuid.uuid4()}\n"
             start = time.monotonic()
             target_a.write_text(content)
-            totals.append(wait_content(target_b, content, 30) - start)
+            done = wait_content(target_b, content, 30)
+            totals.append(done - start)
+            record_stages(stages, start, done, proc_a, proc_b, seen_a, seen_b)
         overheads = [t - COMMIT_DELAY - PUSH_DELAY for t in totals]
         p50, p95 = pct(overheads, 50), pct(overheads, 95)
         print(f"propagation over XMPP: {args.saves} saves, commit_delay {COMMIT_DELAY} s, "
@@ -103,6 +136,11 @@ def main() -> int:
               f"{max(totals) * 1000:6.0f} ms")
         print(f"  overhead  p50 {p50 * 1000:7.0f} ms   p95 {p95 * 1000:7.0f} ms   min "
               f"{min(overheads) * 1000:6.0f} ms   max {max(overheads) * 1000:6.0f} ms")
+        print("  where the time goes (p50, from the instances' log lines as read):")
+        for name, values in stages.items():
+            if values:
+                print(f"    {name:<34} {pct(values, 50) * 1000:7.0f} ms  "
+                      f"(p95 {pct(values, 95) * 1000:.0f} ms, n={len(values)})")
         print(f"  targets: overhead p50 <= {TARGET_P50 * 1000:.0f} ms "
               f"{verdict(p50 <= TARGET_P50)}; p95 <= {TARGET_P95 * 1000:.0f} ms "
               f"{verdict(p95 <= TARGET_P95)}; total p50 <= {TARGET_TOTAL_P50:g} s "
