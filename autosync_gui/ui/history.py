@@ -95,8 +95,9 @@ class HistoryModel(QAbstractTableModel):
             if column == 2:
                 return commit.subject
             n = len(commit.files)
-            first = commit.files[0] if commit.files else ""
-            return first if n == 1 else f"{n} files" + (f": {first}, …" if n else "")
+            if n == 0:
+                return ""
+            return commit.files[0] if n == 1 else f"{n} files: {commit.files[0]}, …"
         if role == Qt.ItemDataRole.ToolTipRole:
             return "\n".join([commit.subject, f"{commit.sha[:12]} by {commit.author}",
                               *commit.files[:20]])
@@ -184,8 +185,8 @@ class HistoryDialog(QDialog):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
         self.table.selectionModel().currentRowChanged.connect(self._commit_selected)
@@ -251,6 +252,9 @@ class HistoryDialog(QDialog):
         self.model.reset(text or None)
 
     def _page_loaded(self, _count: int) -> None:
+        if self.model.rowCount() <= self.model.page_size:  # size columns to the first page
+            for column in (0, 1):
+                self.table.resizeColumnToContents(column)
         if self.table.currentIndex().row() < 0 and self.model.rowCount() > 0:
             self.table.selectRow(0)
 
