@@ -198,13 +198,15 @@ class NotifyClient:
 
     def __init__(self, settings: XmppSettings, password: str, hostname: str,
                  listener: NotifyListener, *, backoff: Backoff | None = None,
-                 connect_timeout: float = 20.0, keepalive: float = 60.0) -> None:
+                 connect_timeout: float = 20.0, keepalive: float = 60.0,
+                 ping_timeout: float = 20.0) -> None:
         self.settings = settings
         self.hostname = sanitize_host(hostname)
         self.listener = listener
         self.backoff = backoff or Backoff()
         self.connect_timeout = connect_timeout
         self.keepalive = keepalive
+        self.ping_timeout = ping_timeout
         self.resource = resource_for(hostname)
         self.own_bare = settings.jid.lower()
         self.trusted = frozenset(t.lower() for t in settings.trusted) - {self.own_bare}
@@ -217,6 +219,7 @@ class NotifyClient:
         self._stopping = False
         self.attempts = 0  # connection attempts (for tests and diagnostics)
         self.state: ChannelState = ChannelState.DISCONNECTED
+        self._last_report: tuple[ChannelState, str] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -293,6 +296,10 @@ class NotifyClient:
 
     # ------------------------------------------------------------------ supervision
     def _report(self, state: ChannelState, detail: str) -> None:
+        """Tell the listener, once per change (a retry loop does not repeat itself)."""
+        if (state, detail) == self._last_report:
+            return
+        self._last_report = (state, detail)
         self.state = state
         try:
             self.listener.channel_changed(state, detail)
@@ -320,7 +327,8 @@ class NotifyClient:
         while not self._stopping:
             if self._stream is None:
                 self._stream = self._new_stream()
-            self._report(ChannelState.CONNECTING, f"connecting to {where(self.settings)}")
+            if failures == 0:  # while retrying, the failure stays the reported state
+                self._report(ChannelState.CONNECTING, f"connecting to {where(self.settings)}")
             outcome, detail = await attempt(self._stream, self.settings, self.connect_timeout,
                                             on_attempt=self._count_attempt)
             if outcome is Outcome.SESSION:
@@ -378,7 +386,8 @@ class NotifyClient:
 
     async def _ping(self, stream: _Stream) -> bool:
         try:
-            await stream.plugin["xep_0199"].ping(stream.boundjid.host, timeout=20)
+            await stream.plugin["xep_0199"].ping(stream.boundjid.host,
+                                                 timeout=self.ping_timeout)
         except IqTimeout:
             return False
         except IqError:

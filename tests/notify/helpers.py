@@ -76,10 +76,11 @@ class Instance:
     """One autosync NotifyClient plus its recording listener and a raw message log."""
 
     def __init__(self, settings: XmppSettings, password: str, host: str,
-                 backoff: Backoff = FAST) -> None:
+                 backoff: Backoff = FAST, **options: float) -> None:
         self.rec = Recording()
+        options.setdefault("connect_timeout", 5.0)
         self.client = NotifyClient(settings, password, host, self.rec, backoff=backoff,
-                                   connect_timeout=5.0)
+                                   **options)
         self.raw: list[Any] = []  # every message stanza that reached this instance
         self._raw_stream: object = None
 

@@ -186,6 +186,24 @@ async def test_reconnects_after_server_restart_and_catches_up(prosody, instances
     assert b.rec.notices[0][0] == PushNotice(IDENTITY, COMMIT, "laptop")
 
 
+async def test_dead_connection_noticed_by_keepalive(prosody, instances):
+    alice = prosody.register("alice", "pw")
+    a = Instance(prosody.settings(alice), "pw", "laptop", keepalive=0.3, ping_timeout=0.5,
+                 connect_timeout=1.0)
+    a.start()
+    try:
+        await a.connected()
+        prosody.freeze()  # the TCP connection stays up, nothing answers any more
+        try:
+            await a.rec.until(lambda: a.rec.count(ChannelState.DISCONNECTED), what="drop")
+        finally:
+            prosody.thaw()
+        assert "stopped answering" in a.rec.states[-1][1]
+        await a.connected(2)
+    finally:
+        await a.client.stop()
+
+
 async def test_wrong_password_reported_once_without_reconnect_storm(prosody, instances):
     alice = prosody.register("alice", "pw")
     connections = prosody.count("Client connected")  # the fixture's readiness probe
@@ -264,3 +282,29 @@ async def test_password_never_in_debug_log(prosody, caplog):
     from autosync_gui.notify.client import SASL_REDACTION
     SASL_REDACTION.filter(record)
     assert secret_forms[1] not in record.getMessage()
+
+
+@pytest.mark.parametrize(("records", "expected"), [
+    # no SRV record: slixmpp returns the bare domain; we use STARTTLS on it (port 5222)
+    ([("", "example.org", "192.0.2.1", 5222)], [("xmpp-client", "example.org", "192.0.2.1", 5222)]),
+    # SRV records are kept as they are (direct TLS and STARTTLS services)
+    ([("xmpps-client", "x.example.org", "192.0.2.2", 5223),
+      ("xmpp-client", "y.example.org", "192.0.2.3", 5269)],
+     [("xmpps-client", "x.example.org", "192.0.2.2", 5223),
+      ("xmpp-client", "y.example.org", "192.0.2.3", 5269)]),
+])
+async def test_srv_then_domain_on_5222(monkeypatch, records, expected):
+    from autosync_gui.config import XmppSettings
+    from autosync_gui.notify import client as client_module
+
+    asked = []
+
+    async def fake_resolve(host, port, **kw):
+        asked.append((host, port, tuple(sorted(kw["services"]))))
+        return records
+
+    monkeypatch.setattr("slixmpp.xmlstream.xmlstream.resolve", fake_resolve)
+    stream = client_module._Stream("alice@example.org", "pw", XmppSettings(jid="alice@example.org"))
+    assert await stream.get_dns_records("example.org") == expected
+    assert asked == [("example.org", 5222, ("xmpp-client", "xmpps-client"))]
+    assert client_module._address(XmppSettings(jid="alice@example.org")) == (None, None)
