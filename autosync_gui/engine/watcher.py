@@ -5,9 +5,12 @@ is committed, so a missed or mangled event costs at most a rescan, never data.""
 
 from __future__ import annotations
 
+import array
 import asyncio
+import fcntl
 import logging
 import os
+import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +53,14 @@ class _Notifier(pyinotify.AsyncioNotifier):
                  handler: pyinotify.ProcessEvent, on_error: Callable[[str], None]) -> None:
         self._on_error = on_error
         super().__init__(wm, loop, default_proc_fun=handler)
+        # A blocking read of an empty inotify queue waits for the next event: never on the loop.
+        os.set_blocking(self._fd, False)
 
     def handle_read(self, *args: object, **kwargs: object) -> None:
+        pending = array.array("i", [0])
+        fcntl.ioctl(self._fd, termios.FIONREAD, pending, True)
+        if pending[0] == 0:
+            return  # drain() already took what woke the loop up
         try:
             self.read_events()
             self.process_events()

@@ -44,7 +44,8 @@ async def test_change_on_a_appears_on_b(remote: Remote, start_engine) -> None:
     engine.folder(a)  # exists
     await rec.until(lambda: rec.of(ActivityKind.PUSHED, a), what="push from a")
     engine.sync_now(b)
-    await rec.until(lambda: (b / "doc.txt").exists(), what="doc.txt on b")
+    await rec.until(lambda: rec.of(ActivityKind.PULLED, b), what="pull on b")
+    assert (b / "doc.txt").read_text() == "from a\n"
     pulled = rec.of(ActivityKind.PULLED, b)
     assert pulled and pulled[-1].host == "host" and "doc.txt" in pulled[-1].files
 
