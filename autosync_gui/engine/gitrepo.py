@@ -401,6 +401,8 @@ class GitRepository:
         text = os.fsdecode(result.out) + result.err
         if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text:
             return False
+        if "cannot lock ref" in text or "failed to update ref" in text:
+            return False  # another push landed in the same instant: the remote moved on
         raise _classify_remote_error(result.err or text, self.remote_url)
 
     # ------------------------------------------------------------------ integrating

@@ -1,0 +1,51 @@
+"""Regressions for bugs the randomized convergence harness (tests/torture/) found.
+
+Each test names the harness seed that first showed the bug and fails without its fix."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from autosync_gui.engine.events import ActivityKind, FolderState
+from tests.fixtures.git_remotes import Remote, commit, git
+
+
+def _install_racing_hook(remote: Remote, other: str) -> Path:
+    """A pre-receive hook that, on the first push only, moves main to `other` itself:
+    exactly what a second replica's push landing in the same instant does to a local
+    remote (git then answers "cannot lock ref ... is at X but expected Y")."""
+    marker = remote.base / "raced"
+    hook = remote.bare / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f'[ -e "{marker}" ] && exit 0\n'
+        f'touch "{marker}"\n'
+        "unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\n"
+        f"git update-ref refs/heads/main {other}\n"
+        "exit 0\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    return marker
+
+
+async def test_push_racing_another_push_is_retried_not_offline(remote: Remote,
+                                                                start_engine) -> None:
+    """Seed 2 (3 replicas, local bare remote): two replicas pushed at the same moment; the
+    loser got "cannot lock ref 'refs/heads/main': is at X but expected Y", which was taken
+    for an unreachable remote: OFFLINE state, an error line, and a back-off of up to a
+    minute before the retry. It is a rejected push: fetch, integrate, push again."""
+    a, b = remote.clone("a"), remote.clone("b")
+    (b / "from-b.txt").write_text("b\n")
+    commit(b, "b")
+    git(b, "push", "-q", "origin", "HEAD:refs/heads/elsewhere")
+    other = git(b, "rev-parse", "HEAD")
+    marker = _install_racing_hook(remote, other)
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: engine.folder(a).ready.is_set(), what="ready")
+    (a / "from-a.txt").write_text("a\n")
+    await rec.until(lambda: {"from-a.txt", "from-b.txt"} <= remote.tree_names(),
+                    timeout=30, what="both files on the remote")
+    assert marker.exists(), "the race was staged"
+    states = [s for f, s, _d in rec.states if f == a]
+    assert FolderState.OFFLINE not in states, states
+    assert not rec.of(ActivityKind.ERROR, a), [e.summary for e in rec.of(ActivityKind.ERROR)]
