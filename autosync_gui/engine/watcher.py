@@ -166,7 +166,10 @@ class TreeWatcher:
             return
         if is_temporary(parts[-1]) and not event.mask & pyinotify.IN_MOVED_FROM:
             return
+        # A folder moved within the tree keeps its watch, which pyinotify renames only on
+        # the later IN_MOVE_SELF: no watch at the new path yet is not the kernel's limit.
         if event.dir and event.mask & (pyinotify.IN_CREATE | pyinotify.IN_MOVED_TO) \
+                and not getattr(event, "src_pathname", None) \
                 and self._wm.get_wd(path) is None and not self._excluded(path) \
                 and os.path.isdir(path):
             self._report_limit(len(self._wm.watches) + 1)

@@ -4,6 +4,7 @@ Each test names the harness seed that first showed the bug and fails without its
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -49,3 +50,25 @@ async def test_push_racing_another_push_is_retried_not_offline(remote: Remote,
     states = [s for f, s, _d in rec.states if f == a]
     assert FolderState.OFFLINE not in states, states
     assert not rec.of(ActivityKind.ERROR, a), [e.summary for e in rec.of(ActivityKind.ERROR)]
+
+
+async def test_folder_rename_is_not_reported_as_watch_limit(remote: Remote,
+                                                            start_engine) -> None:
+    """Seed 2: renaming a folder inside the tree reported "inotify watch limit reached"
+    (and switched to periodic rescans) with a limit of 192536 and 5 watches in use:
+    pyinotify moves the folder's watch to its new path only on the later IN_MOVE_SELF,
+    so at IN_MOVED_TO the new path has no watch yet although the folder is watched."""
+    a = remote.clone("a")
+    (a / "docs" / "deep" / "er").mkdir(parents=True)
+    (a / "docs" / "deep" / "er" / "f.txt").write_text("f\n")
+    commit(a, "docs", push=True)
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: engine.folder(a).ready.is_set(), what="ready")
+    os.rename(a / "docs", a / "papers")
+    await rec.until(lambda: "papers/deep/er/f.txt" in remote.tree_names(),
+                    what="rename pushed")
+    (a / "papers" / "deep" / "er" / "g.txt").write_text("g\n")  # still watched there
+    await rec.until(lambda: "papers/deep/er/g.txt" in remote.tree_names(),
+                    what="new file in the renamed folder pushed")
+    limits = [e.summary for e in rec.of(ActivityKind.ERROR) if "watch limit" in e.summary]
+    assert not limits, limits
