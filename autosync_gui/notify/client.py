@@ -71,8 +71,23 @@ class _RedactSasl(logging.Filter):
         return True
 
 
+class _QuietDuplicates(logging.Filter):
+    """slixmpp's own error lines for failures we report ourselves, in clearer words, through
+    the channel state (one line per problem, not three); kept at debug level (-v)."""
+
+    DUPLICATES = ("No appropriate login method", "CERT: Invalid certificate trust chain")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG and isinstance(record.msg, str) \
+                and record.msg.startswith(self.DUPLICATES):
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
 SASL_REDACTION = _RedactSasl()
 logging.getLogger("slixmpp.xmlstream.xmlstream").addFilter(SASL_REDACTION)
+for _name in ("slixmpp.features.feature_mechanisms.mechanisms", "slixmpp.xmlstream.xmlstream"):
+    logging.getLogger(_name).addFilter(_QuietDuplicates())
 
 
 class XmppLoginError(Exception):
@@ -166,7 +181,7 @@ class _Stream(slixmpp.ClientXMPP):
         if not self.tls_active() and "starttls" not in features["features"]:
             self.tls_error = (f"the server at {where(self.settings)} offers no TLS; "
                               "refusing to log in unencrypted")
-            log.error("XMPP: %s", self.tls_error)
+            log.debug("XMPP: %s", self.tls_error)
             self.abort()
             return True
         return await super()._handle_stream_features(features)
@@ -224,6 +239,9 @@ class NotifyClient:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Start connecting in the background (must be called inside the running loop)."""
+        slix = logging.getLogger("slixmpp")
+        if slix.level == logging.NOTSET and not logging.getLogger().isEnabledFor(logging.DEBUG):
+            slix.setLevel(logging.WARNING)  # its info lines ("JID set to ...") are noise
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._supervise(),
                                                                  name="xmpp-supervisor")
@@ -323,7 +341,6 @@ class NotifyClient:
 
     async def _supervise(self) -> None:
         failures = 0
-        last_error: str | None = None
         while not self._stopping:
             if self._stream is None:
                 self._stream = self._new_stream()
@@ -333,25 +350,22 @@ class NotifyClient:
                                             on_attempt=self._count_attempt)
             if outcome is Outcome.SESSION:
                 failures = 0
-                last_error = None
                 detail = await self._run_session(self._stream)
                 if self._stopping:
                     break
                 self._report(ChannelState.DISCONNECTED,
                              f"connection lost ({detail}); reconnecting, polling meanwhile")
             elif outcome is Outcome.AUTH_FAILED:
-                self._report(ChannelState.AUTH_FAILED, detail)
-                log.error("XMPP: %s; not retrying until the password is fixed", detail)
+                self._report(ChannelState.AUTH_FAILED,
+                             f"{detail}; not retrying until the password is fixed "
+                             "(polling meanwhile)")
                 return
             elif outcome is Outcome.STOPPED:
                 break
             else:
                 state = ChannelState.ERROR if outcome is Outcome.TLS_REFUSED else \
                     ChannelState.DISCONNECTED
-                if detail != last_error:  # say it once, not on every retry
-                    log.warning("XMPP: %s; retrying with back-off, polling meanwhile", detail)
-                last_error = detail
-                self._report(state, detail)
+                self._report(state, f"{detail}; retrying, polling meanwhile")
             delay = self.backoff.delay(failures)
             failures += 1
             await asyncio.sleep(delay)

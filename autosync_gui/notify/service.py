@@ -122,13 +122,14 @@ async def start_notification_service(engine: Any, settings: XmppSettings, *,
     """Start the notifier inside the running loop; returns an object with `async stop()`.
 
     Without a password (keyring, AUTOSYNC_XMPP_PASSWORD, password file, legacy INI) it
-    logs one error line, reports the channel as failed and returns a no-op service."""
+    reports the channel as failed (one line) and returns a no-op service."""
     if password is None:
         try:
             password = get_xmpp_password(settings.jid, settings.legacy_password)
         except SecretError as exc:
-            log.error("XMPP notification disabled, polling only: %s", exc)
-            engine.hub.channel_changed(CHANNEL, ChannelState.AUTH_FAILED, str(exc))
+            # One line: the channel report (the headless log and the tray show it).
+            engine.hub.channel_changed(CHANNEL, ChannelState.AUTH_FAILED,
+                                       f"{exc}; XMPP disabled, polling only")
             return DisabledService()
     service = NotificationService(engine, settings, password, backoff=backoff)
     service.start()
