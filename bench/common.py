@@ -1,0 +1,278 @@
+"""Shared pieces of the engine benchmarks: an isolated git environment, a local bare remote
+with a clone, the headless autosync as a separate process (its log lines read as they come),
+and /proc readings (CPU, memory, machine).
+
+The scripts are run as `python bench/NAME.py` (this folder is then on sys.path)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- environment
+class Sandbox:
+    """A temp folder with its own HOME, so no user or system git configuration leaks in."""
+
+    def __init__(self, keep: bool = False) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="autosync-bench-"))
+        self.keep = keep
+        home = self.base / "home"
+        home.mkdir()
+        (home / ".gitconfig").write_text(
+            "[init]\n\tdefaultBranch = main\n[user]\n\tname = bench\n\temail = bench@example.invalid\n")
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("GIT_") and k not in ("XDG_CONFIG_HOME",)}
+        self.env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                        XDG_STATE_HOME=str(home / ".local/state"),
+                        XDG_DATA_HOME=str(home / ".local/share"), GIT_CONFIG_NOSYSTEM="1",
+                        LC_ALL="C.UTF-8")
+
+    def git(self, cwd: Path, *args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=cwd, env=self.env, capture_output=True,
+                                text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"git {' '.join(args)} in {cwd} failed: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    def remote_and_clone(self, name: str) -> tuple[Path, Path]:
+        """A bare repository with one initial commit on main, and a clone tracking it."""
+        bare = self.base / f"{name}.git"
+        clone = self.base / name
+        self.git(self.base, "init", "-q", "--bare", str(bare))
+        self.git(self.base, "clone", "-q", str(bare), str(clone))
+        (clone / "README").write_text("benchmark\n")
+        self.git(clone, "add", "README")
+        self.git(clone, "commit", "-q", "-m", "initial")
+        self.git(clone, "push", "-q", "-u", "origin", "main")
+        return bare, clone
+
+    def config(self, folder: Path, *, commit_delay: float = 1.0, push_delay: float = 0.5,
+               poll_interval: float = 60.0) -> Path:
+        path = self.base / f"config-{folder.name}.toml"
+        path.write_text(f'[[folder]]\npath = "{folder}"\ncommit_delay = {commit_delay}\n'
+                        f"push_delay = {push_delay}\npoll_interval = {poll_interval}\n")
+        return path
+
+    def close(self) -> None:
+        if not self.keep:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the remote, cheaply
+def remote_head(sandbox: Sandbox, bare: Path) -> str | None:
+    result = subprocess.run(["git", "rev-parse", "-q", "--verify", "refs/heads/main"], cwd=bare,
+                            env=sandbox.env, capture_output=True, text=True, check=False)
+    return result.stdout.strip() or None
+
+
+def remote_file_count(sandbox: Sandbox, bare: Path, ref: str = "refs/heads/main") -> int:
+    out = subprocess.run(["git", "ls-tree", "-r", "-z", "--name-only", ref], cwd=bare,
+                         env=sandbox.env, capture_output=True, check=False).stdout
+    return out.count(b"\0")
+
+
+def commit_count(sandbox: Sandbox, bare: Path, since: str, ref: str = "refs/heads/main") -> int:
+    return int(sandbox.git(bare, "rev-list", "--count", f"{since}..{ref}"))
+
+
+def wait_for_remote_files(sandbox: Sandbox, bare: Path, expected: int, timeout: float,
+                          interval: float = 0.02) -> float:
+    """Poll the bare repository (another process writes it) until its tip holds `expected`
+    files; returns the monotonic time it was first seen. The tree is only listed when the
+    branch moved, so each poll is one `git rev-parse`."""
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        head = remote_head(sandbox, bare)
+        now = time.monotonic()
+        if head != seen:
+            seen = head
+            if remote_file_count(sandbox, bare) >= expected:
+                return now
+        time.sleep(interval)  # polling another process's repository, not synchronisation
+    raise TimeoutError(f"the remote did not reach {expected} files in {timeout:g} s")
+
+
+# ---------------------------------------------------------------- the headless process
+@dataclass
+class Autosync:
+    """`python -m autosync_gui run --headless --config FILE` with its stderr read line by
+    line on a thread; `wait_for` blocks on those lines (no sleeping)."""
+
+    sandbox: Sandbox
+    config: Path
+    extra_args: tuple[str, ...] = ()  # e.g. ("-v",) for debug logging
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    lines: list[tuple[float, str]] = field(default_factory=list)
+    _queue: queue.Queue[tuple[float, str] | None] = field(default_factory=queue.Queue)
+
+    def start(self) -> Autosync:
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autosync_gui", "run", "--headless", "--config",
+             str(self.config), *self.extra_args], cwd=REPO, env=self.sandbox.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        threading.Thread(target=self._read, daemon=True).start()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            self._queue.put((time.monotonic(), raw.decode("utf-8", "replace").rstrip("\n")))
+        self._queue.put(None)
+
+    def wait_for(self, pattern: str, timeout: float) -> tuple[float, str]:
+        """The first new log line matching `pattern` (regex) and when it was read."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"no log line matching {pattern!r} in {timeout:g} s; "
+                                   f"log so far:\n{self.log_tail()}") from None
+            if item is None:
+                self._queue.put(None)
+                raise RuntimeError(f"autosync exited ({self.proc and self.proc.wait()}) "
+                                   f"before {pattern!r}; log:\n{self.log_tail()}")
+            self.lines.append(item)
+            if regex.search(item[1]):
+                return item
+
+    def drain(self) -> None:
+        """Move every line read so far into `lines` (for counting activities)."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:
+                self._queue.put(None)
+                return
+            self.lines.append(item)
+
+    def wait_ready(self, timeout: float) -> float:
+        """Seconds from spawning the process to its `ready` line (all watches set and the
+        start-up catch-up done, logged by FolderSync once its first step finished)."""
+        at, _ = self.wait_for(r": ready\b", timeout)
+        return at - self.started
+
+    def log_tail(self, n: int = 30) -> str:
+        self.drain()
+        return "\n".join(line for _, line in self.lines[-n:])
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+# ---------------------------------------------------------------- /proc readings
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(utime+stime of the process, cutime+cstime of its reaped children) in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK
+
+
+def thread_cpu_seconds(pid: int) -> float:
+    """On-CPU time of the process's live threads in ns precision (/proc/PID/task/*/schedstat);
+    finer than the 10 ms ticks of /proc/PID/stat, but blind to threads that exited."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        out[key] = value.strip()
+    return out
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) in MB."""
+    status = proc_status(pid)
+    return (int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024)
+
+
+def inotify_watches(pid: int) -> int:
+    """inotify watches the process holds (from /proc/PID/fdinfo)."""
+    total = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) == "anon_inode:inotify":
+                total += Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().count("inotify wd:")
+    return total
+
+
+def machine() -> str:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "?"
+    with contextlib.suppress(OSError, ValueError):
+        kb = int(Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1])
+        mem = f"{kb / 1024 / 1024:.1f} GiB"
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True,
+                         check=False).stdout.strip()
+    load = "?"
+    with contextlib.suppress(OSError):
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return (f"{os.cpu_count()} CPUs ({cpu}), {mem} RAM, Linux {platform.release()}, "
+            f"Python {platform.python_version()}, {git}; load average {load}")
+
+
+# ---------------------------------------------------------------- trees
+def write_files(root: Path, files: int, dirs: int, prefix: str = "f") -> None:
+    """`files` small files spread evenly over `dirs` new sub-folders (0: all in `root`)."""
+    for i in range(files):
+        folder = root / f"d{i % dirs:05d}" if dirs else root
+        if dirs and i < dirs:
+            folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{prefix}{i:06d}.txt").write_text(f"file {i}\n")
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
+def print_table(rows: list[tuple[str, str]]) -> None:
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    sys.stdout.flush()

@@ -1,0 +1,56 @@
+"""The benchmark scripts still run: each one, with tiny parameters, completes, exits 0 and
+prints its figures. No timing thresholds here (those are the benchmarks' job)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def run(script: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(BENCH / script), *args, "--timeout", "60"],
+                            capture_output=True, text=True, timeout=100, check=False)
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    assert "machine: " in result.stdout
+    assert re.search(r"autosync exit status\s+0$", result.stdout, re.M), result.stdout
+    return result.stdout
+
+
+def figure(out: str, label: str) -> float:
+    """The first number printed after `label`."""
+    match = re.search(re.escape(label) + r"\s+(-?[0-9.]+)", out)
+    assert match, f"no figure for {label!r} in:\n{out}"
+    return float(match.group(1))
+
+
+@pytest.mark.timeout(110)
+def test_burst_smoke() -> None:
+    out = run("burst.py", "--files", "30", "--dirs", "3", "--commit-delay", "0.2",
+              "--push-delay", "0.1")
+    assert figure(out, "plain git (median)") > 0
+    assert figure(out, "autosync raw (median)") > 0
+    assert figure(out, "commits made (most in a round)") >= 1
+    assert "ratio minus delays / plain" in out
+
+
+@pytest.mark.timeout(110)
+def test_large_tree_smoke() -> None:
+    out = run("large_tree.py", "--files", "60", "--dirs", "12", "--status-runs", "1")
+    assert figure(out, "git status") >= 0
+    assert figure(out, "autosync spawn -> ready") > 0
+    assert figure(out, "inotify watches held") == 13  # 12 folders and the top
+    assert figure(out, "VmHWM (peak RSS)") > 0
+
+
+@pytest.mark.timeout(110)
+def test_idle_smoke() -> None:
+    out = run("idle.py", "--seconds", "1", "--skip", "0", "--files", "10", "--dirs", "2")
+    assert figure(out, "CPU, autosync process") >= 0
+    assert figure(out, "CPU, incl. its git children") >= 0
+    assert "voluntary context switches" in out
