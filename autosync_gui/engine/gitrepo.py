@@ -524,12 +524,17 @@ class GitRepository:
         if index_lines:
             self._run("update-index", "-z", "--index-info",
                       stdin=b"\0".join(index_lines) + b"\0")
+        # A file saved after git's merge wrote it is the user's newest edit: leave it on
+        # disk (it is committed next), never write the resolution over it.
+        expected = {p: {sha for _mode, sha in stages[p].values()} for p in stages}
+        write = [p for p in write if not self._saved_during_merge(p, expected.get(p))]
         if write:
             self._run("checkout-index", "-f", "-z", "--stdin",
                       stdin=b"\0".join(os.fsencode(p) for p in write) + b"\0")
         for path in remove:
-            with contextlib.suppress(FileNotFoundError):
-                (self.root / path).unlink()
+            if not self._saved_during_merge(path, expected.get(path)):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.root / path).unlink()
         leftover = self._run("ls-files", "-u", "-z")
         if leftover.out.strip(b"\0"):
             raise RepositoryError(f"{self.root}: could not resolve the merge; nothing was "
@@ -545,6 +550,24 @@ class GitRepository:
                                  encoding="utf-8")
         self._run("commit", "--no-verify", "-q", "--no-edit")
         return tuple(found)
+
+    def _saved_during_merge(self, path: str, expected: set[str] | None) -> bool:
+        """Whether the file at `path` holds something neither side of the merge had and
+        git did not write (conflict markers): a save that happened while we merged."""
+        if expected is None:
+            return False
+        target = self.root / path
+        try:
+            if target.is_symlink() or not target.is_file():
+                return False
+            data = target.read_bytes()
+        except OSError:
+            return False
+        if b"<<<<<<< " in data and b">>>>>>> " in data:
+            return False  # git's own conflict output
+        result = self._run("hash-object", "--", path, check=False,
+                           env={"GIT_LITERAL_PATHSPECS": "1"})
+        return result.ok and result.text not in expected
 
     # ------------------------------------------------------------------ queries
     def head(self) -> str | None:

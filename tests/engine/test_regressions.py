@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 from autosync_gui.engine.events import ActivityKind, FolderState
+from autosync_gui.engine.gitrepo import GitRepository
 from tests.fixtures.git_remotes import Remote, commit, git
 
 
@@ -72,3 +73,51 @@ async def test_folder_rename_is_not_reported_as_watch_limit(remote: Remote,
                     what="new file in the renamed folder pushed")
     limits = [e.summary for e in rec.of(ActivityKind.ERROR) if "watch limit" in e.summary]
     assert not limits, limits
+
+
+def _conflicting_merge_in_progress(remote: Remote) -> Path:
+    """Clone a, with a real content conflict on doc.bin half-way: `git merge` has run
+    (MERGE_HEAD, unmerged index), the resolution has not."""
+    a, b = remote.clone("a"), remote.clone("b")
+    (b / "doc.bin").write_bytes(b"\0b's version\n")
+    commit(b, "b", push=True)
+    (a / "doc.bin").write_bytes(b"\0a's version\n")
+    commit(a, "a")
+    git(a, "fetch", "-q")
+    git(a, "merge", "-q", "origin/main", check=False)
+    assert (a / ".git" / "MERGE_HEAD").exists()
+    return a
+
+
+def test_save_during_conflict_resolution_is_not_overwritten(remote: Remote) -> None:
+    """Seed 2: r2 saved data 3.bin while a pull with a conflict on that file ran; the
+    resolution then wrote the kept version over the file (`checkout-index -f`) and the
+    save was lost: in no commit anywhere. A file the user changed after git's merge
+    wrote it is left alone and committed afterwards."""
+    a = _conflicting_merge_in_progress(remote)
+    (a / "doc.bin").write_bytes(b"\0saved while the merge ran\n")  # the user's save
+    repo = GitRepository.open(a, "alpha")
+    found = repo.resolve_and_finish_merge()
+    assert found and found[0].path == "doc.bin"
+    assert (a / "doc.bin").read_bytes() == b"\0saved while the merge ran\n"
+    assert repo.commit_pending() is not None
+    assert git(a, "show", "HEAD:doc.bin") == "\0saved while the merge ran"
+    copies = [p for p in git(a, "ls-files").splitlines() if "conflict from" in p]
+    assert len(copies) == 1, "both merged versions are still kept"
+
+
+def test_file_created_during_merge_is_not_deleted(remote: Remote) -> None:
+    """Same race for a path both sides deleted: the resolution unlinked whatever was
+    there, even a file the user had just created at that path."""
+    a, b = remote.clone("a"), remote.clone("b")
+    for clone in (a, b):
+        git(clone, "mv", "README.txt", f"README-{clone.name}.txt")
+        git(clone, "commit", "-qm", "rename")
+    git(b, "push", "-q")
+    git(a, "fetch", "-q")
+    git(a, "merge", "-q", "origin/main", check=False)  # rename/rename: README.txt unmerged
+    assert (a / ".git" / "MERGE_HEAD").exists()
+    (a / "README.txt").write_text("new file created during the merge\n")
+    repo = GitRepository.open(a, "alpha")
+    repo.resolve_and_finish_merge()
+    assert (a / "README.txt").read_text() == "new file created during the merge\n"
