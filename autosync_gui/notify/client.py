@@ -278,6 +278,10 @@ class NotifyClient:
 
     @property
     def full_jid(self) -> str:
+        """Our full JID: as the server bound it once connected, else as requested."""
+        stream = self._stream
+        if stream is not None and stream.boundjid.resource:
+            return str(stream.boundjid.full)
         return f"{self.own_bare}/{self.resource}"
 
     # ------------------------------------------------------------------ sending
@@ -435,15 +439,15 @@ class NotifyClient:
 
     def _on_available(self, presence: Any) -> None:
         sender = presence["from"]
-        full, bare = str(sender.full).lower(), str(sender.bare).lower()
-        if full == self.full_jid.lower() or not self._is_peer_account(bare):
+        full, bare = str(sender.full), str(sender.bare).lower()
+        if full == self.full_jid or not self._is_peer_account(bare):
             return
         if not sender.resource.startswith(RESOURCE_PREFIX):
             return  # a human client: never notified
         if full not in self._peers and len(self._peers) < MAX_PEERS:
-            self._peers.add(str(sender.full))
+            self._peers.add(full)
             if self._pending:
-                self._flush_pending(str(sender.full))
+                self._flush_pending(full)
 
     def _on_unavailable(self, presence: Any) -> None:
         self._peers.discard(str(presence["from"].full))
@@ -474,7 +478,7 @@ class NotifyClient:
                 return
             sender = message["from"]
             bare = str(sender.bare).lower()
-            if str(sender.full).lower() == self.full_jid.lower():
+            if str(sender.full) == self.full_jid:
                 return
             if not self._is_peer_account(bare):
                 log.debug("ignored a push notice from untrusted %s", bare)

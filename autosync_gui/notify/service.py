@@ -8,6 +8,7 @@ folder's configured remote (the engine coalesces and ignores commits it has). Af
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,26 @@ class NotificationService:
                  backoff: Backoff | None = None, connect_timeout: float = 20.0) -> None:
         self.engine = engine
         self.settings = settings
+        self._backoff = backoff
+        self._connect_timeout = connect_timeout
         self.client = NotifyClient(settings, password, engine.hostname, _Listener(self),
                                    backoff=backoff, connect_timeout=connect_timeout)
         self._last: dict[str, str] = {}  # identity -> last commit acted on (flood guard)
         self._unsubscribe = engine.subscribe(self)
 
     def start(self) -> None:
+        self.client.start()
+
+    async def restart(self, password: str | None = None) -> None:
+        """Log in again, e.g. after the user fixed the password (an authentication failure
+        is never retried by itself). Without `password`, it is looked up again."""
+        if password is None:
+            password = await asyncio.to_thread(get_xmpp_password, self.settings.jid,
+                                               self.settings.legacy_password)
+        await self.client.stop()
+        self.client = NotifyClient(self.settings, password, self.engine.hostname,
+                                   _Listener(self), backoff=self._backoff,
+                                   connect_timeout=self._connect_timeout)
         self.client.start()
 
     async def stop(self) -> None:
@@ -124,8 +139,9 @@ async def start_notification_service(engine: Any, settings: XmppSettings, *,
     Without a password (keyring, AUTOSYNC_XMPP_PASSWORD, password file, legacy INI) it
     reports the channel as failed (one line) and returns a no-op service."""
     if password is None:
-        try:
-            password = get_xmpp_password(settings.jid, settings.legacy_password)
+        try:  # the keyring talks D-Bus (and may start a keyring daemon): off the loop
+            password = await asyncio.to_thread(get_xmpp_password, settings.jid,
+                                               settings.legacy_password)
         except SecretError as exc:
             # One line: the channel report (the headless log and the tray show it).
             engine.hub.channel_changed(CHANNEL, ChannelState.AUTH_FAILED,

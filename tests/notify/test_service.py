@@ -192,3 +192,13 @@ async def test_stranger_cannot_trigger_a_fetch(prosody, remote, start_engine, no
         assert calls == [] and not rb.of(ActivityKind.NOTIFIED)
     finally:
         await evil.client.stop()
+
+
+async def test_restart_after_the_password_was_fixed(prosody, remote, start_engine, notifiers):
+    jid = prosody.register("alice", "right")
+    engine, rec = await start_engine(remote.clone("a"))
+    service = await notifiers(engine, prosody.settings(jid), password="wrong")
+    await rec.until(lambda: ChannelState.AUTH_FAILED in xmpp_states(rec), what="auth failure")
+    await service.restart("right")
+    await rec.until(lambda: ChannelState.CONNECTED in xmpp_states(rec), what="connected")
+    assert service.client.attempts == 1
