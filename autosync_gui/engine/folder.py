@@ -542,10 +542,11 @@ class FolderSync:
     def _note_new_copies(self, paths: list[str]) -> None:
         """Conflict copies that arrive from other replicas count as open conflicts too."""
         for path in paths:
-            if path not in self._conflicts and (self.repo.root / path).exists():
-                conflict = self._conflict_from_name(path)
-                if conflict is not None:
-                    self._conflicts[path] = conflict
+            if path in self._conflicts:
+                continue
+            conflict = self._conflict_from_name(path)  # a name match first: no disk access
+            if conflict is not None and (self.repo.root / path).exists():
+                self._conflicts[path] = conflict
         self._forget_resolved_conflicts()
 
     def _forget_resolved_conflicts(self) -> None:
