@@ -145,6 +145,16 @@ async def test_malformed_payloads_ignored_without_crash(prosody, instances):
     assert a.client.connected
 
 
+async def test_own_full_jid_ignored(prosody, instances):
+    alice = prosody.register("alice", "pw")
+    a = instances(prosody.settings(alice), "pw", "laptop")
+    await a.connected()
+    send_raw_message(a.client.stream, a.client.full_jid, push_xml(host="laptop"))
+    send_raw_message(a.client.stream, a.client.full_jid, "", mtype="chat", body="barrier")
+    await a.rec.until(lambda: "barrier" in a.bodies(), what="barrier")
+    assert len(a.raw) == 2 and a.rec.notices == []
+
+
 async def test_trusted_account_instances_are_notified(prosody, instances):
     alice, bob = prosody.register("alice", "pw"), prosody.register("bob", "pw")
     carol = prosody.register("carol", "pw")
