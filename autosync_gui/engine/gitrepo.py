@@ -20,6 +20,7 @@ import git
 
 from autosync_gui.engine import conflicts as rules
 from autosync_gui.engine.events import Conflict
+from autosync_gui.engine.git_env import RemoteProblem, classify, first_line, noninteractive_env
 from autosync_gui.engine.ignore import global_excludes_file, render_excludes
 from autosync_gui.engine.repository import (
     CommitInfo,
@@ -110,22 +111,17 @@ def _inspect(folder: Path) -> _Layout:
 
 def _classify_remote_error(err: str, url: str) -> RemoteError:
     """Turn git/ssh's stderr into one clear line; `offline` errors are retried."""
-    lower = err.lower()
-    first = next((ln.strip() for ln in err.splitlines() if ln.strip()), "no answer")
-    if "host key verification failed" in lower or "remote host identification has changed" \
-            in lower:
+    problem = classify(err)
+    if problem is RemoteProblem.HOST_KEY:
         return RemoteError(f"host key not trusted for {url}: check and accept it once with "
                            "`ssh` in a terminal", offline=False)
-    if any(s in lower for s in ("permission denied", "authentication failed",
-                                "could not read username", "could not read password",
-                                "terminal prompts disabled", "invalid username or password")):
+    if problem is RemoteProblem.AUTH:
         return RemoteError(f"authentication failed for {url}: check your ssh key or "
                            "credentials", offline=False)
-    if any(s in lower for s in ("does not appear to be a git repository",
-                                "repository not found", "no such file or directory")):
+    if problem is RemoteProblem.MISSING:
         return RemoteError(f"remote {url} not found (unplugged disk or moved repository?); "
                            "retrying", offline=True)
-    return RemoteError(f"remote {url} unreachable: {first}", offline=True)
+    return RemoteError(f"remote {url} unreachable: {first_line(err)}", offline=True)
 
 
 def _pid_holds_file(path: Path) -> bool:
@@ -187,17 +183,9 @@ class GitRepository:
         return cls(_inspect(folder), hostname, ignore)
 
     def _build_env(self, reader: git.GitConfigParser) -> dict[str, str]:
-        ssh = os.environ.get("GIT_SSH_COMMAND") or (
-            str(reader.get_value("core", "sshcommand", "")) if reader.has_option(
-                "core", "sshcommand") else "") or "ssh"
-        env = {
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_SSH_COMMAND": f"{ssh} -o BatchMode=yes -o ConnectTimeout=15 "
-                               "-o ServerAliveInterval=15 -o ServerAliveCountMax=3",
-            "SSH_ASKPASS_REQUIRE": "never",
-            "GIT_MERGE_AUTOEDIT": "no",
-            "GIT_EDITOR": "true",
-        }
+        ssh = str(reader.get_value("core", "sshcommand", "")) \
+            if reader.has_option("core", "sshcommand") else None
+        env = {**noninteractive_env(ssh or None), "GIT_MERGE_AUTOEDIT": "no", "GIT_EDITOR": "true"}
         user = os.environ.get("USER") or "user"
         if not (os.environ.get("GIT_AUTHOR_NAME") or reader.has_option("user", "name")):
             env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "autosync"

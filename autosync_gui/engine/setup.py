@@ -17,34 +17,25 @@ from pathlib import Path
 
 import git
 
+from autosync_gui.engine.git_env import (
+    SSH_OPTIONS,
+    RemoteProblem,
+    classify,
+    first_line,
+    noninteractive_env,
+)
+
 NETWORK_TIMEOUT = 60.0
 DEFAULT_BRANCH = "main"
-
-# Environment for every git call: never prompt, ssh in batch mode with a bounded connect.
-GIT_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_ASKPASS": "",
-    "SSH_ASKPASS": "",
-    "GCM_INTERACTIVE": "never",
-}
-SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
-
 
 class SetupError(Exception):
     """A set-up step failed; str() is the one line shown inline in the wizard."""
 
 
-def _env() -> dict[str, str]:
-    env = dict(GIT_ENV)
-    base = os.environ.get("GIT_SSH_COMMAND") or os.environ.get("GIT_SSH") or "ssh"
-    env["GIT_SSH_COMMAND"] = " ".join([base, *SSH_OPTIONS])
-    return env
-
-
 def _run(args: list[str], cwd: Path | None = None, timeout: float = NETWORK_TIMEOUT) -> str:
     """Run `git args...`; raises git.GitCommandError (stderr kept) on failure."""
     runner = git.Git(str(cwd) if cwd is not None else None)
-    out = runner.execute(["git", *args], env=_env(), kill_after_timeout=timeout,
+    out = runner.execute(["git", *args], env=noninteractive_env(), kill_after_timeout=timeout,
                          stdout_as_string=True)
     return str(out)
 
@@ -55,44 +46,23 @@ def _stderr(exc: git.GitCommandError) -> str:
     return text
 
 
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith(("hint:", "warning:")):
-            return line.removeprefix("fatal: ").removeprefix("error: ")
-    return text.strip() or "git failed"
-
-
-AUTH_PATTERNS = ("permission denied", "authentication failed", "could not read username",
-                 "could not read password", "terminal prompts disabled", "403", "401",
-                 "invalid username or password", "access denied")
-HOSTKEY_PATTERNS = ("host key verification failed", "remote host identification has changed")
-UNREACHABLE_PATTERNS = ("could not resolve host", "connection refused", "connection timed out",
-                        "no route to host", "network is unreachable", "could not connect",
-                        "failed to connect", "timed out", "name or service not known",
-                        "temporary failure in name resolution", "connection closed",
-                        "killed because it timed out")
-MISSING_PATTERNS = ("does not appear to be a git repository", "repository not found",
-                    "no such file or directory", "not found", "not a git repository")
-
-
 def classify_remote_error(url: str, stderr: str) -> SetupError:
     """Turn git's stderr about a remote into one line with the fix."""
-    low = stderr.lower()
-    if any(p in low for p in HOSTKEY_PATTERNS):
+    problem = classify(stderr)
+    if problem is RemoteProblem.HOST_KEY:
         return SetupError(f"remote {url}: the server's SSH host key is unknown or changed; "
                           "connect once with `ssh` in a terminal to check and accept it")
-    if any(p in low for p in AUTH_PATTERNS):
+    if problem is RemoteProblem.AUTH:
         return SetupError(f"remote {url}: authentication failed; add your SSH key to the "
                           "server (ssh-add) or store HTTPS credentials in a git credential "
                           "helper")
-    if any(p in low for p in UNREACHABLE_PATTERNS):
-        return SetupError(f"remote {url}: unreachable ({_first_line(stderr)}); check the "
+    if problem is RemoteProblem.UNREACHABLE:
+        return SetupError(f"remote {url}: unreachable ({first_line(stderr)}); check the "
                           "address and your network")
-    if any(p in low for p in MISSING_PATTERNS):
+    if problem is RemoteProblem.MISSING:
         return SetupError(f"remote {url}: no git repository there; check the URL or create "
                           "the repository first")
-    return SetupError(f"remote {url}: {_first_line(stderr)}; check the URL")
+    return SetupError(f"remote {url}: {first_line(stderr)}; check the URL")
 
 
 def check_remote(url: str) -> list[str]:
@@ -213,7 +183,7 @@ def _create_bare(url: str) -> None:
             _run(["init", "--bare", "--quiet", "-b", DEFAULT_BRANCH, str(path)])
         except (OSError, git.GitCommandError) as exc:
             why = _stderr(exc) if isinstance(exc, git.GitCommandError) else str(exc)
-            raise SetupError(f"remote {url}: cannot create it ({_first_line(why)}); "
+            raise SetupError(f"remote {url}: cannot create it ({first_line(why)}); "
                              "choose a writable path") from None
         return
     m = _SSH_RE.match(url)
@@ -234,7 +204,7 @@ def _create_bare(url: str) -> None:
         if "no git repository there" not in str(exc):
             raise
     base = os.environ.get("GIT_SSH_COMMAND") or "ssh"
-    cmd = [*shlex.split(base), *SSH_OPTIONS]
+    cmd = [*shlex.split(base), *shlex.split(SSH_OPTIONS)]
     if port:
         cmd += ["-p", port]
     quoted = shlex.quote(path)
@@ -244,7 +214,7 @@ def _create_bare(url: str) -> None:
     cmd += [host, remote_cmd]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=NETWORK_TIMEOUT,
-                              env={**os.environ, **GIT_ENV}, check=False)
+                              env={**os.environ, **noninteractive_env()}, check=False)
     except subprocess.TimeoutExpired:
         raise SetupError(f"remote {url}: unreachable (timed out); check the address") from None
     if proc.returncode != 0:
@@ -296,7 +266,7 @@ def create_new(folder: Path, remote: str) -> None:
         _run(["remote", "add", "origin", "--", remote], cwd=folder)
     except git.GitCommandError as exc:
         raise SetupError(f"folder {folder}: cannot create the repository "
-                         f"({_first_line(_stderr(exc))})") from None
+                         f"({first_line(_stderr(exc))})") from None
     try:
         _run(["push", "--quiet", "-u", "origin", DEFAULT_BRANCH], cwd=folder)
     except git.GitCommandError as exc:
