@@ -41,7 +41,7 @@ _PATTERNS: tuple[tuple[RemoteProblem, tuple[str, ...]], ...] = (
     (RemoteProblem.AUTH, ("permission denied", "authentication failed", "could not read username",
                           "could not read password", "terminal prompts disabled",
                           "invalid username or password", "access denied", "error: 401",
-                          "error: 403", " 401", " 403")),
+                          "error: 403")),
     (RemoteProblem.UNREACHABLE, ("could not resolve host", "connection refused",
                                  "connection timed out", "no route to host",
                                  "network is unreachable", "could not connect", "failed to connect",
