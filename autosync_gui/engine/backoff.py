@@ -1,23 +1,20 @@
-"""Capped exponential back-off, so an unreachable remote costs no busy loop and no log flood."""
+"""Capped exponential back-off, so an unreachable remote or server costs no busy loop and
+no log flood. A policy only: each user keeps its own count of failures."""
 
 from __future__ import annotations
 
-import random
+import secrets
+from dataclasses import dataclass
 
 
+@dataclass(frozen=True)
 class Backoff:
-    def __init__(self, first: float = 1.0, cap: float = 60.0, factor: float = 2.0) -> None:
-        self.first = first
-        self.cap = cap
-        self.factor = factor
-        self.failures = 0
+    first: float = 1.0
+    factor: float = 2.0
+    cap: float = 60.0
 
-    def next_delay(self) -> float:
-        """The wait before the next try; grows with every failure up to `cap` (±10 % jitter
-        so that many replicas do not retry in lock-step)."""
-        delay = min(self.cap, self.first * self.factor ** self.failures)
-        self.failures += 1
-        return delay * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
-
-    def reset(self) -> None:
-        self.failures = 0
+    def delay(self, failures: int) -> float:
+        """The wait after `failures` failures in a row: first, first*factor, ... up to
+        `cap`, with ±10 % jitter so that many replicas do not retry in lock-step."""
+        base = min(self.cap, self.first * self.factor ** max(0, failures))
+        return base * (0.9 + 0.2 * secrets.randbelow(1001) / 1000)

@@ -88,6 +88,7 @@ class FolderSync:
         self._error: str | None = None
         self._last_reported: str | None = None
         self._backoff = Backoff(first=1.0, cap=60.0)
+        self._failures = 0  # failed syncs in a row, for the back-off
         self._rescan_every: float | None = None
         self._busy_count = 0
         self._watched = 0
@@ -342,8 +343,12 @@ class FolderSync:
             self._last_reported = message
             self._emit(ActivityKind.ERROR, message)
         # Try again later with back-off; the user can also press "Sync now".
-        delay = min(self.settings.poll_interval, self._backoff.next_delay())
+        delay = min(self.settings.poll_interval, self._next_backoff())
         self._arm("retry", delay, self._retry_all)
+
+    def _next_backoff(self) -> float:
+        self._failures += 1
+        return self._backoff.delay(self._failures - 1)
 
     def _busy(self, message: str) -> None:
         """Someone else's git holds the lock: quietly try again soon."""
@@ -409,7 +414,7 @@ class FolderSync:
         self._remote_problem = None
         self._error = None
         self._last_reported = None
-        self._backoff.reset()
+        self._failures = 0
         self._cancel("retry")
         self.last_sync = datetime.now(UTC)
 
@@ -471,7 +476,7 @@ class FolderSync:
             self._last_reported = message
             self._emit(ActivityKind.ERROR, message)
         if exc.offline:
-            delay = self._backoff.next_delay()
+            delay = self._next_backoff()
         else:
             delay = max(self.settings.poll_interval, 60.0)
         self._arm("retry", delay, lambda: self._request_sync("retry"))

@@ -26,7 +26,6 @@ import secrets as _random
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
@@ -36,6 +35,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from autosync_gui.config import XmppSettings
+from autosync_gui.engine.backoff import Backoff
 from autosync_gui.engine.events import ChannelState
 from autosync_gui.notify.payload import (
     NAMESPACE,
@@ -100,19 +100,6 @@ class Outcome(Enum):
     TLS_REFUSED = "tls"  # no TLS offered or certificate not trusted
     UNREACHABLE = "unreachable"
     STOPPED = "stopped"
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Reconnect delays: first, first*factor, ... capped (with ±10 % jitter)."""
-
-    first: float = 1.0
-    factor: float = 2.0
-    cap: float = 60.0
-
-    def delay(self, failures: int) -> float:
-        base = min(self.cap, self.first * self.factor ** max(0, failures))
-        return base * (0.9 + 0.2 * _random.randbelow(1001) / 1000)
 
 
 class NotifyListener(Protocol):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 
 from autosync_gui.config import XmppSettings
+from autosync_gui.engine.backoff import Backoff
+from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
-from autosync_gui.notify.client import Backoff, NotifyClient
+from autosync_gui.notify.client import NotifyClient
 from autosync_gui.notify.payload import PayloadError, PushNotice
 from autosync_gui.secrets import SecretError, get_xmpp_password
 
@@ -27,7 +28,7 @@ CHANNEL = "xmpp"
 class NotificationService:
     """Subscribed to the engine; owns the one XMPP connection of the account."""
 
-    def __init__(self, engine: Any, settings: XmppSettings, password: str, *,
+    def __init__(self, engine: Engine, settings: XmppSettings, password: str, *,
                  backoff: Backoff | None = None, connect_timeout: float = 20.0) -> None:
         self.engine = engine
         self.settings = settings
@@ -130,7 +131,7 @@ class DisabledService:
         """Nothing runs."""
 
 
-async def start_notification_service(engine: Any, settings: XmppSettings, *,
+async def start_notification_service(engine: Engine, settings: XmppSettings, *,
                                      password: str | None = None,
                                      backoff: Backoff | None = None
                                      ) -> NotificationService | DisabledService:

@@ -12,8 +12,9 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from autosync_gui.config import XmppSettings
+from autosync_gui.engine.backoff import Backoff
 from autosync_gui.engine.events import ChannelState
-from autosync_gui.notify.client import Backoff, NotifyClient
+from autosync_gui.notify.client import NotifyClient
 from autosync_gui.notify.payload import PushNotice
 
 FAST = Backoff(first=0.1, factor=2.0, cap=0.5)
