@@ -45,9 +45,15 @@ def keyring_available() -> bool:
     if backends is not None and not backends:
         return False
     try:
-        return float(backend.priority) > 0
+        if float(backend.priority) <= 0:
+            return False
+        # A Secret Service whose collection is locked and cannot prompt (no desktop) looks
+        # usable until it is used: read once (writes nothing) to find out.
+        backend.get_password(SERVICE, "autosync-probe")
     except Exception:
+        log.debug("keyring backend is not usable", exc_info=True)
         return False
+    return True
 
 
 def password_file(jid: str) -> Path:

@@ -203,5 +203,12 @@ class XmppForm(QWidget):
                 path: Path = await asyncio.to_thread(secrets.store_password_file, jid, password)
                 return str(path)
         except secrets.SecretError as exc:
+            if self.storage == "keyring":
+                # The keyring looked usable but refused the password: offer the explicit
+                # file fallback instead of leaving the user stuck.
+                self.storage = None
+                self.no_keyring.error(f"The keyring refused the password ({exc}). autosync "
+                                      "never stores it in a file without asking.")
+                self.file_ok.show()
             raise FormError(str(exc)) from None
         raise FormError("the password was not checked yet; press Next again")
