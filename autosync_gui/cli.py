@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     headless = args.headless or (args.command == "run" and _no_gui_available())
     if not headless:
+        if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+            print("autosync: no graphical display for the tray app (DISPLAY and WAYLAND_DISPLAY "
+                  "are unset); on a server use `autosync run --headless`", file=sys.stderr)
+            return 2
         return gui_main(argv)
     try:
         settings = load_and_validate(args.config)

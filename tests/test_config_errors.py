@@ -142,3 +142,11 @@ def test_bad_values_raise_config_error(tmp_path: Path, text: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(cfg)
     assert "\n" not in str(info.value) and str(cfg) in str(info.value)
+
+
+def test_tray_app_without_display_says_use_headless(monkeypatch) -> None:
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    result = run_cli()
+    assert result.returncode == 2
+    assert "autosync run --headless" in result.stderr and "Traceback" not in result.stderr
