@@ -68,6 +68,14 @@ class _Layout:
 def _inspect(folder: Path) -> _Layout:
     """Check that `folder` can be synced; every failure is one line with the fix."""
     folder = Path(folder)
+    try:
+        folder.stat()
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:  # name too long, not a directory, NUL byte, ...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise RepositoryError(f"{str(folder)[:200]}: cannot use this path ({reason}); "
+                              "fix the path") from None
     if not folder.exists():
         raise RepositoryError(f"{folder} does not exist; create it or fix the path")
     if not folder.is_dir():

@@ -121,3 +121,19 @@ def test_file_created_during_merge_is_not_deleted(remote: Remote) -> None:
     repo = GitRepository.open(a, "alpha")
     repo.resolve_and_finish_merge()
     assert (a / "README.txt").read_text() == "new file created during the merge\n"
+
+
+def test_unusable_folder_path_is_a_one_line_error(tmp_path: Path) -> None:
+    """Config fuzzing (tests/torture/test_config_fuzz.py, seed 5 case 5): a folder path
+    longer than the file system allows made validation raise OSError (ENAMETOOLONG), so
+    `autosync run` died with a traceback instead of exiting 2 with one line."""
+    import pytest
+
+    from autosync_gui.engine.repository import RepositoryError
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for bad in (tmp_path / ("a" * 300), afile / "below-a-file"):
+        with pytest.raises(RepositoryError) as info:
+            GitRepository.validate(bad)
+        assert "\n" not in str(info.value)
