@@ -81,7 +81,7 @@ def load_config(path: Path | None = None) -> Settings:
         return _parse_legacy(path, text)
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # deep nesting: RecursionError
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
     return parse_settings(data, path)
 
