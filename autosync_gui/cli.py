@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_and_validate(args.config)
     except ConfigError as exc:
-        print(f"autosync: {exc}", file=sys.stderr)
+        one_line = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # values may hold newlines
+        print(f"autosync: {one_line}", file=sys.stderr)
         return 2
     for warning in settings.warnings:
         log.warning("%s", warning)
