@@ -415,18 +415,17 @@ class GitRepository:
         host = self._commit_host(upstream)
         found: tuple[Conflict, ...] = ()
         for _attempt in range(3):
+            # Never `git merge` into the work tree: when it cannot write its result, git
+            # rewinds with `reset --hard` + `stash apply`, overwriting every save made
+            # meanwhile. Build the merge commit in the object database instead, then move
+            # the work tree by a fast-forward, which checks each file it replaces and
+            # refuses without touching anything when the user changed one.
             head = self._rev("HEAD")
-            if head is None or self._is_ancestor(head, upstream):
-                result = self._run("merge", "--ff-only", "-q", upstream, check=False)
-            else:
-                message = f"autosync on {self.hostname}: merged changes from {host}\n\n" \
-                          f"{HOST_TRAILER}: {self.hostname}\n"
-                result = self._run("merge", "--no-ff", "--no-verify", "--no-edit", "-q",
-                                   "-m", message, upstream, check=False)
+            target = upstream
+            if head is not None and not self._is_ancestor(head, upstream):
+                target, found = self._merge_commit(head, upstream, host)
+            result = self._run("merge", "--ff-only", "-q", target, check=False)
             if result.ok:
-                break
-            if (self.git_dir / "MERGE_HEAD").exists():
-                found = self.resolve_and_finish_merge()
                 break
             if "would be overwritten" in result.err:
                 # The user saved something in the merge's way: commit it, then try again.
@@ -448,6 +447,50 @@ class GitRepository:
         return IntegrateResult(changed=before != after, files=changed_files, host=host,
                                conflicts=found)
 
+    def _merge_commit(self, head: str, upstream: str, host: str
+                      ) -> tuple[str, tuple[Conflict, ...]]:
+        """The merge of `upstream` into `head` as a commit, made without the work tree or
+        the index (merge-tree, and a temporary index for the conflict resolution)."""
+        result = self._run("merge-tree", "--write-tree", "-z", "--no-messages", head, upstream,
+                           check=False)
+        if result.status not in (0, 1):
+            first = (result.err.strip().splitlines() or ["(no message)"])[0]
+            raise RepositoryError(f"{self.root}: merging {host}'s changes failed: {first}")
+        fields = result.out.split(b"\0")
+        tree = fields[0].decode().strip()
+        stages: dict[str, dict[int, tuple[str, str]]] = {}
+        for entry in fields[1:] if result.status == 1 else []:
+            if not entry:
+                break
+            meta, _, raw_path = entry.partition(b"\t")
+            mode, sha, stage = meta.decode().split()
+            stages.setdefault(os.fsdecode(raw_path), {})[int(stage)] = (mode, sha)
+        found: list[Conflict] = []
+        if stages:
+            fd, index = tempfile.mkstemp(prefix="merge-index-", dir=self.state_dir)
+            os.close(fd)
+            os.unlink(index)
+            env = {"GIT_INDEX_FILE": index}
+            try:
+                self._run("read-tree", tree, env=env)
+                listing = self._run("ls-files", "-z", env=env)
+                taken = {os.fsdecode(p) for p in listing.out.split(b"\0") if p}
+                index_lines, _write, _remove, found = self._plan_resolution(
+                    stages, taken, head, upstream)
+                self._run("update-index", "-z", "--index-info", env=env,
+                          stdin=b"\0".join(index_lines) + b"\0")
+                tree = self._run("write-tree", env=env).text
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(index)
+        message = f"autosync on {self.hostname}: merged changes from {host}\n\n"
+        if found:
+            message += self._conflict_lines(found) + "\n\n"
+        message += f"{HOST_TRAILER}: {self.hostname}\n"
+        commit = self._run("commit-tree", tree, "-p", head, "-p", upstream, "-F", "-",
+                           stdin=message.encode("utf-8", "surrogateescape")).text
+        return commit, tuple(found)
+
     def _commit_host(self, commit: str) -> str:
         fmt = f"%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)%x00%an"
         result = self._run("log", "-1", f"--format={fmt}", commit, check=False)
@@ -465,18 +508,11 @@ class GitRepository:
         return rules.SideVersion(mode=mode, blob=blob, commit=sha,
                                  commit_time=datetime.fromisoformat(when), host=host)
 
-    def resolve_and_finish_merge(self) -> tuple[Conflict, ...]:
-        """Resolve every unmerged path by keeping all versions, then commit the merge."""
-        listing = self._run("ls-files", "-u", "-z")
-        stages: dict[str, dict[int, tuple[str, str]]] = {}
-        for entry in listing.out.split(b"\0"):
-            if not entry:
-                continue
-            meta, _, raw_path = entry.partition(b"\t")
-            mode, sha, stage = meta.decode().split()
-            stages.setdefault(os.fsdecode(raw_path), {})[int(stage)] = (mode, sha)
-        tracked = self._run("ls-files", "-z")
-        taken = {os.fsdecode(p) for p in tracked.out.split(b"\0") if p}
+    def _plan_resolution(self, stages: dict[str, dict[int, tuple[str, str]]], taken: set[str],
+                         ours_rev: str, theirs_rev: str
+                         ) -> tuple[list[bytes], list[str], list[str], list[Conflict]]:
+        """The resolution of unmerged paths (rules in conflicts.py): index lines (for
+        `update-index --index-info`), paths written, paths removed, conflicts found."""
         index_lines: list[bytes] = []
         write: list[str] = []
         remove: list[str] = []
@@ -491,8 +527,8 @@ class GitRepository:
             index_lines.append(f"0 {_ZERO}\t".encode() + os.fsencode(path))
             ours, theirs = entry.get(2), entry.get(3)
             if ours and theirs and ours != theirs:
-                a = self._side_version("HEAD", path, *ours)
-                b = self._side_version("MERGE_HEAD", path, *theirs)
+                a = self._side_version(ours_rev, path, *ours)
+                b = self._side_version(theirs_rev, path, *theirs)
                 keep, other = rules.newer_first(a, b)
                 copy = rules.copy_name(path, other, taken)
                 taken.add(copy)
@@ -507,8 +543,8 @@ class GitRepository:
                 put(mode, sha, path)
                 if ours and theirs:
                     continue  # both sides agree
-                side = "HEAD" if ours else "MERGE_HEAD"
-                gone = "MERGE_HEAD" if ours else "HEAD"
+                side = ours_rev if ours else theirs_rev
+                gone = theirs_rev if ours else ours_rev
                 v = self._side_version(side, path, mode, sha)
                 g = self._side_version(gone, path, mode, sha)
                 found.append(Conflict(path=path, copy_path=None,
@@ -517,6 +553,27 @@ class GitRepository:
                                       copy_host=g.host, copy_time=g.commit_time))
             else:
                 remove.append(path)
+        return index_lines, write, remove, found
+
+    @staticmethod
+    def _conflict_lines(found: list[Conflict]) -> str:
+        return "\n".join(f"conflict: {c.path}" + (f" (other version: {c.copy_path})"
+                         if c.copy_path else f" ({c.kind}, kept)") for c in found)
+
+    def resolve_and_finish_merge(self) -> tuple[Conflict, ...]:
+        """Resolve every unmerged path by keeping all versions, then commit the merge."""
+        listing = self._run("ls-files", "-u", "-z")
+        stages: dict[str, dict[int, tuple[str, str]]] = {}
+        for entry in listing.out.split(b"\0"):
+            if not entry:
+                continue
+            meta, _, raw_path = entry.partition(b"\t")
+            mode, sha, stage = meta.decode().split()
+            stages.setdefault(os.fsdecode(raw_path), {})[int(stage)] = (mode, sha)
+        tracked = self._run("ls-files", "-z")
+        taken = {os.fsdecode(p) for p in tracked.out.split(b"\0") if p}
+        index_lines, write, remove, found = self._plan_resolution(stages, taken, "HEAD",
+                                                                  "MERGE_HEAD")
         if index_lines:
             self._run("update-index", "-z", "--index-info",
                       stdin=b"\0".join(index_lines) + b"\0")
@@ -536,8 +593,7 @@ class GitRepository:
             raise RepositoryError(f"{self.root}: could not resolve the merge; nothing was "
                                   "committed, will retry")
         if found:
-            lines = "\n".join(f"conflict: {c.path}" + (f" (other version: {c.copy_path})"
-                              if c.copy_path else f" ({c.kind}, kept)") for c in found)
+            lines = self._conflict_lines(found)
             merge_msg = self.git_dir / "MERGE_MSG"
             old = merge_msg.read_text(encoding="utf-8", errors="replace") \
                 if merge_msg.exists() else ""

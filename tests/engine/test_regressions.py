@@ -5,6 +5,7 @@ Each test names the harness seed that first showed the bug and fails without its
 from __future__ import annotations
 
 import os
+import os
 import stat
 from pathlib import Path
 
@@ -137,3 +138,36 @@ def test_unusable_folder_path_is_a_one_line_error(tmp_path: Path) -> None:
         with pytest.raises(RepositoryError) as info:
             GitRepository.validate(bad)
         assert "\n" not in str(info.value)
+
+
+def test_integrate_never_resets_the_work_tree(remote: Remote) -> None:
+    """Soak seed 840393810: two saves on r2 vanished without ever being committed (r2's
+    '日本語 メモ 0.txt' and 'docs 1/renamed -dash.txt', each rewritten to the committed
+    version ~6-900 ms after the save). Cause: when `git merge` cannot write its result (a
+    file in its way: an untracked file at a path the merge adds, or an edited one), git
+    "rewinds the tree to pristine": `reset --hard` plus `stash apply` of a stash taken when
+    the merge started, so every save made while the merge ran is overwritten. The engine
+    merged with a possibly dirty tree and relied on that refusal. Now the merge commit is
+    built in the object database (merge-tree) and the work tree only moves by a
+    fast-forward, which refuses without touching anything. Deterministic stand-in for the
+    race: a merge that must refuse, and an edited file that must not even be rewritten."""
+    a, b = remote.clone("a"), remote.clone("b")
+    (b / "new.txt").write_text("b adds new.txt\n")
+    commit(b, "b", push=True)
+    (a / "mine.txt").write_text("a's own commit\n")
+    commit(a, "a")
+    git(a, "fetch", "-q")
+    (a / "new.txt").write_text("a's untracked new.txt, in the merge's way\n")
+    (a / "README.txt").write_text("a's unsaved edit\n")
+    before = os.stat(a / "README.txt")
+    repo = GitRepository.open(a, "alpha")
+    result = repo.integrate()
+    after = os.stat(a / "README.txt")
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns), \
+        "the user's file was rewritten (reset --hard + stash apply)"
+    assert (a / "README.txt").read_text() == "a's unsaved edit\n"
+    assert result.changed and not (a / ".git" / "MERGE_HEAD").exists()
+    repo.commit_pending()
+    tree = git(a, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert "mine.txt" in tree and any(p.startswith("new") for p in tree)
+    assert git(a, "status", "--porcelain") == ""
