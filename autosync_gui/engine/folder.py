@@ -94,7 +94,8 @@ class FolderSync:
         self._watched = 0
         self.ready = asyncio.Event()  # set once watches are in place and start-up catch-up ran
         self._watcher = TreeWatcher(
-            self.path, repo.root, on_change=self._on_change, on_rescan=self._on_rescan,
+            repo.root / repo.scope if repo.scope else repo.root, repo.root,
+            on_change=self._on_change, on_rescan=self._on_rescan,
             on_nested=repo.note_nested_repository, on_limit=self._on_watch_limit)
 
     # ================================================================== public interface
@@ -375,6 +376,7 @@ class FolderSync:
         self._busy_count = 0
         if result is None:
             return
+        self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
         n = len(result.files)
         self._emit(ActivityKind.COMMITTED,
                    f"committed {_plural(n, 'file')}: {_short_list(result.files)}",
@@ -384,7 +386,6 @@ class FolderSync:
         self._forget_resolved_conflicts()
         if self.identity is None:
             self.identity = await asyncio.to_thread(self.repo.identity)
-        self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
 
     async def _poll(self) -> None:
         try:
@@ -407,7 +408,7 @@ class FolderSync:
             await self._commit()
         try:
             async with self._lock:
-                await self._fetch_integrate_push()
+                await self._fetch_integrate_push(push_first=reasons <= {"push"})
         except RemoteError as exc:
             self._remote_failed(exc)
             return
@@ -418,24 +419,36 @@ class FolderSync:
         self._cancel("retry")
         self.last_sync = datetime.now(UTC)
 
-    async def _fetch_integrate_push(self) -> None:
+    async def _fetch_integrate_push(self, *, push_first: bool = False) -> None:
+        """Fetch, integrate, push; a rejected push goes round again. Right after our own
+        commit the push is tried first: when nobody else pushed meanwhile (the usual case)
+        that saves the fetch and the merge checks, and when somebody did, the remote
+        rejects it and we go round."""
+        if push_first and await self._push():
+            return
         for _round in range(MAX_PUSH_ROUNDS):
             self._set_state(FolderState.PULLING)
             await asyncio.to_thread(self.repo.fetch)
             await self._integrate()
-            if not await asyncio.to_thread(self.repo.ahead):
-                return
-            self._set_state(FolderState.PUSHING)
-            if await asyncio.to_thread(self.repo.push):
-                head = await asyncio.to_thread(self.repo.head)
-                if self.identity is None:
-                    self.identity = await asyncio.to_thread(self.repo.identity)
-                self._emit(ActivityKind.PUSHED, f"pushed to {self.repo.remote}",
-                           commit=head, host=self.repo.hostname)
+            if await self._push():
                 return
             log.info("%s: push rejected (the remote moved on); fetching again", self.path)
         raise RepositoryError(f"{self.path}: push rejected {MAX_PUSH_ROUNDS} times in a row "
                               "(busy remote); will retry")
+
+    async def _push(self) -> bool:
+        """Push what the remote lacks; True when the remote has all our commits."""
+        if not await asyncio.to_thread(self.repo.ahead):
+            return True
+        self._set_state(FolderState.PUSHING)
+        if not await asyncio.to_thread(self.repo.push):
+            return False
+        head = await asyncio.to_thread(self.repo.head)
+        if self.identity is None:
+            self.identity = await asyncio.to_thread(self.repo.identity)
+        self._emit(ActivityKind.PUSHED, f"pushed to {self.repo.remote}", commit=head,
+                   host=self.repo.hostname)
+        return True
 
     async def _integrate(self) -> None:
         self._suppress += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from autosync_gui.engine.events import ActivityKind, FolderState
@@ -107,3 +108,18 @@ async def test_state_goes_pending_then_idle(remote: Remote, start_engine) -> Non
     await rec.until(lambda: engine.folder(a).state == FolderState.IDLE, what="idle again")
     seen = [s for _, s, _ in rec.states]
     assert FolderState.COMMITTING in seen and FolderState.PUSHING in seen
+
+
+async def test_file_name_that_is_not_utf8(remote: Remote, start_engine) -> None:
+    """Linux names are bytes: one that is not UTF-8 is synced, not a watcher crash."""
+    a = remote.clone("a")
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: engine.folder(a).ready.is_set(), what="ready")
+    with open(os.path.join(os.fsencode(a), b"caf\xe9-latin1.txt"), "wb") as fh:
+        fh.write(b"bytes name\n")
+    (a / "after.txt").write_text("the watcher still works\n")
+    await rec.until(lambda: "after.txt" in remote.tree_names(), what="after.txt")
+    listing = subprocess.run(["git", "ls-tree", "-r", "-z", "--name-only", "main"],
+                             cwd=remote.bare, capture_output=True, check=True).stdout
+    assert b"caf\xe9-latin1.txt" in listing.split(b"\0")
+    assert not rec.of(ActivityKind.ERROR)
