@@ -8,11 +8,12 @@ from __future__ import annotations
 import configparser
 import math
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from autosync_gui.atomic_file import write_atomically
 
 NOTIFICATION_LEVELS = ("all", "important", "none")
 
@@ -301,17 +302,7 @@ def save_config(settings: Settings, path: Path) -> None:
     """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
     text = render_config(settings)
     parse_settings(tomllib.loads(text), path)  # never write what we could not read back
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text.encode("utf-8"))
 
 
 def with_folder(settings: Settings, folder: FolderSettings) -> Settings:

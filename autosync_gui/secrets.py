@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
 import keyring
 import keyring.errors
 from keyring.backends import fail
+
+from autosync_gui.atomic_file import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -120,16 +121,7 @@ def store_password_file(jid: str, password: str) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(path.parent, 0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".pw-", dir=path.parent)  # created 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(password)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, password.encode("utf-8"), private=True)
     except OSError as exc:
         raise SecretError(f"could not write {path}: {exc.strerror or exc}") from None
     log.warning("the XMPP password for %s is stored unencrypted in %s", jid, path)

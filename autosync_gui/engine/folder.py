@@ -11,12 +11,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from autosync_gui.atomic_file import write_atomically
 from autosync_gui.config import FolderSettings
 from autosync_gui.engine import conflicts as rules
 from autosync_gui.engine.backoff import Backoff
@@ -193,7 +193,8 @@ class FolderSync:
         version, so the current one stays in history."""
         data = await self.file_at(commit, path)
         target = self._inside(path)
-        await asyncio.to_thread(_write_atomically, target, data)
+        # ".part": a temporary the watcher ignores; the rename over the file is the change.
+        await asyncio.to_thread(write_atomically, target, data, temp_suffix=".part")
         self._emit(ActivityKind.INFO, f"restored {path} from {commit[:10]}", files=(path,))
 
     async def resolve_conflict(self, conflict: Conflict,
@@ -572,17 +573,3 @@ class FolderSync:
             with contextlib.suppress(RepositoryError):
                 if not self._inside(copy).exists():
                     del self._conflicts[copy]
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".autosync-restore-", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
