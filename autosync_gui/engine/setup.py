@@ -238,9 +238,8 @@ def _ensure_identity(folder: Path) -> None:
             cfg.set_value("user", "email", f"{user}@{host}")
 
 
-def create_new(folder: Path, remote: str) -> None:
-    """Make `folder` a new repository (committing what is in it), create an empty bare
-    repository at `remote` and push the first commit there."""
+def _check_new_folder(folder: Path, remote: str) -> tuple[Path, str]:
+    """The checks shared by check_create and create_new; returns the cleaned inputs."""
     remote = remote.strip()
     folder = folder.expanduser()
     if not remote:
@@ -251,11 +250,16 @@ def create_new(folder: Path, remote: str) -> None:
     if (folder / ".git").exists():
         raise SetupError(f"folder {folder}: already a git repository; choose 'use an existing "
                          "git work tree'")
-    if _is_local(remote):
-        target = _local_path(remote).resolve()
-        if folder.exists() and target.is_relative_to(folder.resolve()):
-            raise SetupError(f"remote {remote}: inside the synced folder; choose a path "
-                             "outside it")
+    if _is_local(remote) and _local_path(remote).resolve().is_relative_to(folder.resolve()):
+        raise SetupError(f"remote {remote}: inside the synced folder; choose a path "
+                         "outside it")
+    return folder, remote
+
+
+def create_new(folder: Path, remote: str) -> None:
+    """Make `folder` a new repository (committing what is in it), create an empty bare
+    repository at `remote` and push the first commit there."""
+    folder, remote = _check_new_folder(folder, remote)
     _create_bare(remote)
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -275,21 +279,9 @@ def create_new(folder: Path, remote: str) -> None:
 
 def check_create(folder: Path, remote: str) -> None:
     """Everything create_new needs, checked without writing anything."""
-    remote = remote.strip()
-    folder = folder.expanduser()
-    if not remote:
-        raise SetupError("remote: empty; enter a path such as ~/autosync.git or "
-                         "user@host:autosync.git")
-    if folder.exists() and not folder.is_dir():
-        raise SetupError(f"folder {folder}: is a file; choose a folder")
-    if (folder / ".git").exists():
-        raise SetupError(f"folder {folder}: already a git repository; choose 'use an existing "
-                         "git work tree'")
+    folder, remote = _check_new_folder(folder, remote)
     if _is_local(remote):
         path = _local_path(remote)
-        if path.resolve().is_relative_to(folder.resolve()):
-            raise SetupError(f"remote {remote}: inside the synced folder; choose a path "
-                             "outside it")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise SetupError(f"remote {remote}: already exists and is not empty; choose a new "
                              "path, or 'clone' to use it")
