@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,10 +115,36 @@ def _write_config(tmp: Path, folder: Path, **extra: object) -> Path:
     return cfg
 
 
-def _start(cfg: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "autosync_gui", "run", "--headless",
+@contextlib.contextmanager
+def headless(cfg: Path) -> Iterator[subprocess.Popen]:
+    """`autosync run --headless` as a real process (so kill -9 is real); its log goes to a
+    file beside the config (a pipe nobody reads could fill up and stall it)."""
+    log = open(cfg.with_suffix(".log"), "a")
+    proc = subprocess.Popen([sys.executable, "-m", "autosync_gui", "run", "--headless",
                              "--config", str(cfg)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=log, stderr=log, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def log_of(cfg: Path) -> str:
+    return cfg.with_suffix(".log").read_text()
+
+
+def stop(proc: subprocess.Popen, cfg: Path) -> None:
+    """SIGTERM: commit what is pending, push once, exit 0."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, log_of(cfg)
+
+
+def kill_9(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
 
 
 def _wait(condition, timeout: float = 30.0, what: str = "condition") -> None:
@@ -130,27 +158,15 @@ def _wait(condition, timeout: float = 30.0, what: str = "condition") -> None:
 def test_kill_9_during_commit_loses_nothing(remote: Remote, tmp_path: Path) -> None:
     a = remote.clone("a")
     cfg = _write_config(tmp_path, a)
-    proc = _start(cfg)
-    try:
-        _wait(lambda: "README.txt" in git(a, "ls-files"), what="started")
-        _wait(lambda: (a / ".git" / "autosync" / "lock").exists(), what="lock taken")
+    with headless(cfg) as proc:
+        _wait(lambda: "ready:" in log_of(cfg), what="started")
         for i in range(3000):
             (a / f"f{i:04}.txt").write_text(f"content {i}\n")
         _wait(lambda: (a / ".git" / "index.lock").exists(), timeout=30, what="commit running")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    proc = _start(cfg)
-    try:
+        kill_9(proc)
+    with headless(cfg) as proc:
         _wait(lambda: len(remote.tree_names()) == 3001, timeout=60, what="all files pushed")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0, proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            print(proc.stderr.read())
+        stop(proc, cfg)
     assert git(a, "status", "--porcelain") == ""
 
 
@@ -161,25 +177,15 @@ def test_kill_9_during_merge_loses_nothing(remote: Remote, tmp_path: Path) -> No
     commit(b, "incoming", push=True)
     (a / "local.txt").write_text("local work\n")
     cfg = _write_config(tmp_path, a)
-    proc = _start(cfg)
-    try:
+    with headless(cfg) as proc:
         _wait(lambda: (a / "incoming-0000.txt").exists() or (a / ".git" / "index.lock").exists(),
               what="merge running")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    proc = _start(cfg)
-    try:
+        kill_9(proc)
+    with headless(cfg) as proc:
         _wait(lambda: "local.txt" in remote.tree_names() and len(remote.tree_names()) == 3002
               and git(a, "status", "--porcelain") == ""
               and git(a, "rev-parse", "HEAD") == remote.head(), timeout=60, what="converged")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc, cfg)
     assert (a / "local.txt").read_text() == "local work\n"
     assert (a / "incoming-2999.txt").read_text() == "2999\n"
 
@@ -188,14 +194,8 @@ def test_sigterm_commits_pending_and_pushes(remote: Remote, tmp_path: Path) -> N
     a = remote.clone("a")
     cfg = _write_config(tmp_path, a)
     cfg.write_text(cfg.read_text().replace("commit_delay = 0.3", "commit_delay = 60"))
-    proc = _start(cfg)
-    try:
-        _wait(lambda: (a / ".git" / "autosync" / "lock").exists(), what="started")
-        _wait(lambda: "running" in (proc.stderr.readline() or "running"), what="log line")
+    with headless(cfg) as proc:
+        _wait(lambda: "ready:" in log_of(cfg), what="started")
         (a / "pending.txt").write_text("not yet committed\n")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc, cfg)
     assert remote.tree_files().get("pending.txt") == b"not yet committed\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.test_faults import _wait, _write_config
+from tests.engine.test_faults import _wait, _write_config, headless, log_of, stop
 from tests.fixtures.git_remotes import Remote, commit
 
 
@@ -59,20 +59,12 @@ def test_event_queue_overflow_triggers_rescan(remote: Remote, tmp_path: Path) ->
     (noise / "keep.txt").write_text("so that the folder exists before autosync starts\n")
     commit(a, "noise folder", push=True)
     cfg = _write_config(tmp_path, a)
-    proc = subprocess.Popen([sys.executable, "-m", "autosync_gui", "run", "--headless",
-                             "--config", str(cfg)], stdin=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        while "ready:" not in (line := proc.stderr.readline()):
-            assert line, "autosync exited"
+    with headless(cfg) as proc:
+        _wait(lambda: "ready:" in log_of(cfg), what="started")
         proc.send_signal(signal.SIGSTOP)
         for i in range(queued // 2 + 100):  # editor swap files: ignored, but they fill the queue
             (noise / f".f{i}.swp").write_bytes(b"x")
         (a / "real.txt").write_text("only an overflow reports me\n")
         proc.send_signal(signal.SIGCONT)
         _wait(lambda: "real.txt" in remote.tree_names(), timeout=30, what="rescan after overflow")
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc, cfg)
