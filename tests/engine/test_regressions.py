@@ -5,9 +5,9 @@ Each test names the harness seed that first showed the bug and fails without its
 from __future__ import annotations
 
 import os
-import os
 import stat
 from pathlib import Path
+from typing import ClassVar
 
 from autosync_gui.engine.events import ActivityKind, FolderState
 from autosync_gui.engine.gitrepo import GitRepository
@@ -171,3 +171,42 @@ def test_integrate_never_resets_the_work_tree(remote: Remote) -> None:
     tree = git(a, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
     assert "mine.txt" in tree and any(p.startswith("new") for p in tree)
     assert git(a, "status", "--porcelain") == ""
+
+
+class _SaveAfterCheck(GitRepository):
+    """The real repository, with the user's save landing right after the pull checked the
+    work tree and before it writes: the window git's own checkout has (a test seam, no
+    mock: every git command still runs)."""
+
+    saves: ClassVar[dict[str, bytes]] = {}
+
+    def _verified_paths(self, head, plan):  # type: ignore[override]
+        busy = super()._verified_paths(head, plan)
+        for rel, data in self.saves.items():
+            (self.root / rel).write_bytes(data)
+        return busy
+
+
+def test_save_between_pull_check_and_write_is_kept(remote: Remote) -> None:
+    """Soak seed 988209391: r3 wrote 'deep/docs moved/-dir renamed/docs/-x/file 0.txt' at
+    the moment a pull checked out r2's version of that new file; git's checkout had
+    verified the path was free, then wrote over the save: in no commit anywhere. The pull
+    now renames old files aside and compares them, and adds files by link() (never
+    replacing), so a save in that window stays on disk and is committed next."""
+    a, b = remote.clone("a"), remote.clone("b")
+    (b / "new.txt").write_text("b's new file\n")
+    (b / "README.txt").write_text("b's edit\n")
+    commit(b, "b", push=True)
+    git(a, "fetch", "-q")
+    repo = _SaveAfterCheck.open(a, "alpha")
+    repo.saves = {"new.txt": b"a's save, new file\n", "README.txt": b"a's save, edit\n"}
+    result = repo.integrate()
+    assert result.changed
+    assert (a / "new.txt").read_bytes() == b"a's save, new file\n"
+    assert (a / "README.txt").read_bytes() == b"a's save, edit\n"
+    assert git(a, "rev-parse", "HEAD") == git(a, "rev-parse", "origin/main")
+    assert not [p for p in os.listdir(a) if p.startswith(".autosync-ff")]
+    repo.saves = {}
+    assert repo.commit_pending() is not None  # the saves are committed on top
+    assert git(a, "show", "HEAD:new.txt") == "a's save, new file"
+    assert git(a, "show", "HEAD^:new.txt") == "b's new file"  # b's version in history
