@@ -145,6 +145,12 @@ def _blob_of(path: Path) -> str | None:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
+def _aside_name(target: Path, kind: str) -> Path:
+    """The temporary beside `target` while a pull replaces it (ignored: *.part)."""
+    digest = hashlib.sha1(os.fsencode(target.name), usedforsecurity=False).hexdigest()[:16]
+    return target.with_name(f".autosync-ff-{kind}-{digest}.part")
+
+
 def _pid_holds_file(path: Path) -> bool:
     """Whether any process on this machine has `path` open (a live git holding a lock)."""
     target = str(path)
@@ -298,6 +304,13 @@ class GitRepository:
             else:
                 self.resolve_and_finish_merge()
                 done.append("finished an interrupted merge")
+        journal = self.state_dir / "fast-forward"
+        if journal.exists():
+            for raw in journal.read_bytes().split(b"\0"):
+                if raw:
+                    self._settle_aside(os.fsdecode(raw))
+            journal.unlink()
+            done.append("cleaned up an interrupted pull; it will be redone")
         return done
 
     def _take_process_lock(self) -> None:
@@ -476,6 +489,8 @@ class GitRepository:
         if busy:
             return _Result(1, b"", f"error: your local changes would be overwritten: {busy[0]}")
         blobs = self._read_blobs([new for _om, _nm, _o, new, st, _p in plan if st != "D"])
+        journal = self.state_dir / "fast-forward"  # what recover() settles after a kill -9
+        journal.write_bytes(b"\0".join(os.fsencode(e[5]) for e in plan) + b"\0")
         for _old_mode, new_mode, old, new, status, path in sorted(
                 plan, key=lambda e: (e[4] != "D", e[5])):  # deletions first
             self._replace_file(path, old if status != "A" else None,
@@ -487,6 +502,7 @@ class GitRepository:
         self._run("update-index", "-q", "--refresh", check=False)
         self._run("update-ref", "-m", f"autosync: fast-forward to {target[:12]}", "HEAD",
                   target, head or "")
+        journal.unlink()
         return _Result(0, b"", "")
 
     def _plan_fast_forward(self, head: str, target: str
@@ -556,10 +572,9 @@ class GitRepository:
         """Replace `path` (expected to hold blob `old`, or nothing) by `data` (None: delete)
         without ever overwriting something else: a save found there is left in place."""
         target = self.root / path
-        stamp = f".autosync-ff-{os.getpid()}-{os.urandom(4).hex()}"
         aside: Path | None = None
         if old is not None:
-            aside = target.with_name(f"{stamp}-old.part")
+            aside = _aside_name(target, "old")
             try:
                 os.rename(target, aside)
             except FileNotFoundError:
@@ -571,7 +586,7 @@ class GitRepository:
                 return
         if data is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fresh = target.with_name(f"{stamp}-new.part")
+            fresh = _aside_name(target, "new")
             fresh.write_bytes(data)
             os.chmod(fresh, 0o755 if mode == "100755" else 0o644)
             try:
@@ -589,6 +604,21 @@ class GitRepository:
                 aside.unlink()
             else:
                 self._put_back(aside, target)
+
+    def _settle_aside(self, path: str) -> None:
+        """After a kill -9 mid-pull: put a file moved aside back (or beside its path when a
+        different file is there now) and drop half-written new files."""
+        target = self.root / path
+        with contextlib.suppress(OSError):
+            _aside_name(target, "new").unlink()
+        aside = _aside_name(target, "old")
+        if not os.path.lexists(aside):
+            return
+        blob = _blob_of(aside)
+        if blob is not None and self._run("cat-file", "-e", blob, check=False).ok:
+            aside.unlink()  # a version git has (the committed one): nothing to keep
+        else:
+            self._put_back(aside, target)  # a save that was in flight: keep it
 
     def _put_back(self, aside: Path, target: Path) -> None:
         """Return a file moved aside to its place, or beside it if that is taken now."""

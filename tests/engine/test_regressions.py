@@ -210,3 +210,30 @@ def test_save_between_pull_check_and_write_is_kept(remote: Remote) -> None:
     assert repo.commit_pending() is not None  # the saves are committed on top
     assert git(a, "show", "HEAD:new.txt") == "a's save, new file"
     assert git(a, "show", "HEAD^:new.txt") == "b's new file"  # b's version in history
+
+
+def test_pull_killed_midway_leaves_nothing_behind(remote: Remote) -> None:
+    """The careful pull above moves files aside; a kill -9 between its steps must neither
+    lose a save moved aside nor leave temporaries: recover() settles them from a journal."""
+    from autosync_gui.engine.gitrepo import _aside_name
+
+    a = remote.clone("a")
+    (a / "kept.txt").write_text("committed\n")
+    commit(a, "kept", push=True)
+    repo = GitRepository.open(a, "alpha")
+    # the state a kill leaves: kept.txt moved aside holding a save git never saw, and a
+    # committed version of README.txt moved aside with the new one already in place
+    os.rename(a / "kept.txt", _aside_name(a / "kept.txt", "old"))
+    _aside_name(a / "kept.txt", "old").write_text("a save in flight\n")
+    (a / "README.txt").rename(_aside_name(a / "README.txt", "old"))
+    (a / "README.txt").write_text("the pulled version\n")
+    _aside_name(a / "README.txt", "new").write_text("half written")
+    (repo.state_dir / "fast-forward").write_bytes(b"kept.txt\0README.txt\0")
+    repo.release()
+    repo = GitRepository.open(a, "alpha")
+    done = repo.recover()
+    assert any("interrupted pull" in line for line in done)
+    assert (a / "kept.txt").read_text() == "a save in flight\n"
+    assert (a / "README.txt").read_text() == "the pulled version\n"
+    assert not [p for p in os.listdir(a) if p.startswith(".autosync-ff")]
+    assert not (repo.state_dir / "fast-forward").exists()
