@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -34,6 +35,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, action="append", help="replay these seeds")
     parser.add_argument("--keep", action="store_true", help="keep the run folders")
     args = parser.parse_args()
+    # SIGTERM/SIGINT (also in a background job) unwind so the replicas and Prosody stop
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(130))
     seeds = args.seed or [random.SystemRandom().randrange(10**9) for _ in range(args.runs)]
     print(f"soak on {machine()}: {len(seeds)} run(s) of {args.ops} operations over "
           f"{args.duration:g} s", flush=True)
