@@ -49,7 +49,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -946,13 +945,7 @@ def start_prosody() -> object:
 
     if shutil.which("prosody") is None:
         raise RuntimeError("prosody is not installed")
-    base = Path(tempfile.mkdtemp(prefix="autosync-prosody-"))
-    for sub in ("data", "certs"):
-        (base / sub).mkdir()
-    server = fx.ProsodyServer(base=base, port=fx._free_port())
-    fx._make_cert(base, server.domain)
-    server.write_config()
-    server._chown()
+    server = fx.new_server()
     server.start()
     return server
 
@@ -962,8 +955,7 @@ def stop_prosody_process(server: object) -> None:
 
 
 def stop_prosody(server: object) -> None:
-    server.stop()  # type: ignore[attr-defined]
-    shutil.rmtree(server.base, ignore_errors=True)  # type: ignore[attr-defined]
+    server.close()  # type: ignore[attr-defined]
 
 
 def torture(settings: TortureSettings, base: Path, say: Callable[[str], None] = print
