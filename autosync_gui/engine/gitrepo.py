@@ -151,6 +151,33 @@ def _aside_name(target: Path, kind: str) -> Path:
     return target.with_name(f".autosync-ff-{kind}-{digest}.part")
 
 
+def _open_for_writing(paths: set[str]) -> set[str]:
+    """Which of `paths` some process on this machine has open for writing (one pass over
+    /proc; a renamed file's descriptors show its new name)."""
+    found: set[str] = set()
+    if not paths:
+        return found
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fds = list((proc / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+                if target not in paths:
+                    continue
+                info = (proc / "fdinfo" / fd.name).read_text()
+                flags = int(info.split("flags:", 1)[1].split()[0], 8)
+            except (OSError, IndexError, ValueError):
+                continue
+            if flags & (os.O_WRONLY | os.O_RDWR):
+                found.add(target)
+    return found
+
+
 def _pid_holds_file(path: Path) -> bool:
     """Whether any process on this machine has `path` open (a live git holding a lock)."""
     target = str(path)
@@ -491,10 +518,21 @@ class GitRepository:
         blobs = self._read_blobs([new for _om, _nm, _o, new, st, _p in plan if st != "D"])
         journal = self.state_dir / "fast-forward"  # what recover() settles after a kill -9
         journal.write_bytes(b"\0".join(os.fsencode(e[5]) for e in plan) + b"\0")
+        replaced: list[tuple[Path, Path, str]] = []
         for _old_mode, new_mode, old, new, status, path in sorted(
                 plan, key=lambda e: (e[4] != "D", e[5])):  # deletions first
-            self._replace_file(path, old if status != "A" else None,
-                               blobs.get(new) if status != "D" else None, new_mode)
+            aside = self._replace_file(path, old if status != "A" else None,
+                                       blobs.get(new) if status != "D" else None, new_mode)
+            if aside is not None:
+                replaced.append((aside, self.root / path, old))
+        # An editor may still hold a replaced file open for writing: its next write would
+        # land in a deleted file. Such files are kept (beside the path if it is taken).
+        writing = _open_for_writing({str(aside) for aside, _t, _o in replaced})
+        for aside, place, old in replaced:
+            if str(aside) in writing or _blob_of(aside) != old:
+                self._put_back(aside, place)
+            else:
+                aside.unlink()
         for _om, _nm, _o, _n, status, path in plan:
             if status == "D":
                 self._prune_empty_parents(path)
@@ -568,9 +606,11 @@ class GitRepository:
             pos = start + int(size) + 1
         return blobs
 
-    def _replace_file(self, path: str, old: str | None, data: bytes | None, mode: str) -> None:
+    def _replace_file(self, path: str, old: str | None, data: bytes | None, mode: str
+                      ) -> Path | None:
         """Replace `path` (expected to hold blob `old`, or nothing) by `data` (None: delete)
-        without ever overwriting something else: a save found there is left in place."""
+        without ever overwriting something else: a save found there is left in place.
+        Returns the old file, moved aside, for the caller to remove."""
         target = self.root / path
         aside: Path | None = None
         if old is not None:
@@ -580,10 +620,10 @@ class GitRepository:
             except FileNotFoundError:
                 aside = None  # the user deleted it meanwhile: that is their newest edit
                 if data is None:
-                    return
+                    return None
             if aside is not None and _blob_of(aside) != old:
                 self._put_back(aside, target)  # saved meanwhile: the user's version stays
-                return
+                return None
         if data is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
             fresh = _aside_name(target, "new")
@@ -599,11 +639,7 @@ class GitRepository:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     fresh.unlink()
-        if aside is not None:
-            if _blob_of(aside) == old:
-                aside.unlink()
-            else:
-                self._put_back(aside, target)
+        return aside
 
     def _settle_aside(self, path: str) -> None:
         """After a kill -9 mid-pull: put a file moved aside back (or beside its path when a

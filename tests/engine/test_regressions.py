@@ -237,3 +237,21 @@ def test_pull_killed_midway_leaves_nothing_behind(remote: Remote) -> None:
     assert (a / "README.txt").read_text() == "the pulled version\n"
     assert not [p for p in os.listdir(a) if p.startswith(".autosync-ff")]
     assert not (repo.state_dir / "fast-forward").exists()
+
+
+def test_pull_keeps_a_file_an_editor_is_still_writing(remote: Remote) -> None:
+    """Soak seed 787404586: r1 appended to 'shared 3/file 1.txt' in the very millisecond a
+    pull applied r2's delete of it; the append went through a descriptor opened just before,
+    into the file the pull had moved aside and then removed: lost. A replaced or deleted
+    file that some process still has open for writing is now kept (its path, or beside)."""
+    a, b = remote.clone("a"), remote.clone("b")
+    git(b, "rm", "-q", "README.txt")
+    commit(b, "b deletes README", push=True)
+    git(a, "fetch", "-q")
+    repo = GitRepository.open(a, "alpha")
+    with open(a / "README.txt", "ab") as editor:  # opened before the pull, written after
+        repo.integrate()
+        editor.write(b"appended while the pull ran\n")
+    assert git(a, "rev-parse", "HEAD") == git(a, "rev-parse", "origin/main")
+    assert (a / "README.txt").read_bytes().endswith(b"appended while the pull ran\n")
+    assert repo.commit_pending() is not None  # the edited file is committed again
