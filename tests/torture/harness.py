@@ -762,6 +762,8 @@ class World:
     def take_snapshot(self) -> None:
         for replica in self.replicas:
             for rel, data, _x in walk_tree(replica.root):
+                if is_temporary(rel.rsplit("/", 1)[-1]):
+                    continue  # never synced: e.g. a pull's files moved aside this instant
                 blob = blob_id(data)
                 self.snapshot.append((replica.index, rel, blob))
                 if len(data) <= 65536:
