@@ -5,7 +5,26 @@ set-up steps: a prompt in a worker thread would hang forever."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import Enum
+
+
+@dataclass(frozen=True)
+class GitResult:
+    """One git run: exit status, raw stdout (file names are bytes), stderr text."""
+
+    status: int
+    out: bytes
+    err: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+    @property
+    def text(self) -> str:
+        return os.fsdecode(self.out).strip()
+
 
 SSH_OPTIONS = "-o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=15 " \
               "-o ServerAliveCountMax=3"

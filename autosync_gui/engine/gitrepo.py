@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import logging
 import os
 import re
@@ -20,8 +19,15 @@ from pathlib import Path
 import git
 
 from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine.careful_pull import CarefulFastForward
 from autosync_gui.engine.events import Conflict
-from autosync_gui.engine.git_env import RemoteProblem, classify, first_line, noninteractive_env
+from autosync_gui.engine.git_env import (
+    GitResult,
+    RemoteProblem,
+    classify,
+    first_line,
+    noninteractive_env,
+)
 from autosync_gui.engine.ignore import global_excludes_file, render_excludes
 from autosync_gui.engine.repository import (
     CommitInfo,
@@ -36,25 +42,9 @@ log = logging.getLogger(__name__)
 
 NETWORK_TIMEOUT = 120.0
 MAX_LISTED_FILES = 50
-FAST_FORWARD_OURSELVES = 200  # files; bigger pulls use git's own fast-forward
 HOST_TRAILER = "Autosync-Host"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _ZERO = "0" * 40
-
-
-@dataclass(frozen=True)
-class _Result:
-    status: int
-    out: bytes
-    err: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 0
-
-    @property
-    def text(self) -> str:
-        return os.fsdecode(self.out).strip()
 
 
 @dataclass(frozen=True)
@@ -134,50 +124,6 @@ def _classify_remote_error(err: str, url: str) -> RemoteError:
     return RemoteError(f"remote {url} unreachable: {first_line(err)}", offline=True)
 
 
-def _blob_of(path: Path) -> str | None:
-    """git's blob id of a regular file's content (no filters: see _plan_fast_forward)."""
-    try:
-        if path.is_symlink() or not path.is_file():
-            return None
-        data = path.read_bytes()
-    except OSError:
-        return None
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
-def _aside_name(target: Path, kind: str) -> Path:
-    """The temporary beside `target` while a pull replaces it (ignored: *.part)."""
-    digest = hashlib.sha1(os.fsencode(target.name), usedforsecurity=False).hexdigest()[:16]
-    return target.with_name(f".autosync-ff-{kind}-{digest}.part")
-
-
-def _open_for_writing(paths: set[str]) -> set[str]:
-    """Which of `paths` some process on this machine has open for writing (one pass over
-    /proc; a renamed file's descriptors show its new name)."""
-    found: set[str] = set()
-    if not paths:
-        return found
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fds = list((proc / "fd").iterdir())
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(fd)
-                if target not in paths:
-                    continue
-                info = (proc / "fdinfo" / fd.name).read_text()
-                flags = int(info.split("flags:", 1)[1].split()[0], 8)
-            except (OSError, IndexError, ValueError):
-                continue
-            if flags & (os.O_WRONLY | os.O_RDWR):
-                found.add(target)
-    return found
-
-
 def _pid_holds_file(path: Path) -> bool:
     """Whether any process on this machine has `path` open (a live git holding a lock)."""
     target = str(path)
@@ -194,7 +140,7 @@ def _pid_holds_file(path: Path) -> bool:
     return False
 
 
-class GitRepository:
+class GitRepository(CarefulFastForward):
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
 
     def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str]) -> None:
@@ -249,7 +195,7 @@ class GitRepository:
 
     # ------------------------------------------------------------------ running git
     def _run(self, *args: str, stdin: bytes | None = None, check: bool = True,
-             timeout: float | None = None, env: dict[str, str] | None = None) -> _Result:
+             timeout: float | None = None, env: dict[str, str] | None = None) -> GitResult:
         command = ["git", *self._config, *args]
         stream = None
         if stdin is not None:
@@ -264,7 +210,7 @@ class GitRepository:
         finally:
             if stream is not None:
                 stream.close()
-        result = _Result(status, out if isinstance(out, bytes) else os.fsencode(out), str(err))
+        result = GitResult(status, out if isinstance(out, bytes) else os.fsencode(out), str(err))
         if check and not result.ok:
             if ".lock': File exists" in result.err or "Unable to create" in result.err:
                 raise RepositoryBusy(f"{self.root}: another git process is using the repository")
@@ -272,7 +218,7 @@ class GitRepository:
             raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
         return result
 
-    def _network(self, *args: str) -> _Result:
+    def _network(self, *args: str) -> GitResult:
         result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
         if not result.ok:
             raise _classify_remote_error(result.err, self.remote_url)
@@ -499,181 +445,6 @@ class GitRepository:
             changed_files = tuple(os.fsdecode(p) for p in listing.out.split(b"\0") if p)
         return IntegrateResult(changed=before != after, files=changed_files, host=host,
                                conflicts=found)
-
-    def _fast_forward(self, head: str | None, target: str) -> _Result:
-        """Move HEAD, the index and the work tree to `target` (a descendant of HEAD).
-
-        git's own checkout checks every file first and writes later, so a save landing in
-        between is overwritten. For the usual small pull we write the files ourselves so
-        that no save is ever replaced: each old file is first renamed aside (atomic) and
-        compared with what we expect, each new file arrives by link() (which never
-        replaces). A file the user saved meanwhile stays; it is committed next. Big pulls,
-        and trees with attributes, symlinks or submodules, use git's fast-forward."""
-        plan = self._plan_fast_forward(head, target) if head is not None else None
-        if plan is None:
-            return self._run("merge", "--ff-only", "-q", target, check=False)
-        busy = self._verified_paths(head or "", plan)
-        if busy:
-            return _Result(1, b"", f"error: your local changes would be overwritten: {busy[0]}")
-        blobs = self._read_blobs([new for _om, _nm, _o, new, st, _p in plan if st != "D"])
-        journal = self.state_dir / "fast-forward"  # what recover() settles after a kill -9
-        journal.write_bytes(b"\0".join(os.fsencode(e[5]) for e in plan) + b"\0")
-        replaced: list[tuple[Path, Path, str]] = []
-        for _old_mode, new_mode, old, new, status, path in sorted(
-                plan, key=lambda e: (e[4] != "D", e[5])):  # deletions first
-            aside = self._replace_file(path, old if status != "A" else None,
-                                       blobs.get(new) if status != "D" else None, new_mode)
-            if aside is not None:
-                replaced.append((aside, self.root / path, old))
-        # An editor may still hold a replaced file open for writing: its next write would
-        # land in a deleted file. Such files are kept (beside the path if it is taken).
-        writing = _open_for_writing({str(aside) for aside, _t, _o in replaced})
-        for aside, place, old in replaced:
-            if str(aside) in writing or _blob_of(aside) != old:
-                self._put_back(aside, place)
-            else:
-                aside.unlink()
-        for _om, _nm, _o, _n, status, path in plan:
-            if status == "D":
-                self._prune_empty_parents(path)
-        self._run("read-tree", "--reset", target)  # keeps the stat data of unchanged entries
-        self._run("update-index", "-q", "--refresh", check=False)
-        self._run("update-ref", "-m", f"autosync: fast-forward to {target[:12]}", "HEAD",
-                  target, head or "")
-        journal.unlink()
-        return _Result(0, b"", "")
-
-    def _plan_fast_forward(self, head: str, target: str
-                           ) -> list[tuple[str, str, str, str, str, str]] | None:
-        """[(old mode, new mode, old blob, new blob, status, path)], or None when git's
-        own fast-forward should do it (see _fast_forward)."""
-        if self._run("config", "--get", "core.autocrlf", check=False).text not in ("", "false"):
-            return None
-        diff = self._run("diff", "--raw", "-z", "--no-renames", "--no-abbrev", head, target)
-        fields = diff.out.split(b"\0")
-        plan: list[tuple[str, str, str, str, str, str]] = []
-        for meta, raw in zip(fields[0::2], fields[1::2], strict=False):
-            if not meta:
-                break
-            old_mode, new_mode, old, new, status = meta.decode().lstrip(":").split()
-            path = os.fsdecode(raw)
-            if status not in ("A", "M", "D") or {old_mode, new_mode} - {
-                    "000000", "100644", "100755"} or path.rsplit("/", 1)[-1] == ".gitattributes":
-                return None
-            plan.append((old_mode, new_mode, old, new, status, path))
-        if len(plan) > FAST_FORWARD_OURSELVES or any(len(e[3]) != 40 for e in plan) \
-                or (self.git_dir / "info" / "attributes").exists():
-            return None  # big, SHA-256 or with attributes: let git apply filters and all
-        attributes = self._run("ls-files", "-z", "--", ":(glob)**/.gitattributes", check=False)
-        if attributes.out.strip(b"\0"):
-            return None
-        removed = {path for *_x, status, path in plan if status == "D"}
-        added = {path for *_x, status, path in plan if status == "A"}
-        for path in added | removed:  # a file becoming a folder or the other way round
-            parts = path.split("/")
-            prefixes = {"/".join(parts[:i]) for i in range(1, len(parts))}
-            if prefixes & (removed | added):
-                return None
-        return plan
-
-    def _verified_paths(self, head: str, plan: list[tuple[str, str, str, str, str, str]]
-                        ) -> list[str]:
-        """The paths in the plan's way: edited since `head` or untracked where a file
-        comes. Empty means go ahead (each file is checked again as it is replaced)."""
-        busy = []
-        for _om, _nm, old, _new, status, path in plan:
-            target = self.root / path
-            if status == "A":
-                if os.path.lexists(target) or any(
-                        os.path.lexists(p) and not p.is_dir()
-                        for p in target.parents if p != self.root and self.root in p.parents):
-                    busy.append(path)
-            elif _blob_of(target) != old:
-                busy.append(path)
-        return busy
-
-    def _read_blobs(self, shas: list[str]) -> dict[str, bytes]:
-        if not shas:
-            return {}
-        out = self._run("cat-file", "--batch", stdin="".join(f"{s}\n" for s in shas).encode()).out
-        blobs: dict[str, bytes] = {}
-        pos = 0
-        while pos < len(out):
-            end = out.index(b"\n", pos)
-            sha, _type, size = out[pos:end].decode().split()
-            start = end + 1
-            blobs[sha] = out[start:start + int(size)]
-            pos = start + int(size) + 1
-        return blobs
-
-    def _replace_file(self, path: str, old: str | None, data: bytes | None, mode: str
-                      ) -> Path | None:
-        """Replace `path` (expected to hold blob `old`, or nothing) by `data` (None: delete)
-        without ever overwriting something else: a save found there is left in place.
-        Returns the old file, moved aside, for the caller to remove."""
-        target = self.root / path
-        aside: Path | None = None
-        if old is not None:
-            aside = _aside_name(target, "old")
-            try:
-                os.rename(target, aside)
-            except FileNotFoundError:
-                aside = None  # the user deleted it meanwhile: that is their newest edit
-                if data is None:
-                    return None
-            if aside is not None and _blob_of(aside) != old:
-                self._put_back(aside, target)  # saved meanwhile: the user's version stays
-                return None
-        if data is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fresh = _aside_name(target, "new")
-            fresh.write_bytes(data)
-            os.chmod(fresh, 0o755 if mode == "100755" else 0o644)
-            try:
-                os.link(fresh, target)
-            except FileExistsError:
-                pass  # created by the user this very moment: theirs stays
-            except OSError:  # no hard links on this file system
-                if not os.path.lexists(target):
-                    os.rename(fresh, target)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    fresh.unlink()
-        return aside
-
-    def _settle_aside(self, path: str) -> None:
-        """After a kill -9 mid-pull: put a file moved aside back (or beside its path when a
-        different file is there now) and drop half-written new files."""
-        target = self.root / path
-        with contextlib.suppress(OSError):
-            _aside_name(target, "new").unlink()
-        aside = _aside_name(target, "old")
-        if not os.path.lexists(aside):
-            return
-        blob = _blob_of(aside)
-        if blob is not None and self._run("cat-file", "-e", blob, check=False).ok:
-            aside.unlink()  # a version git has (the committed one): nothing to keep
-        else:
-            self._put_back(aside, target)  # a save that was in flight: keep it
-
-    def _put_back(self, aside: Path, target: Path) -> None:
-        """Return a file moved aside to its place, or beside it if that is taken now."""
-        stem, dot, ext = target.name.partition(".")
-        for place in (target, target.with_name(f"{stem} (saved during sync){dot}{ext}")):
-            if not os.path.lexists(place):
-                os.rename(aside, place)
-                return
-        os.rename(aside, target.with_name(f"{stem} (saved during sync {os.urandom(3).hex()})"
-                                          f"{dot}{ext}"))
-
-    def _prune_empty_parents(self, path: str) -> None:
-        parent = (self.root / path).parent
-        while parent != self.root and self.root in parent.parents:
-            try:
-                parent.rmdir()
-            except OSError:
-                return
-            parent = parent.parent
 
     def _merge_commit(self, head: str, upstream: str, host: str
                       ) -> tuple[str, tuple[Conflict, ...]]:

@@ -215,7 +215,7 @@ def test_save_between_pull_check_and_write_is_kept(remote: Remote) -> None:
 def test_pull_killed_midway_leaves_nothing_behind(remote: Remote) -> None:
     """The careful pull above moves files aside; a kill -9 between its steps must neither
     lose a save moved aside nor leave temporaries: recover() settles them from a journal."""
-    from autosync_gui.engine.gitrepo import _aside_name
+    from autosync_gui.engine.careful_pull import _aside_name
 
     a = remote.clone("a")
     (a / "kept.txt").write_text("committed\n")
