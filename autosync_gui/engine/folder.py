@@ -108,6 +108,12 @@ class FolderSync:
     def paused(self) -> bool:
         return self._paused
 
+    @property
+    def work_queued(self) -> bool:
+        """Whether a commit or sync is requested and not yet started (for observers that
+        must know the folder is truly quiet, e.g. tests of the flood guard)."""
+        return self._want_commit or self._want_sync or self._wake.is_set()
+
     async def start(self) -> None:
         """Recover from a crash, start watching, then catch up (commit, fetch, push).
         Raises RepositoryError when the folder cannot be synced at all."""

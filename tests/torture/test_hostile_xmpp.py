@@ -143,10 +143,10 @@ async def barrier(rec, own, to: str, identity: str, commit_id: str) -> None:
 
 
 async def quiet(engine, rec, folder, counter: FetchCounter) -> None:
-    """Idle with no fetch running and none queued (the queue is the loop's private flag)."""
+    """Idle with no fetch running and none queued."""
     f = engine.folder(folder)
     await rec.until(lambda: f.state is FolderState.IDLE and counter.running == 0
-                    and not f._want_sync and not f._wake.is_set(), what="folder idle")
+                    and not f.work_queued, what="folder idle")
 
 
 async def test_garbage_from_own_account_and_stranger_no_crash_no_fetch(target) -> None:
