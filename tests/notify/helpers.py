@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 import slixmpp
@@ -16,36 +15,12 @@ from autosync_gui.engine.backoff import Backoff
 from autosync_gui.engine.events import ChannelState
 from autosync_gui.notify.client import NotifyClient
 from autosync_gui.notify.payload import PushNotice
+from tests.fixtures.waiting import Changed
 
 FAST = Backoff(first=0.1, factor=2.0, cap=0.5)
 ROOT = "a" * 40
 IDENTITY = f"{ROOT}:main"
 COMMIT = "b" * 40
-
-
-class Changed:
-    """An asyncio.Event-like pulse plus `until(condition)` with a bounded wait."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def pulse(self) -> None:
-        self._event.set()
-
-    async def until(self, condition: Callable[[], object], timeout: float = 10.0,
-                    what: str = "condition") -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(f"timed out waiting for {what}")
-            self._event.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), min(remaining, 0.2))
 
 
 class Recording(Changed):
