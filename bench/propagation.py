@@ -78,6 +78,23 @@ def record_stages(stages: dict[str, list[float]], start: float, done: float, a: 
             stages[name].append(t1 - t0)
 
 
+def plain_git_round_trips(sandbox: Sandbox, a: Path, b: Path, saves: int) -> list[float]:
+    """The floor: a person syncing by hand with plain git, each step run at once."""
+    times = []
+    for i in range(saves):
+        content = f"plain {i} {uuid.uuid4()}\n"
+        start = time.monotonic()
+        (a / "bench.txt").write_text(content)
+        sandbox.git(a, "add", "-A")
+        sandbox.git(a, "commit", "-q", "-m", f"plain {i}")
+        sandbox.git(a, "push", "-q")
+        sandbox.git(b, "pull", "-q")
+        if (b / "bench.txt").read_text() != content:
+            raise RuntimeError("plain git round trip did not carry the content")
+        times.append(time.monotonic() - start)
+    return times
+
+
 def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
@@ -141,6 +158,12 @@ def main() -> int:
             if values:
                 print(f"    {name:<34} {pct(values, 50) * 1000:7.0f} ms  "
                       f"(p95 {pct(values, 95) * 1000:.0f} ms, n={len(values)})")
+        for proc in procs:  # the same round trip by hand with plain git, same clones
+            proc.stop()
+        plain = plain_git_round_trips(sandbox, a, b, min(args.saves, 20))
+        print(f"  plain git by hand (add+commit+push on A, pull on B, no delays), "
+              f"{len(plain)} saves: p50 {pct(plain, 50) * 1000:.0f} ms, "
+              f"p95 {pct(plain, 95) * 1000:.0f} ms  <- compare with the overhead")
         print(f"  targets: overhead p50 <= {TARGET_P50 * 1000:.0f} ms "
               f"{verdict(p50 <= TARGET_P50)}; p95 <= {TARGET_P95 * 1000:.0f} ms "
               f"{verdict(p95 <= TARGET_P95)}; total p50 <= {TARGET_TOTAL_P50:g} s "
