@@ -68,11 +68,6 @@ class Engine:
         await folder.start()
         return folder
 
-    async def remove_folder(self, path: Path) -> None:
-        folder = self._folders.pop(Path(path), None)
-        if folder is not None:
-            await folder.stop(flush=True)
-
     # ------------------------------------------------------------------ commands
     def _targets(self, path: Path | None) -> list[FolderSync]:
         return self.folders if path is None else [self.folder(path)]

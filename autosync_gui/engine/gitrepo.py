@@ -248,14 +248,6 @@ class GitRepository(CarefulFastForward):
             os.replace(tmp, self._excludes)
             self._excludes_written = text
 
-    def check_ignored(self, paths: list[str]) -> set[str]:
-        """The subset of repository-relative `paths` that git ignores."""
-        if not paths:
-            return set()
-        data = b"\0".join(os.fsencode(p) for p in paths) + b"\0"
-        result = self._run("check-ignore", "-z", "--stdin", stdin=data, check=False)
-        return {os.fsdecode(p) for p in result.out.split(b"\0") if p}
-
     # ------------------------------------------------------------------ recovery
     def recover(self) -> list[str]:
         """Take this repository's autosync lock, then undo what a killed process left:
