@@ -27,7 +27,6 @@ class Engine:
         self.hub = ObserverHub()
         self._folders: dict[Path, FolderSync] = {}
         self._repo_locks: dict[Path, asyncio.Lock] = {}
-        self._started = False
 
     # ------------------------------------------------------------------ observing
     def subscribe(self, observer: EngineObserver) -> Callable[[], None]:
@@ -45,7 +44,6 @@ class Engine:
     async def start(self) -> None:
         """Open and start every configured folder. A folder that cannot be opened raises
         RepositoryError (the CLI validates first, so this only happens on races)."""
-        self._started = True
         for settings in self.settings.folders:
             await self.add_folder(settings)
 
@@ -53,7 +51,6 @@ class Engine:
         """Stop every folder; with flush, commit pending changes and try one push first."""
         await asyncio.gather(*(f.stop(flush=flush) for f in self._folders.values()),
                              return_exceptions=True)
-        self._started = False
 
     async def add_folder(self, settings: FolderSettings) -> FolderSync:
         """Open a folder (validating it: RepositoryError with a one-line message) and start
