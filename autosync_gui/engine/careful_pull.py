@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from autosync_gui.engine.git_env import GitResult
+from autosync_gui.engine.open_files import open_files
 
 FAST_FORWARD_OURSELVES = 200  # files; bigger pulls use git's own fast-forward
 
@@ -34,33 +35,6 @@ def _aside_name(target: Path, kind: str) -> Path:
     """The temporary beside `target` while a pull replaces it (ignored: *.part)."""
     digest = hashlib.sha1(os.fsencode(target.name), usedforsecurity=False).hexdigest()[:16]
     return target.with_name(f".autosync-ff-{kind}-{digest}.part")
-
-
-def _open_for_writing(paths: set[str]) -> set[str]:
-    """Which of `paths` some process on this machine has open for writing (one pass over
-    /proc; a renamed file's descriptors show its new name)."""
-    found: set[str] = set()
-    if not paths:
-        return found
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fds = list((proc / "fd").iterdir())
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(fd)
-                if target not in paths:
-                    continue
-                info = (proc / "fdinfo" / fd.name).read_text()
-                flags = int(info.split("flags:", 1)[1].split()[0], 8)
-            except (OSError, IndexError, ValueError):
-                continue
-            if flags & (os.O_WRONLY | os.O_RDWR):
-                found.add(target)
-    return found
 
 
 class CarefulFastForward:
@@ -101,7 +75,7 @@ class CarefulFastForward:
                 replaced.append((aside, self.root / path, old))
         # An editor may still hold a replaced file open for writing: its next write would
         # land in a deleted file. Such files are kept (beside the path if it is taken).
-        writing = _open_for_writing({str(aside) for aside, _t, _o in replaced})
+        writing = open_files({str(aside) for aside, _t, _o in replaced}, writing_only=True)
         for aside, place, old in replaced:
             if str(aside) in writing or _blob_of(aside) != old:
                 self._put_back(aside, place)

@@ -29,6 +29,7 @@ from autosync_gui.engine.git_env import (
     noninteractive_env,
 )
 from autosync_gui.engine.ignore import global_excludes_file, render_excludes
+from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
@@ -122,22 +123,6 @@ def _classify_remote_error(err: str, url: str) -> RemoteError:
         return RemoteError(f"remote {url} not found (unplugged disk or moved repository?); "
                            "retrying", offline=True)
     return RemoteError(f"remote {url} unreachable: {first_line(err)}", offline=True)
-
-
-def _pid_holds_file(path: Path) -> bool:
-    """Whether any process on this machine has `path` open (a live git holding a lock)."""
-    target = str(path)
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            for fd in (proc / "fd").iterdir():
-                with contextlib.suppress(OSError):
-                    if os.readlink(fd) == target:
-                        return True
-        except OSError:
-            continue
-    return False
 
 
 class GitRepository(CarefulFastForward):
@@ -258,8 +243,10 @@ class GitRepository(CarefulFastForward):
                       self.git_dir / "ORIG_HEAD.lock", self.git_dir / "packed-refs.lock",
                       self.git_dir / "MERGE_HEAD.lock"]
         candidates += list((self.git_dir / "refs").rglob("*.lock"))
-        for lock in candidates:
-            if lock.exists() and not _pid_holds_file(lock):
+        present = [lock for lock in candidates if lock.exists()]
+        held = open_files({str(lock) for lock in present})  # one pass over /proc
+        for lock in present:
+            if str(lock) not in held:
                 lock.unlink(missing_ok=True)
                 done.append(f"removed stale {lock.relative_to(self.git_dir)} left by a killed git")
         if (self.git_dir / "MERGE_HEAD").exists():
