@@ -30,6 +30,7 @@ from autosync_gui.engine.events import (
 from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import (
     CommitInfo,
+    CommitResult,
     RemoteError,
     RepositoryBusy,
     RepositoryError,
@@ -384,15 +385,17 @@ class FolderSync:
         if result is None:
             return
         self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
+        self._report_commit(result)
+        if self.identity is None:
+            self.identity = await asyncio.to_thread(self.repo.identity)
+
+    def _report_commit(self, result: CommitResult) -> None:
         n = len(result.files)
         self._emit(ActivityKind.COMMITTED,
                    f"committed {_plural(n, 'file')}: {_short_list(result.files)}",
                    files=tuple(f.split(" ", 1)[1] for f in result.files),
                    host=self.repo.hostname, commit=result.commit)
         self._note_new_copies([f.rsplit(" ", 1)[-1] for f in result.files])
-        self._forget_resolved_conflicts()
-        if self.identity is None:
-            self.identity = await asyncio.to_thread(self.repo.identity)
 
     async def _poll(self) -> None:
         try:
@@ -507,9 +510,7 @@ class FolderSync:
         async with self._lock:
             result = await asyncio.to_thread(self.repo.commit_pending)
             if result is not None:
-                self._emit(ActivityKind.COMMITTED,
-                           f"committed {_plural(len(result.files), 'file')} before exit",
-                           commit=result.commit)
+                self._report_commit(result)
             if not self._paused:
                 await self._fetch_integrate_push()
 
