@@ -96,11 +96,11 @@ async def _conflict(remote: Remote, start_engine, edit_a, edit_b, base: dict[str
     tree_a, tree_b = work_tree(a), work_tree(b)
     assert tree_a == tree_b == remote.tree_files()
     assert no_markers(tree_a)
-    return a, b, rec_b, tree_a
+    return a, b, rec_b, tree_a, engine_a, engine_b
 
 
 async def test_same_lines_edited_keeps_both_versions(remote: Remote, start_engine) -> None:
-    a, b, rec_b, tree = await _conflict(
+    a, b, rec_b, tree, *_ = await _conflict(
         remote, start_engine,
         lambda a: (a / "report.txt").write_text("alpha's version\n"),
         lambda b: (b / "report.txt").write_text("beta's version\n"),
@@ -121,7 +121,7 @@ async def test_same_lines_edited_keeps_both_versions(remote: Remote, start_engin
 
 async def test_binary_edited_on_both_sides(remote: Remote, start_engine) -> None:
     blob = bytes(range(256)) * 40
-    a, b, rec_b, tree = await _conflict(
+    a, b, rec_b, tree, *_ = await _conflict(
         remote, start_engine,
         lambda a: (a / "image.bin").write_bytes(blob + b"\x00alpha"),
         lambda b: (b / "image.bin").write_bytes(blob + b"\x00beta"),
@@ -131,7 +131,7 @@ async def test_binary_edited_on_both_sides(remote: Remote, start_engine) -> None
 
 
 async def test_modify_delete_keeps_modified_file(remote: Remote, start_engine) -> None:
-    a, b, rec_b, tree = await _conflict(
+    a, b, rec_b, tree, *_ = await _conflict(
         remote, start_engine,
         lambda a: (a / "plan.txt").unlink(),
         lambda b: (b / "plan.txt").write_text("edited while a deleted it\n"),
@@ -141,7 +141,7 @@ async def test_modify_delete_keeps_modified_file(remote: Remote, start_engine) -
 
 
 async def test_add_add_keeps_both(remote: Remote, start_engine) -> None:
-    a, b, rec_b, tree = await _conflict(
+    a, b, rec_b, tree, *_ = await _conflict(
         remote, start_engine,
         lambda a: (a / "new.txt").write_text("a's new file\n"),
         lambda b: (b / "new.txt").write_text("b's new file\n"),
@@ -176,16 +176,15 @@ async def test_resolution_is_deterministic(remote: Remote, start_engine, tmp_pat
 
 
 async def test_conflict_state_until_copy_removed(remote: Remote, start_engine) -> None:
-    a, b, rec_b, tree = await _conflict(
+    a, b, rec_b, tree, engine_a, engine_b = await _conflict(
         remote, start_engine,
         lambda a: (a / "c.txt").write_text("a\n"),
         lambda b: (b / "c.txt").write_text("b\n"),
         {"c.txt": b"base\n"})
-    engine = None
     copy = next(p for p in tree if rules.parse_copy_name(p))
-    # The copy arrived on a by a plain pull: a knows it is an open conflict too.
-    _ = engine
-    for clone in (a, b):
-        assert (clone / copy).exists()
-    await rec_b.until(lambda: any(s == FolderState.CONFLICT for f, s, _ in rec_b.states if f == b),
-                      what="conflict state on b")
+    # b resolved it; the copy arrived on a by a plain pull: a counts it as open too.
+    await rec_b.until(lambda: engine_b.folder(b).state == FolderState.CONFLICT, what="b: conflict")
+    assert [c.copy_path for c in engine_a.folder(a).conflicts] == [copy]
+    (b / copy).unlink()  # the user settles it by deleting the copy
+    await rec_b.until(lambda: engine_b.folder(b).state == FolderState.IDLE
+                      and not engine_b.folder(b).conflicts, what="b: conflict settled")
