@@ -8,15 +8,12 @@ collapses into at most one operation in flight and one queued."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
-from autosync_gui.atomic_file import write_atomically
 from autosync_gui.config import FolderSettings
 from autosync_gui.engine import conflicts as rules
 from autosync_gui.engine.backoff import Backoff
@@ -31,10 +28,12 @@ from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
+    HostileContent,
     RemoteError,
     RepositoryBusy,
     RepositoryError,
 )
+from autosync_gui.engine.safe_paths import UnsafePath, display
 from autosync_gui.engine.watcher import TreeWatcher
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _short_list(files: tuple[str, ...] | list[str], limit: int = 3) -> str:
-    shown = ", ".join(files[:limit])
+    shown = ", ".join(display(f) for f in files[:limit])
     return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
 
 
@@ -87,6 +86,7 @@ class FolderSync:
         self._echo = False
         self._remote_problem: RemoteError | None = None
         self._error: str | None = None
+        self._refused: str | None = None  # pulled content refused (HostileContent)
         self._last_reported: str | None = None
         self._backoff = Backoff(first=1.0, cap=60.0)
         self._failures = 0  # failed syncs in a row, for the back-off
@@ -197,12 +197,10 @@ class FolderSync:
 
     async def restore(self, commit: str, path: str) -> None:
         """Write the file as it was in `commit`; the watcher then commits it as a new
-        version, so the current one stays in history."""
-        data = await self.file_at(commit, path)
-        target = self._inside(path)
-        # ".part": a temporary the watcher ignores; the rename over the file is the change.
-        await asyncio.to_thread(write_atomically, target, data, temp_suffix=".part")
-        self._emit(ActivityKind.INFO, f"restored {path} from {commit[:10]}", files=(path,))
+        version, so the current one stays in history. Never writes through a link."""
+        await asyncio.to_thread(self.repo.restore_file, commit, path)
+        self._emit(ActivityKind.INFO, f"restored {display(path)} from {commit[:10]}",
+                   files=(path,))
 
     async def resolve_conflict(self, conflict: Conflict,
                                keep: Literal["original", "copy", "both"]) -> None:
@@ -210,18 +208,22 @@ class FolderSync:
         version (it replaces the original), or keep both files under plain names."""
         if conflict.copy_path is None:
             return
-        original = self._inside(conflict.path)
-        copy = self._inside(conflict.copy_path)
+        copy = conflict.copy_path
+        tree = self.repo.work_tree
 
         def apply() -> None:
-            if keep == "original":
-                copy.unlink(missing_ok=True)
-            elif keep == "copy":
-                os.replace(copy, original)
-            else:
-                renamed = rules.kept_both_name(conflict.copy_path or "")
-                if renamed is not None:
-                    os.replace(copy, self._inside(renamed))
+            try:
+                if keep == "original":
+                    tree.remove(copy)
+                elif keep == "copy":
+                    tree.rename(copy, conflict.path, replace=True)
+                else:
+                    renamed = rules.kept_both_name(copy)
+                    if renamed is not None and not tree.rename(copy, renamed, replace=False):
+                        raise RepositoryError(f"{display(renamed)} exists already; rename "
+                                              "the conflict copy by hand")
+            except UnsafePath as exc:
+                raise RepositoryError(f"refusing to change {exc}") from None
 
         await asyncio.to_thread(apply)
         self._conflicts.pop(conflict.copy_path, None)
@@ -323,6 +325,9 @@ class FolderSync:
                 await self._step()
             except RepositoryBusy as exc:
                 self._busy(str(exc))
+            except HostileContent as exc:
+                self._refused = str(exc)  # stays until a sync succeeds (a fix arrived)
+                self._fail(str(exc))
             except RepositoryError as exc:
                 self._fail(str(exc))
             except Exception as exc:
@@ -424,6 +429,7 @@ class FolderSync:
             return
         self._remote_problem = None
         self._error = None
+        self._refused = None
         self._last_reported = None
         self._failures = 0
         self._cancel("retry")
@@ -480,6 +486,14 @@ class FolderSync:
                    f"pulled {_plural(len(result.files), 'file')} from {host}: "
                    f"{_short_list(result.files)}",
                    files=result.files, host=host)
+        for path, kept in result.kept_local:
+            self._emit(ActivityKind.CONFLICT,
+                       f"your ignored file {display(path)} is now {display(kept)}: a file "
+                       f"with the same name arrived from {host}; yours stays local and is "
+                       "never synced", files=(kept,), host=host)
+        for path in result.saved_beside:
+            self._emit(ActivityKind.INFO, f"a save made during the pull is kept as "
+                       f"{display(path)}", files=(path,))
         for conflict in result.conflicts:
             if conflict.copy_path:
                 self._conflicts[conflict.copy_path] = conflict
@@ -520,8 +534,8 @@ class FolderSync:
             return
         if self._paused:
             self._set_state(FolderState.PAUSED)
-        elif self._error is not None:
-            self._set_state(FolderState.ERROR, self._error)
+        elif self._error is not None or self._refused is not None:
+            self._set_state(FolderState.ERROR, self._error or self._refused or "")
         elif self._remote_problem is not None:
             state = FolderState.OFFLINE if self._remote_problem.offline else FolderState.ERROR
             self._set_state(state, str(self._remote_problem))
@@ -543,13 +557,6 @@ class FolderSync:
                                     **fields))  # type: ignore[arg-type]
 
     # ================================================================== conflicts
-    def _inside(self, rel: str) -> Path:
-        """A repository-relative path as an absolute one, refusing anything outside."""
-        pure = PurePosixPath(rel)
-        if pure.is_absolute() or ".." in pure.parts or ".git" in pure.parts or not rel:
-            raise RepositoryError(f"refusing path {rel!r}: not inside {self.repo.root}")
-        return self.repo.root / Path(*pure.parts)
-
     def _scan_conflict_copies(self) -> list[Conflict]:
         return [c for c in (self._conflict_from_name(p) for p in self.repo.tracked_files())
                 if c is not None]
@@ -571,12 +578,11 @@ class FolderSync:
             if path in self._conflicts:
                 continue
             conflict = self._conflict_from_name(path)  # a name match first: no disk access
-            if conflict is not None and (self.repo.root / path).exists():
+            if conflict is not None and self.repo.work_tree.lstat(path) is not None:
                 self._conflicts[path] = conflict
         self._forget_resolved_conflicts()
 
     def _forget_resolved_conflicts(self) -> None:
         for copy in list(self._conflicts):
-            with contextlib.suppress(RepositoryError):
-                if not self._inside(copy).exists():
-                    del self._conflicts[copy]
+            if self.repo.work_tree.lstat(copy) is None:
+                del self._conflicts[copy]
