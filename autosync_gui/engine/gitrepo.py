@@ -370,9 +370,13 @@ class GitRepository:
             with open(skip_list, "a", encoding="ascii") as fh:
                 fh.writelines(f"{sha}\n" for sha, _msg, _text in refused)
             sha, msg_id, text = refused[0]
+            tip = self._run("ls-remote", "--heads", "--", self.remote,
+                            f"refs/heads/{self.remote_branch}", check=False,
+                            timeout=NETWORK_TIMEOUT).text.split()[:1] or ["(unknown)"]
             raise HostileContent(
-                f"refused what {self.remote_url} sent: object {sha[:12]} {display(text)} "
-                f"({msg_id}); nothing was written. The remote needs a commit that removes it")
+                f"refused commit {tip[0][:12]} from {self.remote_url}: a tree in it "
+                f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
+                "remote needs a commit that removes it")
         raise _classify_remote_error(result.err, self.remote_url)
 
     def ahead(self) -> bool:

@@ -16,6 +16,7 @@ import errno
 import hashlib
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,9 +90,7 @@ class WorkTree:
                     next_fd = self._open_existing_dir(fd, components[:i + 1])
                 except OSError as exc:
                     if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                        kind = "a symbolic link" if exc.errno == errno.ELOOP else "not a folder"
-                        raise UnsafePath("/".join(components[:i + 1]),
-                                         f"is {kind} on disk") from None
+                        raise self._not_a_folder(fd, components[:i + 1]) from None
                     raise
                 os.close(fd)
                 fd = next_fd
@@ -101,13 +100,21 @@ class WorkTree:
         return fd
 
     @staticmethod
-    def _open_existing_dir(parent: int, components: list[str]) -> int:
+    def _not_a_folder(parent: int, components: list[str]) -> UnsafePath:
+        try:
+            link = stat.S_ISLNK(os.stat(components[-1], dir_fd=parent,
+                                        follow_symlinks=False).st_mode)
+        except OSError:
+            link = False
+        kind = "a symbolic link" if link else "not a folder"
+        return UnsafePath("/".join(components), f"is {kind} on disk")
+
+    def _open_existing_dir(self, parent: int, components: list[str]) -> int:
         try:
             return os.open(components[-1], _DIR_FLAGS, dir_fd=parent)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise UnsafePath("/".join(components), "is a symbolic link or not a folder "
-                                 "on disk") from None
+                raise self._not_a_folder(parent, components) from None
             raise
 
     @contextlib.contextmanager
