@@ -43,6 +43,7 @@ STOP_TIMEOUT = 30.0
 FLUSH_TIMEOUT = 20.0
 KEEP_NOTIFIED = 64
 BUSY_REPORT_AFTER = 50
+MAX_CHECKED_PATHS = 200  # changed paths checked against .gitignore after each commit
 
 
 def _plural(n: int, word: str) -> str:
@@ -85,6 +86,8 @@ class FolderSync:
         self._suppress = 0
         self._echo = False
         self._remote_problem: RemoteError | None = None
+        self._changed_paths: set[str] = set()  # since the last commit (bounded)
+        self._gitignore_reported: set[str] = set()
         self._error: str | None = None
         self._refused: str | None = None  # pulled content refused (HostileContent)
         self._last_reported: str | None = None
@@ -236,6 +239,8 @@ class FolderSync:
         if self._suppress:
             self._echo = True  # maybe our own merge writing files: checked afterwards
             return
+        if rel and len(self._changed_paths) < MAX_CHECKED_PATHS:
+            self._changed_paths.add(rel)
         self._mark_changed()
 
     def _on_rescan(self, reason: str) -> None:
@@ -382,11 +387,14 @@ class FolderSync:
         self._cancel("commit")
         self._dirty = False
         self._first_change = None
+        changed, self._changed_paths = self._changed_paths, set()
         async with self._lock:
             self._set_state(FolderState.COMMITTING)
             result = await asyncio.to_thread(self.repo.commit_pending)
+            hidden = await asyncio.to_thread(self.repo.gitignored, changed) if changed else []
         self._error = None
         self._busy_count = 0
+        self._report_gitignored(hidden)
         if result is None:
             return
         self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
@@ -401,6 +409,22 @@ class FolderSync:
                    files=tuple(f.split(" ", 1)[1] for f in result.files),
                    host=self.repo.hostname, commit=result.commit)
         self._note_new_copies([f.rsplit(" ", 1)[-1] for f in result.files])
+
+    def _report_gitignored(self, hidden: list[tuple[str, str, str]]) -> None:
+        """New files a .gitignore keeps out of sync: said once per .gitignore rule."""
+        by_rule: dict[tuple[str, str], list[str]] = {}
+        for path, source, pattern in hidden:
+            by_rule.setdefault((source, pattern), []).append(path)
+        for (source, pattern), paths in by_rule.items():
+            key = f"{source}\0{pattern}"
+            if key in self._gitignore_reported:
+                continue
+            self._gitignore_reported.add(key)
+            self._emit(ActivityKind.ERROR,
+                       f"{_plural(len(paths), 'new file')} {'are' if len(paths) != 1 else 'is'}"
+                       f" ignored by {display(source)} in {self.path} (pattern "
+                       f"'{display(pattern)}'): {_short_list(paths)} not synced; change "
+                       f"{display(source)} to sync them", files=tuple(paths))
 
     async def _poll(self) -> None:
         try:

@@ -324,6 +324,24 @@ class GitRepository:
                   env={"GIT_LITERAL_PATHSPECS": "1"})
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
 
+    def gitignored(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
+        """Of `paths`, the existing files a .gitignore in the tree keeps out of commits:
+        (path, the .gitignore, its pattern). Our own and the user's private excludes
+        (built-in temporaries, folder patterns, info/exclude) are not counted."""
+        wanted = sorted(p for p in paths if self.work_tree.lstat(p) is not None)
+        if not wanted:
+            return []
+        result = self._run("check-ignore", "-v", "-z", "--stdin", check=False,
+                           stdin=b"\0".join(os.fsencode(p) for p in wanted) + b"\0")
+        fields = [os.fsdecode(f) for f in result.out.split(b"\0")]
+        found: list[tuple[str, str, str]] = []
+        for source, _line, pattern, path in zip(fields[0::4], fields[1::4], fields[2::4],
+                                                fields[3::4], strict=False):
+            if source.rsplit("/", 1)[-1] == ".gitignore" and not source.startswith("/") \
+                    and not pattern.startswith("!"):
+                found.append((path, source, pattern))
+        return found
+
     def _commit_message(self, changes: list[str]) -> str:
         n = len(changes)
         subject = f"autosync on {self.hostname}: {n} file{'s' if n != 1 else ''} changed"
