@@ -9,3 +9,17 @@ pytest_plugins = [
     "tests.fixtures.qt",
     "tests.fixtures.dbus_notifications",
 ]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _forget_environment_password():
+    """secrets.take_environment_password keeps the value it moved out of os.environ for
+    the life of the process; each test starts without one."""
+    import autosync_gui.secrets as secrets
+
+    secrets._environment_password = None
+    yield
+    secrets._environment_password = None

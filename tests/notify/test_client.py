@@ -166,7 +166,9 @@ async def test_trusted_account_instances_are_notified(prosody, instances):
     # mutual subscription between trusted accounts is set up by the instances themselves
     await a.sees(b)
     await b.sees(a)
-    assert b.client.notify(IDENTITY, COMMIT) == 1
+    # a notice goes to a trusted account only for a repository shared with it
+    assert b.client.notify(IDENTITY, COMMIT) == 0
+    assert b.client.notify(IDENTITY, COMMIT, frozenset({alice})) == 1
     await a.rec.until(lambda: a.rec.notices, what="notice from bob")
     assert a.rec.notices[0][0].host == "bob-laptop"
     # carol trusts alice, alice does not trust carol: no subscription, no notices either way
