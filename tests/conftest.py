@@ -23,3 +23,9 @@ def _forget_environment_password():
     secrets._environment_password = None
     yield
     secrets._environment_password = None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The log check looks at what every other test wrote: it runs last."""
+    last = [i for i in items if i.nodeid.startswith("tests/test_zz_no_secret_in_logs.py")]
+    items[:] = [i for i in items if i not in last] + last

@@ -33,7 +33,7 @@ async def notifiers(start_engine):
     engines (this fixture depends on start_engine, so it is torn down first)."""
     started: list[object] = []
 
-    async def make(engine, settings, password="pw"):
+    async def make(engine, settings, password="pw-Kx7q2Lm"):
         service = await start_notification_service(engine, settings, password=password,
                                                    backoff=FAST)
         started.append(service)
@@ -49,7 +49,7 @@ def xmpp_states(rec):
 
 
 async def two_replicas(prosody, remote, start_engine, notifiers, **folder_a):
-    jid = prosody.register("alice", "pw")
+    jid = prosody.register("alice", "pw-Kx7q2Lm")
     a_dir, b_dir = remote.clone("a"), remote.clone("b")
     ea, ra = await start_engine(a_dir, hostname="laptop", **folder_a)
     eb, rb = await start_engine(b_dir, hostname="desktop")
@@ -126,7 +126,7 @@ async def test_server_restart_reconnects_and_catches_up(prosody, remote, start_e
 
 async def test_catch_up_fetch_after_every_connect(prosody, remote, start_engine, notifiers):
     """The catch-up alone (no notice at all) brings what was pushed while b was offline."""
-    jid = prosody.register("alice", "pw")
+    jid = prosody.register("alice", "pw-Kx7q2Lm")
     a_dir, b_dir = remote.clone("a"), remote.clone("b")
     eb, rb = await start_engine(b_dir, hostname="desktop")
     ea, ra = await start_engine(a_dir, hostname="laptop")
@@ -172,7 +172,7 @@ async def test_password_from_environment(prosody, remote, start_engine, monkeypa
 
 
 async def test_stranger_cannot_trigger_a_fetch(prosody, remote, start_engine, notifiers):
-    alice, mallory = prosody.register("alice", "pw"), prosody.register("mallory", "pw")
+    alice, mallory = prosody.register("alice", "pw-Kx7q2Lm"), prosody.register("mallory", "pw-Kx7q2Lm")
     b_dir = remote.clone("b")
     eb, rb = await start_engine(b_dir, hostname="desktop")
     sb = await notifiers(eb, prosody.settings(alice))
@@ -182,7 +182,7 @@ async def test_stranger_cannot_trigger_a_fetch(prosody, remote, start_engine, no
     raw = []
     sb.client.stream.register_handler(Callback(
         "test raw", MatchXPath("{jabber:client}message"), raw.append))
-    evil = Instance(prosody.settings(mallory), "pw", "laptop")  # a real autosync client
+    evil = Instance(prosody.settings(mallory), "pw-Kx7q2Lm", "laptop")  # a real autosync client
     evil.start()
     try:
         await evil.connected()
@@ -211,7 +211,7 @@ async def test_notices_only_for_folders_shared_with_that_account(prosody, remote
                                                                   start_engine, notifiers):
     """A trusted account's notices make a folder pull only when the folder names that
     account in share_with (and our notices reach it only for such folders)."""
-    alice, bob = prosody.register("alice", "pw"), prosody.register("bob", "pw")
+    alice, bob = prosody.register("alice", "pw-Kx7q2Lm"), prosody.register("bob", "pw-Kx7q2Lm")
     shared, private, b_dir = remote.clone("shared"), remote.clone("private"), remote.clone("b")
     ea, ra = await start_engine(shared, hostname="laptop")
     await ea.add_folder(folder_settings(private))
