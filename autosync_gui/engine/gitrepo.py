@@ -175,7 +175,9 @@ class GitRepository:
                    "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
                    "-c", "merge.conflictStyle=merge", *safety_options(no_hooks)]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
-        self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir)
+        index_file = self.root / self._run("rev-parse", "--git-path", "index").text
+        self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
+                                        index_file)
         global_file = reader.get_value("core", "excludesfile", "") \
             if reader.has_option("core", "excludesfile") else ""
         self._global_excludes = global_excludes_file(str(global_file) or None)
