@@ -12,8 +12,8 @@ from pathlib import Path
 
 from autosync_gui import __version__, log_safety
 from autosync_gui.config import ConfigError, Settings, load_config
+from autosync_gui.engine.backends import validate_folder
 from autosync_gui.engine.engine import Engine
-from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.secrets import take_environment_password
@@ -45,7 +45,7 @@ def load_and_validate(config: Path | None) -> Settings:
                           "table with path = ...")
     for i, folder in enumerate(settings.folders):
         try:
-            GitRepository.validate(folder.path)
+            validate_folder(folder.path)
         except RepositoryError as exc:
             raise ConfigError(f"{settings.source}: folder[{i}].path: {exc}") from None
     return settings

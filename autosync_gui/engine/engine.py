@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autosync_gui.config import FolderSettings, Settings
+from autosync_gui.engine.backends import open_repository
 from autosync_gui.engine.events import EngineObserver, ObserverHub
 from autosync_gui.engine.folder import FolderSync
-from autosync_gui.engine.gitrepo import GitRepository
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ class Engine:
         path = Path(settings.path)
         if path in self._folders:
             return self._folders[path]
-        repo = await asyncio.to_thread(GitRepository.open, path, self.hostname, settings.ignore)
-        lock = self._repo_locks.setdefault(repo.git_dir, asyncio.Lock())
+        repo = await asyncio.to_thread(open_repository, path, self.hostname, settings.ignore)
+        lock = self._repo_locks.setdefault(repo.data_dir, asyncio.Lock())
         folder = FolderSync(settings, repo, self.hub, lock)
         self._folders[path] = folder
         await folder.start()

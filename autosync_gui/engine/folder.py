@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from autosync_gui.config import FolderSettings
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.backoff import Backoff
 from autosync_gui.engine.events import (
     Activity,
@@ -24,12 +24,12 @@ from autosync_gui.engine.events import (
     FolderState,
     ObserverHub,
 )
-from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
     HostileContent,
     RemoteError,
+    Repository,
     RepositoryBusy,
     RepositoryError,
 )
@@ -58,7 +58,7 @@ def _short_list(files: tuple[str, ...] | list[str], limit: int = 3) -> str:
 class FolderSync:
     """The sync loop of one configured folder."""
 
-    def __init__(self, settings: FolderSettings, repo: GitRepository, hub: ObserverHub,
+    def __init__(self, settings: FolderSettings, repo: Repository, hub: ObserverHub,
                  lock: asyncio.Lock) -> None:
         self.settings = settings
         self.path = Path(settings.path)
@@ -392,7 +392,7 @@ class FolderSync:
         async with self._lock:
             self._set_state(FolderState.COMMITTING)
             result = await asyncio.to_thread(self.repo.commit_pending)
-            hidden = await asyncio.to_thread(self.repo.gitignored, changed) if changed else []
+            hidden = await asyncio.to_thread(self.repo.ignored_by_synced_rules, changed) if changed else []
         self._error = None
         self._busy_count = 0
         self._report_gitignored(hidden)
@@ -516,7 +516,7 @@ class FolderSync:
                    f"{_short_list(result.files)}",
                    files=result.files, host=host)
         for path in result.files:
-            if path.rsplit("/", 1)[-1] == ".gitignore":
+            if path.rsplit("/", 1)[-1] == self.repo.ignore_file_name:
                 self._pulled_ignore_files.add(path)
         for path, kept in result.kept_local:
             self._emit(ActivityKind.CONFLICT,

@@ -23,7 +23,7 @@ from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, Fol
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.ui.adapter import EngineSignals
 from autosync_gui.ui.common import spawn
-from autosync_gui.ui.conflicts import ConflictDialog
+from autosync_gui.ui.conflict_dialog import ConflictDialog
 from autosync_gui.ui.history import HistoryDialog
 from autosync_gui.ui.icons import app_icon
 from autosync_gui.ui.logsetup import install_excepthook, setup_logging

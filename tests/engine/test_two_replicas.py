@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.events import ActivityKind, FolderState
 from tests.fixtures.git_remotes import Remote, commit, git
 
