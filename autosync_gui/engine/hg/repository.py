@@ -335,7 +335,9 @@ class HgRepository:
     def _commit_message(self, changes: list[str]) -> str:
         n = len(changes)
         subject = f"autosync on {self.hostname}: {n} file{'s' if n != 1 else ''} changed"
-        body = "\n".join(changes[:MAX_LISTED_FILES])
+        # hg stores messages as UTF-8: a name that is not is written with escapes
+        body = "\n".join(c.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                         for c in changes[:MAX_LISTED_FILES])
         if n > MAX_LISTED_FILES:
             body += f"\n... and {n - MAX_LISTED_FILES} more"
         return f"{subject}\n\n{body}\n\n{HOST_TRAILER}: {self.hostname}\n"
