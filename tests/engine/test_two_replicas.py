@@ -30,7 +30,7 @@ async def settled(rec, engine, remote: Remote, *clones: Path) -> None:
         return all(engine_state_ok(engine, c) and remote.is_clean(c) and remote.synced(c)
                    for c in clones) and all(remote.committed(c) == remote.committed(clones[0])
                                             for c in clones)
-    await rec.until(done, timeout=30, what="replicas converged")
+    await rec.until(done, timeout=60, what="replicas converged")
 
 
 def engine_state_ok(engine, clone: Path) -> bool:
@@ -62,9 +62,9 @@ async def test_non_overlapping_edits_merge(remote: Remote, start_engine) -> None
     engine.pause(b)
     (a / "shared.txt").write_text(text.replace("line 1\n", "line 1 edited on a\n"))
     (b / "shared.txt").write_text(text.replace("line 18\n", "line 18 edited on b\n"))
-    await rec.until(lambda: rec.of(ActivityKind.PUSHED, a), what="a pushed")
+    await rec.until(lambda: rec.of(ActivityKind.PUSHED, a), timeout=60, what="a pushed")
     engine.resume(b)
-    await rec.until(lambda: rec.of(ActivityKind.PUSHED, b), what="b merged and pushed")
+    await rec.until(lambda: rec.of(ActivityKind.PUSHED, b), timeout=60, what="b merged and pushed")
     engine.sync_now(a)
     await settled(rec, engine, remote, a, b)
     merged = (a / "shared.txt").read_text()
@@ -83,14 +83,14 @@ async def _conflict(remote: Remote, start_engine, edit_a, edit_b, base: dict[str
     engine_b, rec_b = await start_engine(b, hostname="beta")
     engine_b.pause(b)
     edit_a(a)
-    await rec_a.until(lambda: rec_a.of(ActivityKind.PUSHED, a), what="a pushed")
+    await rec_a.until(lambda: rec_a.of(ActivityKind.PUSHED, a), timeout=60, what="a pushed")
     edit_b(b)
     engine_b.resume(b)
-    await rec_b.until(lambda: rec_b.of(ActivityKind.PUSHED, b), what="b merged and pushed")
+    await rec_b.until(lambda: rec_b.of(ActivityKind.PUSHED, b), timeout=60, what="b merged and pushed")
     engine_a.sync_now(a)
     await rec_a.until(lambda: remote.local_head(a) == remote.head()
                       and engine_a.folder(a).state in (FolderState.IDLE, FolderState.CONFLICT),
-                      what="a caught up")
+                      timeout=60, what="a caught up")
     tree_a, tree_b = work_tree(a), work_tree(b)
     assert tree_a == tree_b == remote.tree_files()
     assert no_markers(tree_a)
