@@ -136,15 +136,15 @@ async def test_no_hook_of_any_hgrc_runs(hg_remote: HgRemote, start_engine,
     marker = isolated_home / "HOOK-RAN"
     hooks = (f"[hooks]\nprecommit = touch {marker}\npre-pull = touch {marker}\n"
              f"pre-push = touch {marker}\n[extensions]\nnosuchextension = /nonexistent.py\n")
-    (isolated_home / ".hgrc").write_text(hooks)
     a, b = hg_remote.clone("a"), hg_remote.clone("b")
+    (isolated_home / ".hgrc").write_text(hooks)
     with open(a / ".hg" / "hgrc", "a", encoding="utf-8") as fh:
         fh.write(hooks)
     engine, rec = await start_engine(a, b)
     (a / "note.txt").write_text("hello\n")
-    await rec.until(lambda: "note.txt" in hg_remote.tree_names(), what="pushed")
+    await rec.until(lambda: "note.txt" in hg_remote.tree_names(), timeout=60, what="pushed")
     engine.sync_now(b)
-    await rec.until(lambda: (b / "note.txt").exists(), what="pulled")
+    await rec.until(lambda: (b / "note.txt").exists(), timeout=60, what="pulled")
     assert not marker.exists()
     assert "Test a" in hg(a, "log", "-r", ".", "-T", "{author}")
 
