@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from autosync_gui import __version__
 from autosync_gui.config import ConfigError, FolderSettings, Settings, default_config_path, load_config
+from autosync_gui.control.runtime import UnsafeRuntimeError
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
 from autosync_gui.engine.repository import RepositoryError
@@ -340,9 +341,14 @@ def run_app(argv: list[str]) -> int:
     app.setDesktopFileName("autosync")
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)
-    instance = SingleInstance()
-    if not instance.acquire():
-        told = instance.notify_running("activate")
+    try:
+        instance = SingleInstance()
+        first = instance.acquire()
+        told = False if first else instance.notify_running("activate")
+    except UnsafeRuntimeError as exc:
+        print(f"autosync: {exc}", file=sys.stderr)
+        return 2
+    if not first:
         print("autosync is already running" + ("; showing it" if told else ""),
               file=sys.stderr)
         return 0 if told else 1
