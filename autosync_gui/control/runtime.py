@@ -18,6 +18,7 @@ import stat
 import struct
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 FIX_RUNTIME = ("set XDG_RUNTIME_DIR to a folder only you can use (mode 0700), "
                "e.g. mkdir -m 700 ~/.autosync-run && export XDG_RUNTIME_DIR=~/.autosync-run")
@@ -131,14 +132,20 @@ def check_socket_file(path: Path) -> None:
 _CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
-def peer_uid(sock: socket.socket) -> int:
+class _Socket(Protocol):
+    """A socket.socket or asyncio's TransportSocket."""
+
+    def getsockopt(self, level: int, option: int, buflen: int) -> bytes: ...
+
+
+def peer_uid(sock: _Socket) -> int:
     """The user id of the process at the other end of a connected Unix socket."""
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size)
     _pid, uid, _gid = _CREDENTIALS.unpack(raw)
     return int(uid)
 
 
-def check_peer(sock: socket.socket, path: Path) -> None:
+def check_peer(sock: _Socket, path: Path) -> None:
     """Refuse a connection whose other end is not our own user."""
     uid = peer_uid(sock)
     if uid != os.getuid():

@@ -28,9 +28,12 @@ from autosync_gui.engine.events import (
     ObserverHub,
 )
 from autosync_gui.engine.gitrepo import GitRepository
+from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
+    DeletedFile,
+    FileVersion,
     RemoteError,
     RepositoryBusy,
     RepositoryError,
@@ -46,6 +49,10 @@ KEEP_NOTIFIED = 64
 BUSY_REPORT_AFTER = 50
 
 
+def commit_short(sha: str) -> str:
+    return sha[:10]
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
@@ -53,6 +60,19 @@ def _plural(n: int, word: str) -> str:
 def _short_list(files: tuple[str, ...] | list[str], limit: int = 3) -> str:
     shown = ", ".join(files[:limit])
     return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
+
+
+def local_minute(when: datetime) -> str:
+    """A moment as the user reads it: local time to the minute."""
+    return when.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def restore_title(name: str, version: FileVersion) -> str:
+    """The subject of a restore commit."""
+    return f"restored {name} as of {local_minute(version.time)} from {version.host}"
+
+
+UNPAUSE_CHECK = 60.0  # a timed pause re-reads the wall clock at least this often (suspend)
 
 
 class FolderSync:
@@ -74,6 +94,7 @@ class FolderSync:
         self._first_change: float | None = None
         self._last_change = 0.0
         self._paused = False
+        self._paused_until: datetime | None = None
         self._stopping = False
         self._want_commit = False
         self._want_sync = False
@@ -108,6 +129,28 @@ class FolderSync:
     @property
     def paused(self) -> bool:
         return self._paused
+
+    @property
+    def paused_until(self) -> datetime | None:
+        """When a timed pause ends (aware); None while syncing or paused until resumed."""
+        return self._paused_until
+
+    @property
+    def error(self) -> str | None:
+        """What needs the user now (None when nothing does)."""
+        if self._error is not None:
+            return self._error
+        return str(self._remote_problem) if self._remote_problem is not None else None
+
+    @property
+    def remote_display(self) -> str:
+        """The remote's URL without credentials, fit to show."""
+        return without_credentials(self.repo.remote_url)
+
+    def relative_name(self, path: str) -> str:
+        """A repository-relative path as the user names it: relative to the folder."""
+        scope = self.repo.scope
+        return path[len(scope) + 1:] if scope and path.startswith(scope + "/") else path
 
     @property
     def work_queued(self) -> bool:
@@ -171,18 +214,37 @@ class FolderSync:
         self._request_sync("notify")
         return True
 
-    def pause(self) -> None:
+    def pause(self, until: datetime | None = None) -> None:
+        """Stop committing and syncing, until `until` (aware) or until resumed. Changes
+        made meanwhile are committed and synced on resume."""
         self._paused = True
-        for name in ("commit", "push", "retry"):
+        self._paused_until = until
+        for name in ("commit", "push", "retry", "unpause"):
             self._cancel(name)
+        if until is not None:
+            self._check_unpause()
+        self._emit(ActivityKind.INFO, f"paused until {local_minute(until)}" if until
+                   else "paused until resumed")
         self._settle()
+
+    def _check_unpause(self) -> None:
+        if self._paused_until is None:
+            return
+        left = (self._paused_until - datetime.now(UTC)).total_seconds()
+        if left <= 0:
+            self.resume()
+        else:
+            self._arm("unpause", min(left, UNPAUSE_CHECK), self._check_unpause)
 
     def resume(self) -> None:
         if not self._paused:
             return
         self._paused = False
+        self._paused_until = None
+        self._cancel("unpause")
         self._want_commit = True
         self._request_sync("resume")
+        self._emit(ActivityKind.INFO, "resumed")
         self._settle()
 
     async def history(self, skip: int = 0, limit: int = 100,
@@ -194,6 +256,53 @@ class FolderSync:
 
     async def diff(self, commit: str, path: str | None = None) -> str:
         return await asyncio.to_thread(self.repo.diff, commit, path)
+
+    async def versions(self, path: str) -> list[FileVersion]:
+        """Every version of `path` (repository-relative), newest first, renames followed."""
+        return await asyncio.to_thread(self.repo.versions, path)
+
+    async def deleted_files(self, since: datetime, under: str = "") -> list[DeletedFile]:
+        return await asyncio.to_thread(self.repo.deleted_files, since, under)
+
+    async def pending_changes(self) -> int:
+        return await asyncio.to_thread(self.repo.pending_changes)
+
+    async def unpushed_commits(self) -> int:
+        return await asyncio.to_thread(self.repo.unpushed_commits)
+
+    async def restore_version(self, path: str, version: FileVersion) -> CommitResult | None:
+        """Put `version` back at `path` (repository-relative; a deleted file too) and
+        commit it on its own as "restored NAME as of DATE from HOST"; the content it
+        replaces stays in history. None when the file already was that version."""
+        if version.size is None:
+            raise RepositoryError(f"the version of {commit_short(version.commit)} is the "
+                                  f"deletion of {version.path}; pick an older one")
+        data = await self.file_at(version.commit, version.path)
+        target = self._writable(path)
+        title = restore_title(self.relative_name(path), version)
+        async with self._lock:
+            await asyncio.to_thread(write_atomically, target, data, temp_suffix=".part")
+            result = await asyncio.to_thread(self.repo.commit_restore, path, title)
+        if result is not None:
+            self._emit(ActivityKind.COMMITTED, title, files=(path,), host=self.repo.hostname,
+                       commit=result.commit)
+            self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
+        return result
+
+    def _writable(self, rel: str) -> Path:
+        """Where a restored file may be written: inside the folder, never through a
+        symbolic link or over a folder."""
+        target = self._inside(rel)
+        current = self.repo.root
+        for part in PurePosixPath(rel).parts[:-1]:
+            current = current / part
+            if current.is_symlink() or (current.exists() and not current.is_dir()):
+                raise RepositoryError(f"refusing to restore {rel}: {current} is not a folder "
+                                      "(a link or a file); move it away first")
+        if target.is_dir() and not target.is_symlink():
+            raise RepositoryError(f"refusing to restore {rel}: a folder is in its place; "
+                                  "move it away first")
+        return target
 
     async def restore(self, commit: str, path: str) -> None:
         """Write the file as it was in `commit`; the watcher then commits it as a new
@@ -519,7 +628,8 @@ class FolderSync:
         if self._stopping:
             return
         if self._paused:
-            self._set_state(FolderState.PAUSED)
+            until = self._paused_until
+            self._set_state(FolderState.PAUSED, f"until {local_minute(until)}" if until else "")
         elif self._error is not None:
             self._set_state(FolderState.ERROR, self._error)
         elif self._remote_problem is not None:

@@ -28,6 +28,7 @@ from autosync_gui.engine.git_env import (
     first_line,
     noninteractive_env,
 )
+from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.ignore import global_excludes_file, render_excludes
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.repository import (
@@ -125,7 +126,7 @@ def _classify_remote_error(err: str, url: str) -> RemoteError:
     return RemoteError(f"remote {url} unreachable: {first_line(err)}", offline=True)
 
 
-class GitRepository(CarefulFastForward):
+class GitRepository(CarefulFastForward, FileHistory):
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
 
     def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str]) -> None:

@@ -55,6 +55,31 @@ class CommitInfo:
     files: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class FileVersion:
+    """One version of one file: the commit that made it, as the user sees it."""
+
+    commit: str
+    time: datetime  # the commit's time, aware
+    host: str  # the machine that made it (its commit's host trailer)
+    path: str  # the file's path in that commit (it may have been renamed since)
+    change: str  # "added", "modified", "renamed", "deleted"
+    size: int | None  # bytes; None for a deletion
+    previous_path: str | None = None  # for "renamed": the name before
+
+
+@dataclass(frozen=True)
+class DeletedFile:
+    """A file deleted lately and not there any more."""
+
+    path: str
+    commit: str  # the commit that deleted it
+    time: datetime
+    host: str  # the machine that deleted it
+    last_commit: str  # a commit that still has its last content
+    size: int | None
+
+
 class Repository(Protocol):
     root: Path  # the work tree's top
     git_dir: Path  # where the repository keeps its data (used to share locks)
@@ -95,3 +120,26 @@ class Repository(Protocol):
     def file_at(self, commit: str, path: str) -> bytes: ...
 
     def diff(self, commit: str, path: str | None) -> str: ...
+
+    def versions(self, path: str) -> list[FileVersion]:
+        """Every version of `path` (relative to `root`), newest first, following renames;
+        a deletion counts as a version (size None)."""
+        ...
+
+    def deleted_files(self, since: datetime, under: str) -> list[DeletedFile]:
+        """Files below `under` (relative to `root`; "" for the folder) deleted since
+        `since` and not there any more, newest first."""
+        ...
+
+    def commit_restore(self, path: str, title: str) -> CommitResult | None:
+        """Commit the restored file at `path` alone, titled `title`; None when it was
+        unchanged."""
+        ...
+
+    def pending_changes(self) -> int:
+        """Files changed in the folder and not committed yet."""
+        ...
+
+    def unpushed_commits(self) -> int:
+        """Commits the remote does not have yet (as of the last fetch)."""
+        ...

@@ -18,7 +18,11 @@ from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from autosync_gui import __version__
 from autosync_gui.config import ConfigError, FolderSettings, Settings, default_config_path, load_config
+from autosync_gui.control.client import CommandFailedError, ControlClient, NoInstanceError
+from autosync_gui.control.instance import InstanceLock, instance_paths
 from autosync_gui.control.runtime import UnsafeRuntimeError
+from autosync_gui.control.server import ControlServer
+from autosync_gui.control.service import ControlService
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
 from autosync_gui.engine.repository import RepositoryError
@@ -30,7 +34,6 @@ from autosync_gui.ui.icons import app_icon
 from autosync_gui.ui.logsetup import install_excepthook, setup_logging
 from autosync_gui.ui.notifications import Notifier
 from autosync_gui.ui.settings_dialog import SettingsDialog
-from autosync_gui.ui.single_instance import SingleInstance
 from autosync_gui.ui.tray import Actions, TrayUi
 from autosync_gui.ui.wizard import SetupWizard
 
@@ -47,7 +50,8 @@ class TrayApp(QObject):
 
     def __init__(self, config_path: Path | None = None, *, hostname: str | None = None,
                  tray_retries: int = 5, tray_retry_ms: int = 2000,
-                 notify_delay_ms: int = 1500, parent: QObject | None = None) -> None:
+                 notify_delay_ms: int = 1500, instance: InstanceLock | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         app = QApplication.instance()
         if isinstance(app, QApplication):
@@ -60,6 +64,8 @@ class TrayApp(QObject):
         self.engine: Engine | None = None
         self.signals = EngineSignals(self)
         self.xmpp_service: Any = None
+        self.instance = instance  # the lock that makes us the instance of our configuration
+        self.control: ControlServer | None = None
         self.folder_errors: dict[Path, str] = {}
         self.history_windows: dict[Path, HistoryDialog] = {}
         self.conflict_dialog: ConflictDialog | None = None
@@ -97,6 +103,7 @@ class TrayApp(QObject):
         self.notifier.set_level(self.settings.ui.notifications)
         self.engine = Engine(replace(self.settings, folders=()), hostname=self.hostname)
         self.engine.subscribe(self.signals)
+        await self._start_control(self.engine)
         await self.engine.start()
         for folder in self.settings.folders:
             await self._add_to_engine(folder)
@@ -110,6 +117,27 @@ class TrayApp(QObject):
         log.info("autosync %s tray app running: %d folder(s)", __version__,
                  len(self.folders()))
         self.started.emit()
+
+    async def _start_control(self, engine: Engine) -> None:
+        """Serve `autosync status` & co. (and later launches) on the control socket of
+        our configuration; run_app took its lock already, a test's app takes it here."""
+        if self.instance is None:
+            self.instance = InstanceLock(instance_paths(self.config_arg))
+            if not self.instance.acquire():
+                log.error("another autosync instance runs for %s; this one takes no commands",
+                          self.instance.paths.config)
+                return
+        service = ControlService(engine, mode="tray", config=self.instance.paths.config,
+                                 on_activate=self.present)
+        self.control = ControlServer(service, self.instance.paths)
+        await self.control.start()
+
+    async def stop_control(self) -> None:
+        control, self.control = self.control, None
+        if control is not None:
+            await control.stop()
+        if self.instance is not None:
+            self.instance.release()
 
     async def _add_to_engine(self, folder: FolderSettings) -> Any:
         assert self.engine is not None
@@ -164,8 +192,13 @@ class TrayApp(QObject):
             if window is not None:
                 window.close()
         await self._stop_xmpp()
+        if self.control is not None:
+            await self.control.stop()
+            self.control = None
         if self.engine is not None:
             await self.engine.stop(flush=True)
+        if self.instance is not None:
+            self.instance.release()
         self.tray.hide()
         self.stopped.emit()
 
@@ -314,9 +347,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _main(app: QApplication, args: argparse.Namespace, instance: SingleInstance) -> int:
-    tray_app = TrayApp(args.config)
-    instance.activated.connect(tray_app.present)
+async def _main(app: QApplication, args: argparse.Namespace, instance: InstanceLock) -> int:
+    tray_app = TrayApp(args.config, instance=instance)
     app.aboutToQuit.connect(tray_app.request_quit)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -330,8 +362,25 @@ async def _main(app: QApplication, args: argparse.Namespace, instance: SingleIns
         instance.release()
 
 
+def _show_running(instance: InstanceLock) -> int:
+    """Another instance of this configuration runs: ask it to show itself."""
+    try:
+        with ControlClient(instance.paths, timeout=10).connect(wait=10) as client:
+            client.call("activate")
+    except CommandFailedError as exc:
+        print(f"autosync: {exc}", file=sys.stderr)
+        return exc.code
+    except (NoInstanceError, OSError) as exc:
+        print(f"autosync: another autosync holds {instance.paths.lock} but does not answer "
+              f"({exc}); stop it and start again", file=sys.stderr)
+        return 1
+    print("autosync is already running; showing it", file=sys.stderr)
+    return 0
+
+
 def run_app(argv: list[str]) -> int:
-    """Start the tray app; with another instance running, ask it to show itself."""
+    """Start the tray app; with another instance of the configuration running, ask it to
+    show itself."""
     args = _parse(argv)
     path = setup_logging(args.verbose)
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
@@ -342,16 +391,12 @@ def run_app(argv: list[str]) -> int:
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)
     try:
-        instance = SingleInstance()
-        first = instance.acquire()
-        told = False if first else instance.notify_running("activate")
+        instance = InstanceLock(instance_paths(args.config))
+        if not instance.acquire():
+            return _show_running(instance)
     except UnsafeRuntimeError as exc:
         print(f"autosync: {exc}", file=sys.stderr)
         return 2
-    if not first:
-        print("autosync is already running" + ("; showing it" if told else ""),
-              file=sys.stderr)
-        return 0 if told else 1
     install_excepthook()
     log.info("logging to %s", path)
     return int(qasync.run(_main(app, args, instance)) or 0)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from autosync_gui.control.instance import instance_names
 from tests.control.local_users import LocalUser
 from tests.fixtures.git_remotes import Remote
 
@@ -87,8 +88,9 @@ def test_tray_refuses_a_runtime_folder_another_user_created(
         other_user: LocalUser, shared_tmp: Path, remote: Remote, tmp_path: Path,
         mode: int) -> None:
     folder = shared_tmp / f"autosync-{os.getuid()}"
-    attacker = _squat(other_user, folder, mode, ["autosync.lock", "autosync.socket"])
     cfg = _config(tmp_path, remote.clone("a"))
+    names = list(instance_names(cfg))  # the attacker knows the names: they are no secret
+    attacker = _squat(other_user, folder, mode, names)
     victim = subprocess.run([sys.executable, "-m", "autosync_gui", "--config", str(cfg)],
                             env=_victim_env(shared_tmp), capture_output=True, text=True,
                             timeout=60, stdin=subprocess.DEVNULL)
@@ -97,7 +99,7 @@ def test_tray_refuses_a_runtime_folder_another_user_created(
     assert last.startswith(f"autosync: {folder} belongs to {other_user.name}"), last
     assert "XDG_RUNTIME_DIR" in last and "remove" in last, "the line names the fix"
     assert _attacker_saw(attacker) == "", "the attacker received nothing, not even a connection"
-    assert sorted(os.listdir(folder)) == ["autosync.lock", "autosync.socket"]
+    assert sorted(os.listdir(folder)) == sorted(names)
 
 
 def test_own_runtime_folder_open_to_others_is_refused(shared_tmp: Path, remote: Remote,
