@@ -58,9 +58,12 @@ def load_and_validate(config: Path | None) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
     if getattr(args, "control", None) is not None:
-        return run_control(args)
+        return run_control(args, unknown)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     headless = args.headless or (args.command == "run" and _no_gui_available())

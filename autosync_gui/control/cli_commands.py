@@ -332,9 +332,14 @@ def add_control_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     side.add_argument("--both", action="store_true", help="keep both, under plain names")
 
 
-def run_control(args: argparse.Namespace) -> int:
-    """Run the control command parsed into `args`; returns the exit code."""
+def run_control(args: argparse.Namespace, unknown: list[str] | None = None) -> int:
+    """Run the control command parsed into `args` (`unknown`: arguments nobody took);
+    returns the exit code."""
     handler: Handler = args.control
+    if unknown:
+        print(f"autosync {args.command}: unrecognized arguments: {' '.join(unknown)}; see "
+              f"`autosync {args.command} --help`", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         return handler(args, instance_paths(getattr(args, "config", None)))
     except (BadInputError, UnsafeRuntimeError) as exc:

@@ -51,18 +51,17 @@ class Engine:
     def locate(self, path: Path) -> tuple[FolderSync, str]:
         """The folder holding `path` (absolute; the folder itself or anything inside it,
         existing or not) and the path relative to that folder's repository root ("" for
-        the root). Symbolic links in the leading folders are followed, the last name is
-        not. Raises LookupError with one line naming the folders."""
+        the root). Links in the leading folders are resolved (a path that leads out of
+        the folder through one is not in it); the last name is not. Raises LookupError
+        with one line naming the folders."""
         target = Path(os.path.normpath(path))
-        candidates = [target, Path(os.path.realpath(target.parent)) / target.name
-                      if target.name else target]
+        real = Path(os.path.realpath(target.parent)) / target.name if target.name else target
         best: tuple[int, FolderSync, Path] | None = None
         for folder in self._folders.values():
-            for root in (folder.path, Path(os.path.realpath(folder.path))):
-                for candidate in candidates:
-                    if (candidate == root or root in candidate.parents) \
-                            and (best is None or len(root.parts) > best[0]):
-                        best = (len(root.parts), folder, candidate.relative_to(root))
+            root = Path(os.path.realpath(folder.path))
+            if (real == root or root in real.parents) \
+                    and (best is None or len(root.parts) > best[0]):
+                best = (len(root.parts), folder, real.relative_to(root))
         if best is None:
             known = ", ".join(str(f.path) for f in self._folders.values()) or "none"
             raise LookupError(f"{path} is not inside a synced folder (synced: {known}); "

@@ -28,7 +28,6 @@ from autosync_gui.engine.events import (
     ObserverHub,
 )
 from autosync_gui.engine.gitrepo import GitRepository
-from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
@@ -145,7 +144,7 @@ class FolderSync:
     @property
     def remote_display(self) -> str:
         """The remote's URL without credentials, fit to show."""
-        return without_credentials(self.repo.remote_url)
+        return self.repo.remote_display
 
     def relative_name(self, path: str) -> str:
         """A repository-relative path as the user names it: relative to the folder."""

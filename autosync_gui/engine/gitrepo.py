@@ -31,6 +31,7 @@ from autosync_gui.engine.git_env import (
 from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.ignore import global_excludes_file, render_excludes
 from autosync_gui.engine.open_files import open_files
+from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
@@ -149,6 +150,7 @@ class GitRepository(CarefulFastForward, FileHistory):
         self._lock_fd: int | None = None
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
+        self.remote_display = without_credentials(self.remote_url)  # for messages and logs
         self._env = self._build_env(reader)
         self._config = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
                         "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
@@ -207,7 +209,7 @@ class GitRepository(CarefulFastForward, FileHistory):
     def _network(self, *args: str) -> GitResult:
         result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
         if not result.ok:
-            raise _classify_remote_error(result.err, self.remote_url)
+            raise _classify_remote_error(result.err, self.remote_display)
         return result
 
     def _rev(self, ref: str) -> str | None:
@@ -354,7 +356,7 @@ class GitRepository(CarefulFastForward, FileHistory):
         result = self._run("fetch", "--no-tags", "--quiet", "--no-write-fetch-head",
                            self.remote, refspec, check=False, timeout=NETWORK_TIMEOUT)
         if not result.ok and "couldn't find remote ref" not in result.err.lower():
-            raise _classify_remote_error(result.err, self.remote_url)
+            raise _classify_remote_error(result.err, self.remote_display)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -378,7 +380,7 @@ class GitRepository(CarefulFastForward, FileHistory):
             return False
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
-        raise _classify_remote_error(result.err or text, self.remote_url)
+        raise _classify_remote_error(result.err or text, self.remote_display)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
