@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autosync_gui.control.instance import instance_names
+from autosync_gui.control.instance import instance_names, instance_paths
 from tests.control.local_users import LocalUser
 from tests.fixtures.git_remotes import Remote
 
@@ -131,3 +131,117 @@ def test_missing_runtime_folder_is_created_private(shared_tmp: Path,
     assert path == shared_tmp / f"autosync-{os.getuid()}"
     assert st.st_uid == os.getuid() and st.st_mode & 0o777 == 0o700
     assert runtime_dir() == path, "found again, still accepted"
+
+
+@pytest.mark.parametrize("command", [["run", "--headless"], ["status"], ["pause"]],
+                         ids=["run-headless", "status", "pause"])
+def test_headless_and_commands_refuse_a_squatted_folder(
+        other_user: LocalUser, shared_tmp: Path, remote: Remote, tmp_path: Path,
+        command: list[str]) -> None:
+    folder = shared_tmp / f"autosync-{os.getuid()}"
+    cfg = _config(tmp_path, remote.clone("a"))
+    attacker = _squat(other_user, folder, 0o777, list(instance_names(cfg)))
+    victim = subprocess.run([sys.executable, "-m", "autosync_gui", *command, "--config",
+                             str(cfg)], env=_victim_env(shared_tmp), capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert victim.returncode == 2, victim.stderr
+    assert victim.stderr.strip().splitlines()[-1].startswith(
+        f"autosync: {folder} belongs to {other_user.name}")
+    assert _attacker_saw(attacker) == "", "the attacker received nothing, not even a connection"
+
+
+# Started as root: bind the socket where only we may (our private folder), then become the
+# other user and serve it, as a process of another user that got hold of it would.
+SERVE_AS_OTHER = r"""
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+os.setgroups([])
+os.setgid(int(os.environ["ATTACKER_GID"]))
+os.setuid(int(os.environ["ATTACKER_UID"]))
+s.listen()
+print("ready", flush=True)
+while True:
+    conn, _ = s.accept()
+    print("connection", flush=True)
+    conn.settimeout(5)
+    try:
+        data = conn.recv(65536)
+    except OSError:
+        data = b""
+    print("received", len(data), flush=True)
+    conn.close()
+"""
+
+
+def test_a_socket_served_by_another_user_gets_no_request(
+        other_user: LocalUser, remote: Remote, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, remote.clone("a"))
+    paths = instance_paths(cfg)
+    attacker = other_user.popen(SERVE_AS_OTHER, str(paths.socket), as_root_first=True)
+    assert attacker.stdout is not None and attacker.stdout.readline() == "ready\n"
+    ran = subprocess.run([sys.executable, "-m", "autosync_gui", "pause", "--config", str(cfg)],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert ran.returncode == 2, ran.stderr
+    assert ran.stderr.strip() == (f"autosync: {paths.socket} is served by {other_user.name} "
+                                  f"(uid {other_user.uid}), not by you; refusing to talk to it; "
+                                  "stop that process and start autosync again")
+    assert _attacker_saw(attacker) == "connection\nreceived 0\n", "not one byte of a request"
+
+
+# Connect as the other user, send a request, print whatever comes back.
+ASK = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+answer = b""
+try:
+    s.sendall(b'{"v": 1, "command": "pause"}\n')
+    while chunk := s.recv(65536):
+        answer += chunk
+except (BrokenPipeError, ConnectionResetError):
+    pass  # dropped by the server
+print(repr(answer), flush=True)
+"""
+
+
+async def test_the_server_answers_only_its_own_user(
+        other_user: LocalUser, shared_tmp: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even when the folder and socket were made reachable (a careless chmod), a request
+    of another user is dropped unanswered and does nothing."""
+    import asyncio
+
+    from autosync_gui.config import Settings
+    from autosync_gui.control.client import ControlClient
+    from autosync_gui.control.instance import InstanceLock
+    from autosync_gui.control.server import ControlServer
+    from autosync_gui.control.service import ControlService
+    from autosync_gui.engine.engine import Engine
+
+    runtime = shared_tmp / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    cfg = tmp_path / "config.toml"
+    paths = instance_paths(cfg)
+    lock = InstanceLock(paths)
+    assert lock.acquire()
+    engine = Engine(Settings())
+    paused: list[object] = []
+    engine.pause = lambda *a, **k: paused.append(a)  # type: ignore[method-assign]
+    server = ControlServer(ControlService(engine, mode="headless", config=cfg), paths)
+    await server.start()
+    try:
+        for folder in (runtime, paths.socket.parent):
+            os.chmod(folder, 0o711)
+        os.chmod(paths.socket, 0o666)
+        attacker = other_user.popen(ASK, str(paths.socket))
+        out, err = await asyncio.to_thread(attacker.communicate, None, 30)
+        assert out == "b''\n", err
+        assert paused == []
+        status = await asyncio.to_thread(lambda: ControlClient(paths).call("status"))
+        assert status["instance"]["pid"] == os.getpid(), "our own user is still served"
+    finally:
+        await server.stop()
+        lock.release()
