@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.ui.adapter import EngineSignals
-from autosync_gui.ui.common import spawn
+from autosync_gui.ui.common import local_time, spawn
 from autosync_gui.ui.conflicts import ConflictDialog
 from autosync_gui.ui.history import HistoryDialog
 from autosync_gui.ui.icons import app_icon
@@ -72,12 +73,14 @@ class TrayApp(QObject):
         self.wizard: SetupWizard | None = None
         self.settings_dialog: SettingsDialog | None = None
         self._error_box: QMessageBox | None = None
+        self.resume_question: QMessageBox | None = None  # "Sync now" on a paused folder
         self._quit = asyncio.Event()
         self._stopping = False
         self.tray = TrayUi(self.folders, Actions(
             sync_now=self.sync_now, toggle_pause=self.toggle_pause, history=self.open_history,
             conflicts=self.open_conflicts, add_folder=self.open_wizard,
-            settings=self.open_settings, quit=self.request_quit),
+            settings=self.open_settings, quit=self.request_quit,
+            pause_until=self.pause_until),
             self.config_arg, tray_retries=tray_retries, tray_retry_ms=tray_retry_ms)
         self.notifier = Notifier("all", self.tray.icon, notify_delay_ms, self)
         self.signals.stateChanged.connect(self._on_state)
@@ -237,8 +240,38 @@ class TrayApp(QObject):
 
     # ------------------------------------------------------------------ menu actions
     def sync_now(self, path: Path) -> None:
-        if self.engine is not None:
+        """Sync now; a paused folder first asks whether to resume (it would do nothing)."""
+        if self.engine is None:
+            return
+        folder = self.engine.folder(path)
+        if not folder.paused:
             self.engine.sync_now(path)
+            return
+        until = f" (until {local_time(folder.paused_until)})" if folder.paused_until else ""
+        box = QMessageBox(QMessageBox.Icon.Question, "autosync",
+                          f"{path.name} is paused{until}. Resume syncing it and sync now?")
+        box.setObjectName("resume_question")
+        box.setWindowIcon(app_icon())
+        resume = box.addButton("Resume and sync", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Stay paused", QMessageBox.ButtonRole.RejectRole)
+        box.finished.connect(lambda _r, b=box, p=path, yes=resume: self._resume_answered(
+            b, p, b.clickedButton() is yes))
+        self.resume_question = box
+        box.open()  # not exec(): a nested loop inside qasync
+
+    def _resume_answered(self, box: QMessageBox, path: Path, resume: bool) -> None:
+        if self.resume_question is box:
+            self.resume_question = None
+        if resume and self.engine is not None:
+            self.engine.resume(path)
+            self.engine.sync_now(path)
+        self.tray.refresh()
+
+    def pause_until(self, path: Path, until: datetime | None) -> None:
+        """Pause a folder for a while (until `until`), or until resumed (None)."""
+        if self.engine is not None:
+            self.engine.pause(path, until)
+            self.tray.refresh()
 
     def toggle_pause(self, path: Path) -> None:
         if self.engine is None:
