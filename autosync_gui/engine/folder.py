@@ -598,6 +598,7 @@ class FolderSync:
                            "file")
             self._emit(ActivityKind.CONFLICT, summary, files=(conflict.path,),
                        host=conflict.copy_host, conflict=conflict)
+        await self._announce_received_conflicts(result.files, host)
         self._note_new_copies(list(result.files))
 
     def _remote_failed(self, exc: RemoteError) -> None:
@@ -660,8 +661,28 @@ class FolderSync:
         return self.repo.root / Path(*pure.parts)
 
     def _scan_conflict_copies(self) -> list[Conflict]:
-        return [c for c in (self._conflict_from_name(p) for p in self.repo.tracked_files())
-                if c is not None]
+        """Open conflicts at start-up, described from history (blocking)."""
+        found = [c for c in (self._conflict_from_name(p) for p in self.repo.tracked_files())
+                 if c is not None]
+        return [self.repo.describe_conflict(c.path, c.copy_path or "", c) for c in found]
+
+    async def _announce_received_conflicts(self, files: tuple[str, ...], host: str) -> None:
+        """Conflict copies that arrive in a pull were made by the machine that resolved
+        the conflict: announce them here too, naming whose version is where."""
+        for path in files:
+            if path in self._conflicts:
+                continue
+            named = self._conflict_from_name(path)
+            if named is None or not await asyncio.to_thread((self.repo.root / path).exists):
+                continue
+            conflict = await asyncio.to_thread(self.repo.describe_conflict, named.path, path,
+                                               named)
+            self._conflicts[path] = conflict
+            self._emit(ActivityKind.CONFLICT,
+                       f"conflict on {conflict.path} (resolved on {host}): kept "
+                       f"{conflict.kept_host or 'unknown'}'s version, {conflict.copy_host}'s "
+                       f"is in {path}", files=(conflict.path,), host=conflict.copy_host,
+                       conflict=conflict)
 
     def _conflict_from_name(self, path: str) -> Conflict | None:
         parsed = rules.parse_copy_name(path)

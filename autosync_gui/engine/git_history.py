@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.git_env import GitResult
 from autosync_gui.engine.repository import CommitResult, DeletedFile, FileVersion
 
@@ -156,6 +157,37 @@ class FileHistory:
                   stdin=message.encode("utf-8", "surrogateescape"), env=literal)
         return CommitResult(commit=self._rev("HEAD") or "",
                             files=(f"{'M' if existed else 'A'} {path}",))
+
+    def _last_touch(self, path: str, *extra: str) -> tuple[str, datetime] | None:
+        """Host and time of the newest commit (reachable from HEAD) touching `path`,
+        narrowed by `extra` log options."""
+        fmt = f"--format=%cI%x00%(trailers:key={HOST_TRAILER_KEY},valueonly,separator=%x2c)%x00%an"
+        result = self._run("log", "-1", fmt, *extra, "HEAD", "--", path, check=False,
+                           env=_READ_ONLY)
+        if not result.ok or not result.text:
+            return None
+        when, trailer, author = ([*result.text.split("\0"), "", "", ""])[:3]
+        try:
+            return _host(trailer, author), datetime.fromisoformat(when)
+        except ValueError:
+            return None
+
+    def describe_conflict(self, path: str, copy_path: str, fallback: Conflict) -> Conflict:
+        """Whose version is at `path` and whose in `copy_path`, with the full times, read
+        from history (a conflict another machine resolved arrives as plain files): the
+        version at the path is the last commit touching it; the copy's is the commit that
+        brought the copy's content to the path, on whichever side of the merge it was."""
+        kept = self._last_touch(path)
+        blob = self._run("rev-parse", "-q", "--verify", f"HEAD:{copy_path}", check=False,
+                         env=_READ_ONLY)
+        copied = self._last_touch(path, "--full-history", f"--find-object={blob.text}") \
+            if blob.ok and blob.text else None
+        return Conflict(
+            path=path, copy_path=copy_path, kind=fallback.kind,
+            kept_host=kept[0] if kept else fallback.kept_host,
+            kept_time=kept[1] if kept else fallback.kept_time,
+            copy_host=copied[0] if copied else fallback.copy_host,
+            copy_time=copied[1] if copied else fallback.copy_time)
 
     def pending_changes(self) -> int:
         result = self._run("status", "--porcelain", "-z", "--untracked-files=all", "--",

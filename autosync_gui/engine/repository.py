@@ -136,6 +136,11 @@ class Repository(Protocol):
         unchanged."""
         ...
 
+    def describe_conflict(self, path: str, copy_path: str, fallback: Conflict) -> Conflict:
+        """The conflict whose copy is `copy_path`, hosts and times read from history
+        (`fallback` for what history does not tell)."""
+        ...
+
     def pending_changes(self) -> int:
         """Files changed in the folder and not committed yet."""
         ...
