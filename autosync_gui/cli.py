@@ -11,7 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
-from autosync_gui import __version__
+from autosync_gui import __version__, log_safety
 from autosync_gui.config import ConfigError, Settings, load_config
 from autosync_gui.control.cli_commands import add_control_commands, run_control
 from autosync_gui.control.instance import InstanceLock, instance_paths
@@ -22,6 +22,7 @@ from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.secrets import take_environment_password
 
 log = logging.getLogger("autosync")
 
@@ -60,12 +61,14 @@ def load_and_validate(config: Path | None) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
+    take_environment_password()  # out of os.environ before any child process starts
     if getattr(args, "control", None) is not None:
         return run_control(args, unknown)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    log_safety.install(*logging.getLogger().handlers)
     headless = args.headless or (args.command == "run" and _no_gui_available())
     if not headless:
         if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):

@@ -1,10 +1,8 @@
 """A file's history as a user sees it: every version of one path (following renames), the
 files deleted lately, restoring a version as a commit of its own, and what is not synced
 yet. Read-only queries use no lock git could take (GIT_OPTIONAL_LOCKS=0), so they never
-get in the sync loop's way.
-
-Mixed into the git repository (like careful_pull.py): needs its `root`, `scope`,
-`hostname`, `tracking_ref`, `_run` and `_rev`."""
+get in the sync loop's way. The git repository holds one (`file_history`), sharing its
+runner."""
 
 from __future__ import annotations
 
@@ -15,6 +13,7 @@ from pathlib import Path
 from autosync_gui.engine import conflicts as rules
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.git_env import GitResult
+from autosync_gui.engine.git_runner import GitRunner
 from autosync_gui.engine.repository import CommitResult, DeletedFile, FileVersion
 
 HOST_TRAILER_KEY = "Autosync-Host"  # the same trailer gitrepo.py writes into every commit
@@ -60,19 +59,23 @@ def _records(out: bytes) -> list[tuple[list[str], list[tuple[str, str, str, list
 
 
 class FileHistory:
-    """Mixed into the git repository."""
+    """The history queries of one repository (`scope`: the synced folder inside it)."""
 
-    root: Path
-    scope: str
-    hostname: str
-    tracking_ref: str
+    def __init__(self, runner: GitRunner, scope: str, hostname: str,
+                 tracking_ref: str) -> None:
+        self.runner = runner
+        self.root: Path = runner.root
+        self.scope = scope
+        self.hostname = hostname
+        self.tracking_ref = tracking_ref
 
     def _run(self, *args: str, stdin: bytes | None = None, check: bool = True,
-             timeout: float | None = None, env: dict[str, str] | None = None) -> GitResult:
-        raise NotImplementedError
+             env: dict[str, str] | None = None) -> GitResult:
+        return self.runner.run(*args, stdin=stdin, check=check, env=env)
 
     def _rev(self, ref: str) -> str | None:
-        raise NotImplementedError
+        result = self._run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
+        return result.text if result.ok else None
 
     def _blob_sizes(self, blobs: list[str]) -> dict[str, int]:
         wanted = sorted({b for b in blobs if b and b != _ZERO})

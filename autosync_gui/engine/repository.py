@@ -20,6 +20,12 @@ class RepositoryBusy(RepositoryError):
     orphaned git of a killed autosync finishing its work): try again shortly."""
 
 
+class HostileContent(RepositoryError):
+    """Pulled content the engine refuses to apply (a path into `.git` or outside the
+    folder, through a symbolic link, an unsupported entry): nothing was written; the
+    folder stays in error until the remote has a commit that fixes it."""
+
+
 class RemoteError(Exception):
     """Talking to the remote failed. `offline` means retry later (unreachable);
     otherwise the user must act (authentication, host key, missing repository)."""
@@ -43,6 +49,9 @@ class IntegrateResult:
     files: tuple[str, ...] = ()  # paths that changed on disk
     host: str | None = None  # host of the remote tip, as recorded in its commit
     conflicts: tuple[Conflict, ...] = ()
+    # ignored local files at paths the pull brought, each renamed (old path, new path)
+    kept_local: tuple[tuple[str, str], ...] = ()
+    saved_beside: tuple[str, ...] = ()  # saves made during the pull, kept under these names
 
 
 @dataclass(frozen=True)
@@ -80,10 +89,44 @@ class DeletedFile:
     size: int | None
 
 
+class FileHistoryQueries(Protocol):
+    """A file's history as a user sees it (engine/git_history.py for git)."""
+
+    def versions(self, path: str) -> list[FileVersion]:
+        """Every version of `path` (relative to `root`), newest first, following renames;
+        a deletion counts as a version (size None)."""
+        ...
+
+    def deleted_files(self, since: datetime, under: str) -> list[DeletedFile]:
+        """Files below `under` (relative to `root`; "" for the folder) deleted since
+        `since` and not there any more, newest first."""
+        ...
+
+    def commit_restore(self, path: str, title: str) -> CommitResult | None:
+        """Commit the restored file at `path` alone, titled `title`; None when it was
+        unchanged."""
+        ...
+
+    def describe_conflict(self, path: str, copy_path: str, fallback: Conflict) -> Conflict:
+        """The conflict whose copy is `copy_path`, hosts and times read from history
+        (`fallback` for what history does not tell)."""
+        ...
+
+    def pending_changes(self) -> int:
+        """Files changed in the folder and not committed yet."""
+        ...
+
+    def unpushed_commits(self) -> int:
+        """Commits the remote does not have yet (as of the last fetch)."""
+        ...
+
+
 class Repository(Protocol):
     root: Path  # the work tree's top
     git_dir: Path  # where the repository keeps its data (used to share locks)
     scope: str  # the watched folder relative to root ("" for the whole tree)
+    remote_display: str  # the remote's URL without credentials, for messages
+    file_history: FileHistoryQueries
 
     def identity(self) -> str | None:
         """Stable across replicas and remote URL spellings: root commit plus branch."""
@@ -121,30 +164,6 @@ class Repository(Protocol):
 
     def diff(self, commit: str, path: str | None) -> str: ...
 
-    def versions(self, path: str) -> list[FileVersion]:
-        """Every version of `path` (relative to `root`), newest first, following renames;
-        a deletion counts as a version (size None)."""
-        ...
-
-    def deleted_files(self, since: datetime, under: str) -> list[DeletedFile]:
-        """Files below `under` (relative to `root`; "" for the folder) deleted since
-        `since` and not there any more, newest first."""
-        ...
-
-    def commit_restore(self, path: str, title: str) -> CommitResult | None:
-        """Commit the restored file at `path` alone, titled `title`; None when it was
-        unchanged."""
-        ...
-
-    def describe_conflict(self, path: str, copy_path: str, fallback: Conflict) -> Conflict:
-        """The conflict whose copy is `copy_path`, hosts and times read from history
-        (`fallback` for what history does not tell)."""
-        ...
-
-    def pending_changes(self) -> int:
-        """Files changed in the folder and not committed yet."""
-        ...
-
-    def unpushed_commits(self) -> int:
-        """Commits the remote does not have yet (as of the last fetch)."""
+    def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
+        """Write `path` as it was in `commit` into the work tree, at `to` if given."""
         ...
