@@ -292,8 +292,15 @@ class FolderSync:
         return result
 
     async def restore(self, commit: str, path: str) -> None:
-        """Write the file as it was in `commit`; the watcher then commits it as a new
-        version, so the current one stays in history. Never writes through a link."""
+        """The history viewer's restore: the file as it was in `commit`. When `commit`
+        made a version of it, that version is committed on its own as "restored NAME as
+        of DATE from HOST"; otherwise the watcher commits it. The current version stays
+        in history. Never writes through a link."""
+        version = next((v for v in await self.versions(path)
+                        if v.commit == commit and v.size is not None), None)
+        if version is not None:
+            await self.restore_version(path, version)
+            return
         await asyncio.to_thread(self.repo.restore_file, commit, path)
         self._emit(ActivityKind.INFO, f"restored {display(path)} from {commit[:10]}",
                    files=(path,))

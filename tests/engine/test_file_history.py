@@ -42,6 +42,26 @@ async def test_versions_follow_renames_and_show_deletions(remote: Remote, start_
     versions = await folder.versions("renamed.txt")
     assert versions[0].change == "deleted" and versions[0].size is None
     assert len(versions) == 4
+    oldest = versions[-1]
+    await folder.restore_version("renamed.txt", oldest)  # from before the rename
+    assert (a / "renamed.txt").read_text() == "v1" and not (a / "notes.txt").exists()
+    assert git(a, "log", "-1", "--format=%s") == \
+        f"restored renamed.txt as of {local_minute(oldest.time)} from alpha"
+
+
+async def test_the_history_viewers_restore_is_titled(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    engine, rec = await start_engine(a, hostname="alpha")
+    folder = engine.folder(a)
+    (a / "plan.txt").write_text("one")
+    await rec.until(lambda: _commits(rec) == 1, what="first")
+    first = rec.of(ActivityKind.COMMITTED)[0]
+    (a / "plan.txt").write_text("two")
+    await rec.until(lambda: _commits(rec) == 2, what="second")
+    assert first.commit is not None
+    await folder.restore(first.commit, "plan.txt")
+    assert (a / "plan.txt").read_text() == "one"
+    assert git(a, "log", "-1", "--format=%s").startswith("restored plan.txt as of ")
 
 
 async def test_versions_made_elsewhere_name_their_host(remote: Remote, start_engine) -> None:
