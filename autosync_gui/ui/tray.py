@@ -206,7 +206,8 @@ class TrayUi(QObject):
                 action.setObjectName(f"{key}:{path}")
                 action.triggered.connect(slot)
                 self.folder_actions[(path, key)] = action
-                if key == "pause" and self._actions.pause_until is not None:
+                if key == "pause" and sub is not None \
+                        and self._actions.pause_until is not None:
                     self._add_pause_choices(sub, path)
         self.menu.addSeparator()
         self.menu.addAction(self.conflicts_action)
@@ -227,8 +228,10 @@ class TrayUi(QObject):
     def _add_pause_choices(self, menu: QMenu, path: Path) -> None:
         """"Pause for a while": 15 minutes, 1 hour, until tomorrow, until resumed."""
         choices = menu.addMenu("Pause for a while")
+        assert choices is not None
         for key, text, until in PAUSE_CHOICES:
             action = choices.addAction(text)
+            assert action is not None
             action.setObjectName(f"{key}:{path}")
             action.triggered.connect(
                 lambda _c=False, p=path, u=until: self._pause_until(p, u()))
