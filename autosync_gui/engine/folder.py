@@ -336,11 +336,11 @@ class FolderSync:
 
     # ================================================================== events in
     def _on_change(self, rel: str) -> None:
+        if rel and len(self._changed_paths) < MAX_CHECKED_PATHS:
+            self._changed_paths.add(rel)
         if self._suppress:
             self._echo = True  # maybe our own merge writing files: checked afterwards
             return
-        if rel and len(self._changed_paths) < MAX_CHECKED_PATHS:
-            self._changed_paths.add(rel)
         self._mark_changed()
 
     def _on_rescan(self, reason: str) -> None:
@@ -599,7 +599,8 @@ class FolderSync:
             self._suppress -= 1
         if self._echo:
             self._echo = False
-            if await asyncio.to_thread(self.repo.is_dirty):
+            self._changed_paths -= set(result.files)  # what the pull itself wrote
+            if self._changed_paths or await asyncio.to_thread(self.repo.is_dirty):
                 self._mark_changed()  # the user saved something while we merged
         if not result.changed:
             return

@@ -180,7 +180,9 @@ class GitRepository:
         self.runner = GitRunner(self.root, self._build_env(reader), options)
         self.file_history = FileHistory(self.runner, self.scope, self.hostname,
                                         self.tracking_ref)
-        self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir)
+        index_file = self.root / self._run("rev-parse", "--git-path", "index").text
+        self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
+                                        index_file)
         global_file = reader.get_value("core", "excludesfile", "") \
             if reader.has_option("core", "excludesfile") else ""
         self._global_excludes = global_excludes_file(str(global_file) or None)
