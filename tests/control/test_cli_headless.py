@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from tests.control.cli_helpers import autosync, commit_at, headless, wait_for, write_config
@@ -46,6 +47,11 @@ def test_status_exit_codes_and_fields(remote: Remote, tmp_path: Path) -> None:
         assert status.json["folders"][0]["state"] == "paused"
         wait_for(lambda: autosync("status", "--json", config=cfg).json["folders"][0][
             "pending_changes"] == 1, what="the pending change counted")
+        for_an_hour = autosync("pause", "--for", "1h", config=cfg, cwd=a)
+        assert for_an_hour.code == 0
+        shown = autosync("status", config=cfg)
+        assert shown.code == 1 and f"{a}: paused until " in shown.out
+        assert autosync("status", "--json", config=cfg).json["folders"][0]["paused_until"]
         resumed = autosync("resume", ".", config=cfg, cwd=a)
         assert resumed.code == 0 and f"resumed {a}" in resumed.out
         wait_for(lambda: _idle(cfg) and "waiting.txt" in remote.tree_names(), what="synced")
@@ -75,13 +81,20 @@ def test_timed_pause_resumes_on_time(remote: Remote, tmp_path: Path) -> None:
         paused = autosync("pause", str(a), "--for", "2s", config=cfg)
         assert paused.code == 0 and "until" in paused.out, paused.err
         (a / "later.txt").write_text("synced once the pause ends\n")
-        folder = autosync("status", "--json", config=cfg).json["folders"][0]
-        assert folder["state"] == "paused" and folder["paused_until"] is not None
-        assert "until" in autosync("status", config=cfg).out
         wait_for(lambda: "later.txt" in remote.tree_names(), timeout=30,
                  what="resumed on time and synced")
-        assert autosync("status", "--json", config=cfg).json["folders"][0]["paused_until"] \
-            is None
+        events = [json.loads(line) for line in autosync("activity", "--json", config=cfg)
+                  .out.splitlines()]
+        began = next(e for e in events if e["summary"].startswith("paused until "))
+        ended = next(e for e in events if e["summary"] == "resumed")
+        waited = (datetime.fromisoformat(ended["time"])
+                  - datetime.fromisoformat(began["time"])).total_seconds()
+        assert 1.9 <= waited < 20, waited
+        committed = next(e for e in events if e["kind"] == "committed")
+        assert datetime.fromisoformat(committed["time"]) >= datetime.fromisoformat(
+            ended["time"]), "nothing committed while paused"
+        status = autosync("status", "--json", config=cfg).json["folders"][0]
+        assert status["state"] != "paused" and status["paused_until"] is None
 
 
 def test_sync_now_resumes_a_paused_folder_and_says_so(remote: Remote, tmp_path: Path) -> None:

@@ -30,14 +30,19 @@ async def test_every_command_against_the_tray_app(remote: Remote, start_app) -> 
     assert status.json["instance"]["host"] == "laptop"
     assert [f["path"] for f in status.json["folders"]] == [str(a)]
 
+    seen: list[tuple[FolderState, str, TrayState, str]] = []
+    app.signals.stateChanged.connect(  # after the tray's own slot: the tray is updated
+        lambda _p, state, detail: seen.append((state, detail, app.tray.state,
+                                               app.tray.tooltip())))
     paused = await autosync_async("pause", "--for", "1s", config=cfg, cwd=a)
     assert paused.code == 0 and paused.out.startswith(f"paused {a} until ")
     folder = app.engine.folder(a)
-    assert folder.paused and app.tray.state == TrayState.PAUSED
-    assert "paused (until " in app.tray.tooltip(), "the tray says when it resumes"
-    assert (await autosync_async("status", config=cfg)).code == 1
     await until(lambda: not folder.paused, timeout=15, what="resumed on time")
     await until(lambda: app.tray.state == TrayState.IDLE, what="the tray shows it")
+    state, detail, tray_state, tooltip = seen[0]
+    assert (state, tray_state) == (FolderState.PAUSED, TrayState.PAUSED)
+    assert detail.startswith("until ") and f"paused ({detail})" in tooltip, \
+        "the tray says when it resumes"
 
     assert (await autosync_async("pause", config=cfg)).code == 0
     (a / "notes.txt").write_text("one\n")
