@@ -108,6 +108,7 @@ class FolderSync:
         self._remote_problem: RemoteError | None = None
         self._changed_paths: set[str] = set()  # since the last commit (bounded)
         self._gitignore_reported: set[str] = set()
+        self._pulled_ignore_files: set[str] = set()  # .gitignore files last changed by a pull
         self._error: str | None = None
         self._refused: str | None = None  # pulled content refused (HostileContent)
         self._last_reported: str | None = None
@@ -503,6 +504,8 @@ class FolderSync:
             self.identity = await asyncio.to_thread(self.repo.identity)
 
     def _report_commit(self, result: CommitResult) -> None:
+        for change in result.files:
+            self._pulled_ignore_files.discard(change.rsplit(" ", 1)[-1])  # edited here now
         n = len(result.files)
         self._emit(ActivityKind.COMMITTED,
                    f"committed {_plural(n, 'file')}: {_short_list(result.files)}",
@@ -511,13 +514,14 @@ class FolderSync:
         self._note_new_copies([f.rsplit(" ", 1)[-1] for f in result.files])
 
     def _report_gitignored(self, hidden: list[tuple[str, str, str]]) -> None:
-        """New files a .gitignore keeps out of sync: said once per .gitignore rule."""
+        """New files that a .gitignore written on another machine keeps out of sync: said
+        once per rule (the user's own ignore rules are what they want, never reported)."""
         by_rule: dict[tuple[str, str], list[str]] = {}
         for path, source, pattern in hidden:
             by_rule.setdefault((source, pattern), []).append(path)
         for (source, pattern), paths in by_rule.items():
             key = f"{source}\0{pattern}"
-            if key in self._gitignore_reported:
+            if source not in self._pulled_ignore_files or key in self._gitignore_reported:
                 continue
             self._gitignore_reported.add(key)
             self._emit(ActivityKind.ERROR,
@@ -611,6 +615,9 @@ class FolderSync:
                    f"pulled {_plural(len(result.files), 'file')} from {host}: "
                    f"{_short_list(result.files)}",
                    files=result.files, host=host)
+        for path in result.files:
+            if path.rsplit("/", 1)[-1] == ".gitignore":
+                self._pulled_ignore_files.add(path)
         for path, kept in result.kept_local:
             self._emit(ActivityKind.CONFLICT,
                        f"your ignored file {display(path)} is now {display(kept)}: a file "

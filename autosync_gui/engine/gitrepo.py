@@ -613,8 +613,8 @@ class GitRepository:
                       stdin=b"\0".join(os.fsencode(p) for p in write) + b"\0")
         for path in remove:
             if not self._saved_during_merge(path, expected.get(path)):
-                with contextlib.suppress(FileNotFoundError):
-                    (self.root / path).unlink()
+                with contextlib.suppress(FileNotFoundError, UnsafePath):
+                    self.work_tree.remove(path)  # never through a link
         leftover = self._run("ls-files", "-u", "-z")
         if leftover.out.strip(b"\0"):
             raise RepositoryError(f"{self.root}: could not resolve the merge; nothing was "
