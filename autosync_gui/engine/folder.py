@@ -103,6 +103,10 @@ class FolderSync:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # conflict copies whose hosts and times are still to be read from history, with the
+        # host that resolved the conflict when it arrived in a pull (None: found at start)
+        self._to_describe: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+        self._describer: asyncio.Task[None] | None = None
         self._suppress = 0
         self._echo = False
         self._remote_problem: RemoteError | None = None
@@ -174,10 +178,13 @@ class FolderSync:
         self.identity = await asyncio.to_thread(self.repo.identity)
         for conflict in await asyncio.to_thread(self._scan_conflict_copies):
             self._conflicts[conflict.copy_path or conflict.path] = conflict
+            self._to_describe.put_nowait((conflict.copy_path or conflict.path, None))
         self._want_commit = True
         self._request_sync("startup")
         self._arm("poll", self.settings.poll_interval, self._due_poll)
         self._task = loop.create_task(self._run(), name=f"autosync {self.path}")
+        self._describer = loop.create_task(self._describe_conflicts(),
+                                           name=f"autosync conflicts {self.path}")
 
     async def stop(self, *, flush: bool = True) -> None:
         """Stop syncing; with flush, commit what is pending and try one push."""
@@ -190,6 +197,8 @@ class FolderSync:
                 await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT)
             except TimeoutError:
                 self._task.cancel()
+        if self._describer is not None:
+            self._describer.cancel()
         self._watcher.stop()
         if flush and self._error is None:
             try:
@@ -636,8 +645,12 @@ class FolderSync:
                            "file")
             self._emit(ActivityKind.CONFLICT, summary, files=(conflict.path,),
                        host=conflict.copy_host, conflict=conflict)
-        await self._announce_received_conflicts(result.files, host)
+        received = [p for p in result.files if p not in self._conflicts]
         self._note_new_copies(list(result.files))
+        for path in received:
+            if path in self._conflicts:  # a copy another machine made: described apart,
+                self._to_describe.put_nowait((path, host))  # off the sync path
+
 
     def _remote_failed(self, exc: RemoteError) -> None:
         self._remote_problem = exc
@@ -692,29 +705,35 @@ class FolderSync:
 
     # ================================================================== conflicts
     def _scan_conflict_copies(self) -> list[Conflict]:
-        """Open conflicts at start-up, described from history (blocking)."""
-        found = [c for c in (self._conflict_from_name(p) for p in self.repo.tracked_files())
-                 if c is not None]
-        return [self.repo.file_history.describe_conflict(c.path, c.copy_path or "", c)
-                for c in found]
+        return [c for c in (self._conflict_from_name(p) for p in self.repo.tracked_files())
+                if c is not None]
 
-    async def _announce_received_conflicts(self, files: tuple[str, ...], host: str) -> None:
-        """Conflict copies that arrive in a pull were made by the machine that resolved
-        the conflict: announce them here too, naming whose version is where."""
-        for path in files:
-            if path in self._conflicts:
+    async def _describe_conflicts(self) -> None:
+        """Read whose version is where (hosts, full times) for conflict copies known only
+        by name, one at a time beside the sync loop (read-only git, no repository lock).
+        A copy that arrived in a pull was made by the machine that resolved the conflict:
+        it is announced here too, naming whose version is where."""
+        while True:
+            copy, resolved_on = await self._to_describe.get()
+            named = self._conflicts.get(copy)
+            if named is None:
+                continue  # settled meanwhile
+            try:
+                conflict = await asyncio.to_thread(self.repo.file_history.describe_conflict,
+                                                   named.path, copy, named)
+            except Exception as exc:  # a description is a nicety: never stop for it
+                log.warning("%s: cannot read the history of the conflict copy %s: %s",
+                            self.path, display(copy), exc)
+                conflict = named
+            if copy not in self._conflicts:
                 continue
-            named = self._conflict_from_name(path)
-            if named is None or not await asyncio.to_thread((self.repo.root / path).exists):
-                continue
-            conflict = await asyncio.to_thread(self.repo.file_history.describe_conflict, named.path, path,
-                                               named)
-            self._conflicts[path] = conflict
-            self._emit(ActivityKind.CONFLICT,
-                       f"conflict on {conflict.path} (resolved on {host}): kept "
-                       f"{conflict.kept_host or 'unknown'}'s version, {conflict.copy_host}'s "
-                       f"is in {path}", files=(conflict.path,), host=conflict.copy_host,
-                       conflict=conflict)
+            self._conflicts[copy] = conflict
+            if resolved_on is not None:
+                self._emit(ActivityKind.CONFLICT,
+                           f"conflict on {display(conflict.path)} (resolved on {resolved_on}): "
+                           f"kept {conflict.kept_host or 'unknown'}'s version, "
+                           f"{conflict.copy_host}'s is in {display(copy)}",
+                           files=(conflict.path,), host=conflict.copy_host, conflict=conflict)
 
     def _conflict_from_name(self, path: str) -> Conflict | None:
         parsed = rules.parse_copy_name(path)

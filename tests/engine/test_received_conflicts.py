@@ -50,6 +50,9 @@ async def test_conflicts_found_at_start_name_hosts_and_times(remote: Remote,
     engine_a.resume(a)
     (resolved,) = await rec_a.until(lambda: rec_a.of(ActivityKind.CONFLICT), what="resolved")
     await engine_a.stop(flush=False)
-    later, _rec = await start_engine(a, hostname="alpha")  # the copy is still there
-    (found,) = later.folder(a).conflicts
-    assert found == resolved.conflict
+    later, rec = await start_engine(a, hostname="alpha")  # the copy is still there
+    folder = later.folder(a)
+    assert [c.copy_path for c in folder.conflicts] == [resolved.conflict.copy_path], \
+        "known by its name right away"
+    await rec.until(lambda: folder.conflicts == [resolved.conflict],
+                    what="hosts and times read from history")
