@@ -22,6 +22,7 @@ from autosync_gui.engine import conflicts as rules
 from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.careful_pull import (
     EXECUTABLE,
+    MAX_LINK_TARGET,
     REGULAR,
     SYMLINK,
     BlobReader,
@@ -734,7 +735,7 @@ class GitRepository:
         reader = BlobReader(self.runner)
         try:
             if mode == SYMLINK:
-                link = os.fsdecode(reader.small(sha, 4096))
+                link = os.fsdecode(reader.small(sha, MAX_LINK_TARGET))
                 self.work_tree.remove(target)
                 self.work_tree.symlink(target, link)
             else:
