@@ -24,10 +24,12 @@ from autosync_gui.engine.careful_pull import MAX_LINK_TARGET, kept_local_names
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.git_env import RemoteProblem, classify
 from autosync_gui.engine.hg import config as hgconfig
+from autosync_gui.engine.hg.file_history import HgFileHistory
 from autosync_gui.engine.hg.merge import HOST_TRAILER, ScratchMerge, host_of, parse_hgdate
 from autosync_gui.engine.hg.paths import verify_hg_path
 from autosync_gui.engine.hg.runner import HgResult, HgRunner, first_line
 from autosync_gui.engine.hg.update import NULL, CarefulUpdate, pattern_file
+from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
@@ -158,6 +160,7 @@ class HgRepository:
         self.branch = layout.branch
         self.remote = "default"
         self.remote_url = layout.default
+        self.remote_display = without_credentials(layout.default)
         self.hostname = rules.safe_host(hostname)
         self.data_dir = self.root / ".hg"
         self.state_dir = self.data_dir / "autosync"
@@ -179,6 +182,7 @@ class HgRepository:
         self.runner = HgRunner(self.root, hgrc)
         self.update = CarefulUpdate(self.runner, self.work_tree, self.state_dir)
         self.merge = ScratchMerge(self.runner, self.state_dir, self.hostname)
+        self.file_history = HgFileHistory(self.runner, self.scope)
         self._write_ignore()
 
     # ------------------------------------------------------------------ opening
@@ -350,7 +354,7 @@ class HgRepository:
             return node if _HEX40.match(node) else None
         if "unknown revision" in result.err:
             return None  # the remote has no changeset on our branch yet
-        raise _remote_error(result.err, self.remote_url)
+        raise _remote_error(result.err, self.remote_display)
 
     def remote_moved(self) -> bool:
         node = self._remote_head()
@@ -361,7 +365,7 @@ class HgRepository:
         result = self._network("pull", "-q", "-b", self.branch, "default")
         if result.ok or "unknown branch" in result.err:
             return
-        raise _remote_error(result.err, self.remote_url)
+        raise _remote_error(result.err, self.remote_display)
 
     def ahead(self) -> bool:
         return self.head() is not None and bool(self._nodes("draft() and ::."))
@@ -375,7 +379,7 @@ class HgRepository:
         text = result.err.lower()
         if any(marker in text for marker in _REJECTED) or "waiting for lock" in text:
             return False
-        raise _remote_error(result.err, self.remote_url)
+        raise _remote_error(result.err, self.remote_display)
 
     # ------------------------------------------------------------------ integrating
     def _other_heads(self) -> list[str]:
@@ -490,13 +494,15 @@ class HgRepository:
             args.append(f"path:{path}")
         return self._run(*args).out.decode("utf-8", errors="replace")
 
-    def restore_file(self, commit: str, path: str) -> None:
-        """Put the version of `path` in `commit` back into the work tree (never through
-        a symbolic link; a deleted file comes back too)."""
+    def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
+        """Put the version of `path` in `commit` back into the work tree, at `to` if
+        given (never through a symbolic link; a deleted file comes back too)."""
         if not _HEX.match(commit):
             raise RepositoryError(f"{commit!r} is not a commit id")
+        destination = to or path
         try:
             verify_hg_path(path)
+            verify_hg_path(destination)
         except UnsafePath as exc:
             raise RepositoryError(f"refusing to restore {exc}") from None
         flags = self.update.flags(commit, [path]).get(path)
@@ -511,8 +517,8 @@ class HgRepository:
                 target = out.read_bytes()[:MAX_LINK_TARGET + 1]
                 if len(target) > MAX_LINK_TARGET:
                     raise RepositoryError(f"{display(path)}: link target too long")
-                self.work_tree.remove(path)
-                self.work_tree.symlink(path, os.fsdecode(target))
+                self.work_tree.remove(destination)
+                self.work_tree.symlink(destination, os.fsdecode(target))
                 return
 
             def copy(fd: int) -> None:
@@ -522,7 +528,7 @@ class HgRepository:
                         while view:
                             view = view[os.write(fd, view):]
 
-            self.work_tree.replace(path, copy, executable=flags == "x")
+            self.work_tree.replace(destination, copy, executable=flags == "x")
         except UnsafePath as exc:
             raise RepositoryError(f"refusing to restore {exc}") from None
         finally:
