@@ -16,6 +16,7 @@ from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.log_levels import set_library_levels
 
 log = logging.getLogger("autosync")
 
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    set_library_levels(args.verbose)
     headless = args.headless or (args.command == "run" and _no_gui_available())
     if not headless:
         if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):

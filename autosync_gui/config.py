@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from autosync_gui.atomic_file import write_atomically
+from autosync_gui.xdg import config_home
 
 NOTIFICATION_LEVELS = ("all", "important", "none")
 
@@ -58,8 +59,7 @@ class Settings:
 
 
 def default_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "autosync" / "config.toml"
+    return config_home() / "autosync" / "config.toml"
 
 
 def legacy_config_path() -> Path:

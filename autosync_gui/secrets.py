@@ -22,6 +22,8 @@ import keyring.errors
 from keyring.backends import fail
 
 from autosync_gui.atomic_file import write_atomically
+from autosync_gui.text import one_line
+from autosync_gui.xdg import config_home
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,7 @@ def keyring_available() -> bool:
 
 def password_file(jid: str) -> Path:
     """The opt-in fallback file for one account (its name is the quoted JID)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "autosync" / "secrets" / quote(jid.lower(), safe="@.-_")
+    return config_home() / "autosync" / "secrets" / quote(jid.lower(), safe="@.-_")
 
 
 def get_xmpp_password(jid: str, legacy: str | None = None) -> str:
@@ -76,10 +77,10 @@ def get_xmpp_password(jid: str, legacy: str | None = None) -> str:
         keyring_problem = "no system keyring is available"
     except keyring.errors.KeyringError as exc:
         stored = None
-        keyring_problem = f"the keyring failed ({_one_line(exc)})"
+        keyring_problem = f"the keyring failed ({one_line(exc)})"
     except Exception as exc:  # D-Bus errors surface as backend-specific exceptions
         stored = None
-        keyring_problem = f"the keyring failed ({_one_line(exc)})"
+        keyring_problem = f"the keyring failed ({one_line(exc)})"
     if stored:
         return stored
     from_file = _read_password_file(jid)
@@ -109,7 +110,7 @@ def store_xmpp_password(jid: str, password: str) -> None:
         raise SecretError("no system keyring is available; start a Secret Service such as "
                           "gnome-keyring, or agree to a password file") from None
     except Exception as exc:
-        raise SecretError(f"could not store the password in the keyring: {_one_line(exc)}"
+        raise SecretError(f"could not store the password in the keyring: {one_line(exc)}"
                           ) from None
 
 
@@ -151,8 +152,3 @@ def _read_password_file(jid: str) -> str | None:
         return None
     log.warning("using the unencrypted XMPP password file %s; a keyring is safer", path)
     return text
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

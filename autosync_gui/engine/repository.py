@@ -10,6 +10,10 @@ from typing import Protocol
 
 from autosync_gui.engine.events import Conflict
 
+# The backend-neutral remote problems, re-exported for the backends and the sync loop.
+from autosync_gui.engine.remote import RemoteError as RemoteError
+from autosync_gui.engine.remote import RemoteProblem as RemoteProblem
+
 
 class RepositoryError(Exception):
     """A folder that cannot be synced as configured; str() is one line with the fix."""
@@ -18,15 +22,6 @@ class RepositoryError(Exception):
 class RepositoryBusy(RepositoryError):
     """Another git process holds the repository's lock (the user's own git command, or an
     orphaned git of a killed autosync finishing its work): try again shortly."""
-
-
-class RemoteError(Exception):
-    """Talking to the remote failed. `offline` means retry later (unreachable);
-    otherwise the user must act (authentication, host key, missing repository)."""
-
-    def __init__(self, message: str, *, offline: bool) -> None:
-        super().__init__(message)
-        self.offline = offline
 
 
 @dataclass(frozen=True)

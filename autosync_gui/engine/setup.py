@@ -9,7 +9,6 @@ naming the thing and the fix."""
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import socket
 import subprocess
@@ -19,10 +18,16 @@ import git
 
 from autosync_gui.engine.git_env import (
     SSH_OPTIONS,
-    RemoteProblem,
-    classify,
     first_line,
     noninteractive_env,
+    remote_error,
+)
+from autosync_gui.engine.remote import (
+    RemoteError,
+    RemoteProblem,
+    Transport,
+    local_path,
+    parse_remote,
 )
 
 NETWORK_TIMEOUT = 60.0
@@ -46,25 +51,6 @@ def _stderr(exc: git.GitCommandError) -> str:
     return text
 
 
-def classify_remote_error(url: str, stderr: str) -> SetupError:
-    """Turn git's stderr about a remote into one line with the fix."""
-    problem = classify(stderr)
-    if problem is RemoteProblem.HOST_KEY:
-        return SetupError(f"remote {url}: the server's SSH host key is unknown or changed; "
-                          "connect once with `ssh` in a terminal to check and accept it")
-    if problem is RemoteProblem.AUTH:
-        return SetupError(f"remote {url}: authentication failed; add your SSH key to the "
-                          "server (ssh-add) or store HTTPS credentials in a git credential "
-                          "helper")
-    if problem is RemoteProblem.UNREACHABLE:
-        return SetupError(f"remote {url}: unreachable ({first_line(stderr)}); check the "
-                          "address and your network")
-    if problem is RemoteProblem.MISSING:
-        return SetupError(f"remote {url}: no git repository there; check the URL or create "
-                          "the repository first")
-    return SetupError(f"remote {url}: {first_line(stderr)}; check the URL")
-
-
 def check_remote(url: str) -> list[str]:
     """Check the remote answers and lets us in; returns its branch names."""
     url = url.strip()
@@ -76,7 +62,7 @@ def check_remote(url: str) -> list[str]:
     try:
         out = _run(["ls-remote", "--heads", "--", url])
     except git.GitCommandError as exc:
-        raise classify_remote_error(url, _stderr(exc)) from None
+        raise remote_error(url, _stderr(exc)) from None
     branches = []
     for line in out.splitlines():
         _, _, ref = line.partition("\t")
@@ -107,7 +93,7 @@ def clone_remote(url: str, folder: Path) -> None:
     except git.GitCommandError as exc:
         if created and folder.exists() and not any(folder.iterdir()):
             folder.rmdir()
-        raise classify_remote_error(url, _stderr(exc)) from None
+        raise remote_error(url, _stderr(exc)) from None
     _ensure_identity(folder)
 
 
@@ -154,21 +140,11 @@ def check_existing(folder: Path) -> str:
 
 
 def _is_local(url: str) -> bool:
-    if url.startswith("file://"):
-        return True
-    if "://" in url:
-        return False
-    # scp-like user@host:path has a colon before any slash
-    colon, slash = url.find(":"), url.find("/")
-    return colon == -1 or (slash != -1 and slash < colon)
+    return parse_remote(url).transport is Transport.LOCAL
 
 
 def _local_path(url: str) -> Path:
-    return Path(url.removeprefix("file://")).expanduser()
-
-
-_SCP_RE = re.compile(r"^(?P<host>[^/:]+):(?P<path>.*)$")
-_SSH_RE = re.compile(r"^ssh://(?P<host>[^/]+?)(?::(?P<port>\d+))?(?P<path>/.*)$")
+    return local_path(parse_remote(url))
 
 
 def _create_bare(url: str) -> None:
@@ -186,27 +162,27 @@ def _create_bare(url: str) -> None:
             raise SetupError(f"remote {url}: cannot create it ({first_line(why)}); "
                              "choose a writable path") from None
         return
-    m = _SSH_RE.match(url)
-    host, port, path = (m["host"], m["port"], m["path"]) if m else (None, None, None)
-    if m is None and "://" not in url:
-        s = _SCP_RE.match(url)
-        if s:
-            host, path = s["host"], s["path"]
-    if host is None or not path:
+    address = parse_remote(url)
+    host, port, path = address.host, address.port, address.path
+    if address.user:
+        host = f"{address.user}@{host}"
+    if address.transport is not Transport.SSH or host is None or not path:
         raise SetupError(f"remote {url}: cannot create a repository over this protocol; "
                          "create an empty repository on the server and use its URL")
     # An existing empty repository (e.g. made on a forge) is fine.
     try:
-        if check_remote(url) == []:
-            return
-        raise SetupError(f"remote {url}: already has branches; choose 'clone' to use it")
-    except SetupError as exc:
-        if "no git repository there" not in str(exc):
+        branches = check_remote(url)
+    except RemoteError as exc:
+        if exc.problem is not RemoteProblem.MISSING:
             raise
+    else:
+        if branches:
+            raise SetupError(f"remote {url}: already has branches; choose 'clone' to use it")
+        return
     base = os.environ.get("GIT_SSH_COMMAND") or "ssh"
     cmd = [*shlex.split(base), *shlex.split(SSH_OPTIONS)]
     if port:
-        cmd += ["-p", port]
+        cmd += ["-p", str(port)]
     quoted = shlex.quote(path)
     remote_cmd = (f"test ! -e {quoted} || test -z \"$(ls -A {quoted})\" || "
                   f"{{ echo 'already exists and is not empty' >&2; exit 1; }}; "
@@ -218,7 +194,7 @@ def _create_bare(url: str) -> None:
     except subprocess.TimeoutExpired:
         raise SetupError(f"remote {url}: unreachable (timed out); check the address") from None
     if proc.returncode != 0:
-        raise classify_remote_error(url, proc.stderr or f"ssh exited {proc.returncode}")
+        raise remote_error(url, proc.stderr or f"ssh exited {proc.returncode}")
 
 
 def _ensure_identity(folder: Path) -> None:
@@ -274,7 +250,7 @@ def create_new(folder: Path, remote: str) -> None:
     try:
         _run(["push", "--quiet", "-u", "origin", DEFAULT_BRANCH], cwd=folder)
     except git.GitCommandError as exc:
-        raise classify_remote_error(remote, _stderr(exc)) from None
+        raise remote_error(remote, _stderr(exc)) from None
 
 
 def check_create(folder: Path, remote: str) -> None:
@@ -292,8 +268,8 @@ def check_create(folder: Path, remote: str) -> None:
         return
     try:
         branches = check_remote(remote)
-    except SetupError as exc:
-        if "no git repository there" in str(exc):
+    except RemoteError as exc:
+        if exc.problem is RemoteProblem.MISSING:
             return  # reachable and we are let in; create_new makes it over ssh
         raise
     if branches:

@@ -20,6 +20,7 @@ from autosync_gui import __version__
 from autosync_gui.config import ConfigError, FolderSettings, Settings, default_config_path, load_config
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
+from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.ui.adapter import EngineSignals
 from autosync_gui.ui.common import spawn
@@ -96,6 +97,7 @@ class TrayApp(QObject):
         self.notifier.set_level(self.settings.ui.notifications)
         self.engine = Engine(replace(self.settings, folders=()), hostname=self.hostname)
         self.engine.subscribe(self.signals)
+        self.engine.subscribe(HeadlessLog())  # the log file: one line per activity
         await self.engine.start()
         for folder in self.settings.folders:
             await self._add_to_engine(folder)

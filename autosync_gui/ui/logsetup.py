@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-import os
 import sys
 from pathlib import Path
 from types import TracebackType
+
+from autosync_gui.log_levels import set_library_levels
+from autosync_gui.xdg import state_home
 
 log = logging.getLogger("autosync")
 
@@ -19,8 +21,7 @@ LOG_BACKUPS = 5
 
 
 def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "autosync"
+    return state_home() / "autosync"
 
 
 def log_path() -> Path:
@@ -33,6 +34,7 @@ def setup_logging(verbose: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    set_library_levels(verbose)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in list(root.handlers):
         if getattr(handler, "_autosync", False):

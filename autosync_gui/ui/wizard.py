@@ -33,6 +33,7 @@ from PyQt6.QtWidgets import (
 
 from autosync_gui.config import FolderSettings, Settings, save_config, with_folder
 from autosync_gui.engine import setup
+from autosync_gui.engine.remote import RemoteError
 from autosync_gui.ui import autostart
 from autosync_gui.ui.common import ErrorLabel, spawn
 from autosync_gui.ui.icons import app_icon
@@ -73,7 +74,7 @@ class AsyncPage(QWizardPage):
         return None
 
     async def check(self) -> None:
-        """Raise setup.SetupError or FormError with a one-line message."""
+        """Raise setup.SetupError, RemoteError or FormError with a one-line message."""
 
     def busy_text(self) -> str:
         return "Checking…"
@@ -105,7 +106,7 @@ class AsyncPage(QWizardPage):
         try:
             await self.check()
             ok = True
-        except (setup.SetupError, FormError) as exc:
+        except (setup.SetupError, RemoteError, FormError) as exc:
             text = str(exc)
         except Exception as exc:
             log.exception("wizard check failed")
