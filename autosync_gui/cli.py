@@ -9,14 +9,16 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autosync_gui import __version__
-from autosync_gui.config import ConfigError, Settings, load_config
-from autosync_gui.engine.engine import Engine
-from autosync_gui.engine.gitrepo import GitRepository
-from autosync_gui.engine.headless_log import HeadlessLog
-from autosync_gui.engine.repository import RepositoryError
+from autosync_gui import __version__, setup_cli
 from autosync_gui.log_levels import set_library_levels
+
+# The engine loads lazily: git runs `autosync credential` at every https fetch and push,
+# which must start fast.
+if TYPE_CHECKING:
+    from autosync_gui.config import Settings
+    from autosync_gui.engine.engine import Engine
 
 log = logging.getLogger("autosync")
 
@@ -33,12 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     run.add_argument("--headless", action="store_true", default=argparse.SUPPRESS)
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    setup_cli.add_subcommands(sub)
     return parser
 
 
 def load_and_validate(config: Path | None) -> Settings:
     """Load the configuration and check every folder before anything is started, so a bad
     configuration changes nothing. Raises ConfigError (one line)."""
+    from autosync_gui.config import ConfigError, load_config
+    from autosync_gui.engine.gitrepo import GitRepository
+    from autosync_gui.engine.repository import RepositoryError
+
     settings = load_config(config)
     if not settings.folders:
         raise ConfigError(f"{settings.source}: folder: no folder configured; add a [[folder]] "
@@ -53,6 +60,12 @@ def load_and_validate(config: Path | None) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a subcommand that does one thing and exits (setup_cli.py)
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                            format="autosync: %(message)s", stream=sys.stderr)
+        set_library_levels(args.verbose)
+        return int(handler(args))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     set_library_levels(args.verbose)
@@ -63,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                   "are unset); on a server use `autosync run --headless`", file=sys.stderr)
             return 2
         return gui_main(argv)
+    from autosync_gui.config import ConfigError
+
     try:
         settings = load_and_validate(args.config)
     except ConfigError as exc:
@@ -95,6 +110,10 @@ def gui_main(argv: list[str] | None = None) -> int:
 
 async def run_headless(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM; then commit what is pending, try one push, exit 0."""
+    from autosync_gui.engine.engine import Engine
+    from autosync_gui.engine.headless_log import HeadlessLog
+    from autosync_gui.engine.repository import RepositoryError
+
     engine = Engine(settings)
     engine.subscribe(HeadlessLog())
     stop = asyncio.Event()

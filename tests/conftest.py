@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.fixtures.sshd",
     "tests.fixtures.qt",
     "tests.fixtures.dbus_notifications",
+    "tests.fixtures.https_git",
+    "tests.ui.keyrings",
 ]

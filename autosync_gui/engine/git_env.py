@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from autosync_gui.engine.remote import RemoteError, RemoteProblem
+from autosync_gui.engine.remote import KEYRING_MARK, RemoteError, RemoteProblem
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ def noninteractive_env(ssh_command: str | None = None) -> dict[str, str]:
 # e.g. ssh's "Permission denied (publickey)" is an authentication failure, a plain
 # "Permission denied" on a path is a refused write).
 _PATTERNS: tuple[tuple[RemoteProblem, tuple[str, ...]], ...] = (
+    (RemoteProblem.KEYRING, (KEYRING_MARK,)),
     (RemoteProblem.HOST_KEY_CHANGED, ("remote host identification has changed",
                                       "host key for", "has changed and you have requested")),
     (RemoteProblem.HOST_KEY_UNKNOWN, ("host key verification failed",
@@ -89,7 +90,12 @@ def classify(stderr: str) -> RemoteProblem:
 
 def remote_error(url: str, stderr: str) -> RemoteError:
     """git's complaint about `url` as a RemoteError: its class, git's most telling line."""
-    return RemoteError(classify(stderr), url, first_line(stderr))
+    problem = classify(stderr)
+    detail = first_line(stderr)
+    if problem is RemoteProblem.KEYRING:
+        detail = next(line for line in stderr.splitlines() if KEYRING_MARK in line)
+        detail = detail.split(KEYRING_MARK, 1)[1].lstrip(": ")
+    return RemoteError(problem, url, detail)
 
 
 def first_line(stderr: str) -> str:

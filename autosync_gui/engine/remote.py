@@ -72,10 +72,16 @@ def local_path(address: RemoteAddress) -> Path:
     return Path(address.path).expanduser()
 
 
+# How our credential helper (credentials.py) starts its complaint about the keyring on
+# git's stderr, so that a locked keyring is never taken for a wrong password.
+KEYRING_MARK = "autosync credential: keyring"
+
+
 class RemoteProblem(Enum):
     HOST_KEY_UNKNOWN = "host key not trusted"
     HOST_KEY_CHANGED = "host key changed"
     TLS_UNTRUSTED = "certificate not trusted"
+    KEYRING = "keyring unavailable"  # our credential helper could not read the keyring
     AUTH = "authentication failed"  # who you are was not accepted
     ACCESS_DENIED = "access denied"  # who you are was accepted; this repository is refused
     UNREACHABLE = "unreachable"
@@ -105,6 +111,9 @@ def describe(problem: RemoteProblem, url: str, detail: str = "") -> str:
     if problem is RemoteProblem.TLS_UNTRUSTED:
         return (f"TLS certificate not trusted for {url}{why}; install the server's CA "
                 "certificate, or point git at it (git config http.sslCAInfo FILE)")
+    if problem is RemoteProblem.KEYRING:
+        return (f"cannot read the password for {url} from the keyring{why}; unlock the "
+                "keyring or start one (e.g. gnome-keyring), then sync again")
     if problem is RemoteProblem.AUTH:
         if transport is Transport.HTTPS:
             return (f"authentication failed for {url}: the user name or password/token was "

@@ -165,20 +165,8 @@ class FolderPage(AsyncPage):
         return self.path.text().strip()
 
     async def check(self) -> None:
-        text = self.path.text().strip()
-        if not text:
-            raise FormError("folder: empty; choose a folder")
-        folder = self.folder()
-        if not folder.is_absolute():
-            raise FormError(f"folder {text}: not an absolute path; choose it with Browse…")
-        if folder.exists() and not folder.is_dir():
-            raise FormError(f"folder {folder}: is a file; choose a folder")
-        for existing in self._wizard.settings.folders:
-            if folder == existing.path:
-                raise FormError(f"folder {folder}: already synced")
-            if folder.is_relative_to(existing.path) or existing.path.is_relative_to(folder):
-                raise FormError(f"folder {folder}: overlaps the synced folder {existing.path}; "
-                                "choose a separate folder")
+        synced = [f.path for f in self._wizard.settings.folders]
+        await asyncio.to_thread(setup.check_folder_choice, Path(self.path.text()), synced)
 
 
 class MethodPage(AsyncPage):
