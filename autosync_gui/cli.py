@@ -123,6 +123,8 @@ async def run_headless(settings: Settings) -> int:
     notifier = None
     try:
         await engine.start()
+        if settings.source is not None:
+            engine.watch_config(settings.source)  # `autosync add`/`remove` while running
         notifier = await _start_notifier(engine, settings)
         log.info("autosync %s running: %d folder(s)", __version__, len(engine.folders))
         await stop.wait()

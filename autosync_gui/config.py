@@ -298,14 +298,25 @@ def render_config(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def save_config(settings: Settings, path: Path) -> None:
-    """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
+def check_settings(settings: Settings, path: Path) -> str:
+    """The file text for `settings`, checked by reading it back as the loader would:
+    raises ConfigError (one line) for anything the loader would refuse."""
     text = render_config(settings)
     parse_settings(tomllib.loads(text), path)  # never write what we could not read back
-    write_atomically(path, text.encode("utf-8"))
+    return text
+
+
+def save_config(settings: Settings, path: Path) -> None:
+    """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
+    write_atomically(path, check_settings(settings, path).encode("utf-8"))
 
 
 def with_folder(settings: Settings, folder: FolderSettings) -> Settings:
     """Settings with one more folder (replacing an entry with the same path)."""
     others = tuple(f for f in settings.folders if f.path != folder.path)
     return replace(settings, folders=(*others, folder))
+
+
+def without_folder(settings: Settings, path: Path) -> Settings:
+    """Settings with the folder at `path` no longer synced."""
+    return replace(settings, folders=tuple(f for f in settings.folders if f.path != path))

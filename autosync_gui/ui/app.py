@@ -101,6 +101,7 @@ class TrayApp(QObject):
         await self.engine.start()
         for folder in self.settings.folders:
             await self._add_to_engine(folder)
+        self.engine.watch_config(self.config_path, self._on_config_reloaded)
         self.tray.rebuild()
         self.tray.show()
         await self._start_xmpp()
@@ -176,6 +177,11 @@ class TrayApp(QObject):
         await self.shutdown()
         return 0
 
+    def _on_config_reloaded(self, settings: Settings) -> None:
+        """The file changed (e.g. `autosync add`): keep our copy's folders current; the
+        engine starts and stops them, and the menu follows (see _on_activity)."""
+        self.settings = replace(self.settings, folders=settings.folders)
+
     # ------------------------------------------------------------------ engine events
     def _on_state(self, path: Path, state: FolderState, _detail: str) -> None:
         self.tray.refresh()
@@ -183,6 +189,8 @@ class TrayApp(QObject):
             self.conflict_dialog.refresh()
 
     def _on_activity(self, event: Activity) -> None:
+        if {Path(f.path) for f in self.folders()} != set(self.tray.folder_menus):
+            self.tray.rebuild()  # a folder came or went (configuration changed)
         self.tray.add_activity(event)
         self.notifier.activity(event)
         if event.kind == ActivityKind.CONFLICT:
