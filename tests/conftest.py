@@ -8,5 +8,6 @@ pytest_plugins = [
     "tests.fixtures.qt",
     "tests.fixtures.dbus_notifications",
     "tests.fixtures.https_git",
+    "tests.fixtures.git_daemon",
     "tests.ui.keyrings",
 ]

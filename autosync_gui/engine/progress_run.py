@@ -21,7 +21,7 @@ STALL_TIMEOUT = 120.0
 _KEEP_STDERR = 64 * 1024
 _LINE_END = re.compile(r"[\r\n]")
 _PROGRESS = re.compile(r"^(?:remote: )?(?P<phase>[A-Za-z][A-Za-z ]+?):\s+(?P<percent>\d+)%"
-                       r"(?:\s*\((?P<done>\d+)/(?P<total>\d+)\))?(?:,\s*(?P<rest>.*?))?"
+                       r"(?:\s*\((?P<done>\d+)/(?P<total>\d+)\))?(?:,\s*(?P<rest>(?!\s*done\.).*?))?"
                        r"(?:,\s*done\.)?\s*$")
 
 
