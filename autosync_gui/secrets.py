@@ -35,6 +35,11 @@ class SecretError(Exception):
     """The password cannot be read or stored; str() is one line saying what to do."""
 
 
+class KeyringUnavailable(SecretError):
+    """The keyring itself cannot be used (none running, locked, unlock dismissed): not a
+    wrong password, and not something the XMPP server said."""
+
+
 def keyring_available() -> bool:
     """Whether a real keyring backend is usable (not keyring's `fail` placeholder)."""
     try:
@@ -75,6 +80,9 @@ def get_xmpp_password(jid: str, legacy: str | None = None) -> str:
     except keyring.errors.NoKeyringError:
         stored = None
         keyring_problem = "no system keyring is available"
+    except keyring.errors.KeyringLocked:
+        stored = None
+        keyring_problem = "the keyring is locked (or its unlock prompt was dismissed)"
     except keyring.errors.KeyringError as exc:
         stored = None
         keyring_problem = f"the keyring failed ({one_line(exc)})"
@@ -90,9 +98,12 @@ def get_xmpp_password(jid: str, legacy: str | None = None) -> str:
         log.warning("using the plaintext XMPP password from the legacy configuration; "
                     "store it in the keyring (service %r, user %r) instead", SERVICE, jid)
         return legacy
-    where = f"{keyring_problem}; " if keyring_problem else ""
+    if keyring_problem:
+        raise KeyringUnavailable(
+            f"cannot read the XMPP password for {jid}: {keyring_problem}; unlock or start "
+            f"the keyring, or set {ENV_PASSWORD}")
     raise SecretError(
-        f"no XMPP password for {jid}: {where}store it in the keyring (service '{SERVICE}', "
+        f"no XMPP password for {jid}: store it in the keyring (service '{SERVICE}', "
         f"user '{jid}') or set {ENV_PASSWORD}"
     )
 
@@ -100,15 +111,18 @@ def get_xmpp_password(jid: str, legacy: str | None = None) -> str:
 def store_xmpp_password(jid: str, password: str) -> None:
     """Store in the system keyring; raises SecretError instead of falling back to a file."""
     if not keyring_available():
-        raise SecretError(
+        raise KeyringUnavailable(
             "no system keyring is available (no Secret Service on the D-Bus session); start "
             f"one such as gnome-keyring, set {ENV_PASSWORD}, or agree to a password file"
         )
     try:
         keyring.set_password(SERVICE, jid, password)
     except keyring.errors.NoKeyringError:
-        raise SecretError("no system keyring is available; start a Secret Service such as "
-                          "gnome-keyring, or agree to a password file") from None
+        raise KeyringUnavailable("no system keyring is available; start a Secret Service "
+                                 "such as gnome-keyring, or agree to a password file") from None
+    except keyring.errors.KeyringLocked:
+        raise KeyringUnavailable("the keyring is locked (or its unlock prompt was "
+                                 "dismissed); unlock it and save again") from None
     except Exception as exc:
         raise SecretError(f"could not store the password in the keyring: {one_line(exc)}"
                           ) from None

@@ -285,7 +285,11 @@ class TrayApp(QObject):
         return self.settings_dialog
 
     def _on_settings_saved(self, settings: Settings) -> None:
-        xmpp_changed = settings.xmpp != self.settings.xmpp
+        dialog = self.settings_dialog
+        # A new password alone leaves the settings equal: log in again all the same (a
+        # failed login is never retried by itself).
+        xmpp_changed = settings.xmpp != self.settings.xmpp or \
+            (dialog is not None and dialog.password_stored)
         self.settings = settings
         self.notifier.set_level(settings.ui.notifications)
         self.tray.rebuild()
