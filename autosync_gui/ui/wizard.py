@@ -101,7 +101,7 @@ class AsyncPage(QWizardPage):
             if button is not None:
                 button.setEnabled(not busy)
         for child in self.findChildren(QWidget):
-            if child is not self.message and not isinstance(child, QLabel):
+            if child is not self.message and not isinstance(child, (QLabel, QProgressBar)):
                 child.setEnabled(not busy)
         if busy:
             self.message.info(self.busy_text())
