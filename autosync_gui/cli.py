@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autosync_gui import __version__, setup_cli
+from autosync_gui import __version__, log_safety, setup_cli
 from autosync_gui.log_levels import set_library_levels
+from autosync_gui.secrets import take_environment_password
 
 # The engine loads lazily: git runs `autosync credential` at every https fetch and push,
 # which must start fast.
@@ -60,14 +61,17 @@ def load_and_validate(config: Path | None) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    take_environment_password()  # out of os.environ before any child process starts
     handler = getattr(args, "handler", None)
     if handler is not None:  # a subcommand that does one thing and exits (setup_cli.py)
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                             format="autosync: %(message)s", stream=sys.stderr)
+        log_safety.install(*logging.getLogger().handlers)
         set_library_levels(args.verbose)
         return int(handler(args))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    log_safety.install(*logging.getLogger().handlers)
     set_library_levels(args.verbose)
     headless = args.headless or (args.command == "run" and _no_gui_available())
     if not headless:

@@ -43,6 +43,11 @@ def test_helper_protocol_on_the_real_keyring(gnome_keyring) -> None:
     helper("erase", request + "username=alice\npassword=tok-1\n")
     assert helper("get", request) == ""
     assert credentials.load("https://forge.example:8443/alice/files.git/") is None
+    # a script stores a token by URL, as README shows
+    helper("store", "url=https://forge.example/alice/notes.git\nusername=alice\n"
+                    "password=tok-2\n\n")
+    assert credentials.load("https://forge.example/alice/notes.git") == \
+        Credential("alice", "tok-2")
 
 
 def test_server_asking_for_credentials_is_https_worded(https_git: HttpsGitServer,
