@@ -45,7 +45,7 @@ class ConfigWatch:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
 
@@ -57,7 +57,7 @@ class ConfigWatch:
                 continue
             self._seen = current
             try:
-                settings = await asyncio.to_thread(load_config, self.path)
+                settings = load_config(self.path)  # a small file: read on the loop
             except ConfigError as exc:
                 if str(exc) != self._reported:
                     self._reported = str(exc)

@@ -169,22 +169,37 @@ def _run_long(args: list[str], url: str, *, cwd: Path | None, progress: Progress
 
 def check_remote(url: str) -> list[str]:
     """Check the remote answers and lets us in; returns its branch names."""
+    return _check_remote(url)[0]
+
+
+def _check_remote(url: str) -> tuple[list[str], list[str]]:
+    """Branch names, and the `-c` options git needed to get in: our credential helper,
+    tried only when an https server asked for credentials (so a check never wakes the
+    keyring, and its unlock prompt, for a remote that needs none)."""
     url = url.strip()
     if not url:
         raise SetupError("remote URL: empty; enter a URL such as user@host:repo.git or a path")
     if _is_local(url) and not _local_path(url).exists():
         raise SetupError(f"remote {url}: no such path; check the path or choose "
                          "'create a new repository'")
+    config: list[str] = []
     try:
-        out = _run(["ls-remote", "--heads", "--", url], config=_git_config(url))
+        out = _run(["ls-remote", "--heads", "--", url])
     except git.GitCommandError as exc:
-        raise remote_error(url, _stderr(exc)) from None
+        error = remote_error(url, _stderr(exc))
+        config = _git_config(url) if error.problem is RemoteProblem.AUTH else []
+        if not config:
+            raise error from None
+        try:
+            out = _run(["ls-remote", "--heads", "--", url], config=config)
+        except git.GitCommandError as exc2:
+            raise remote_error(url, _stderr(exc2)) from None
     branches = []
     for line in out.splitlines():
         _, _, ref = line.partition("\t")
         if ref.startswith("refs/heads/"):
             branches.append(ref.removeprefix("refs/heads/"))
-    return branches
+    return branches, config
 
 
 def check_folder_choice(folder: Path, synced: Iterable[Path]) -> Path:
@@ -225,15 +240,15 @@ def clone_remote(url: str, folder: Path, *, progress: ProgressCallback | None = 
     url = url.strip()
     folder = folder.expanduser()
     check_folder_empty(folder)
-    check_remote(url)
+    _branches, config = _check_remote(url)
     mine = Undo()
     mine.created_folder(folder)
-    config = _git_config(url)
     clone_config = ["--config" if arg == "-c" else arg for arg in config]
     try:
         _run_long(["clone", "--progress", *clone_config, "--", url, str(folder)], url,
                   cwd=None, progress=progress, cancel=cancel, stall_timeout=stall_timeout)
-        register_credentials(folder, url)  # clone --config drops the empty reset entry
+        if config:
+            register_credentials(folder, url)  # clone --config drops the empty reset entry
         _ensure_identity(folder)
     except BaseException:
         mine.run()
@@ -285,17 +300,16 @@ def check_existing(folder: Path) -> str:
     if upstream is None:
         raise NoRemoteError(f"folder {folder}: a git repository without a remote; create a "
                             "new remote for it (a path or user@host:path) and push")
-    check_remote(upstream[1])
-    register_credentials(folder, upstream[1])
+    _branches, config = _check_remote(upstream[1])
+    if config:
+        register_credentials(folder, upstream[1])
     _ensure_identity(folder)
     return upstream[1]
 
 
 def register_credentials(folder: Path, url: str) -> None:
-    """Make the repository at `folder` use our credential helper for `url` when the
-    keyring holds a user name and token for it (an https remote)."""
-    if not _git_config(url):
-        return
+    """Make the repository at `folder` use our credential helper for `url` (an https
+    remote whose user name and token the keyring holds)."""
     for key in dict(credentials.helper_config(url)):
         with contextlib.suppress(git.GitCommandError):
             _run(["config", "--local", "--unset-all", key], cwd=folder)
@@ -437,7 +451,8 @@ def check_create(folder: Path, remote: str) -> None:
 
 def _first_push(folder: Path, remote: str, progress: ProgressCallback | None,
                 cancel: threading.Event | None, stall_timeout: float) -> None:
-    register_credentials(folder, remote)
+    if parse_remote(remote).transport is Transport.HTTPS and _check_remote(remote)[1]:
+        register_credentials(folder, remote)
     _run_long(["push", "--progress", "-u", "origin", f"HEAD:refs/heads/{DEFAULT_BRANCH}"],
               remote, cwd=folder, progress=progress, cancel=cancel,
               stall_timeout=stall_timeout)

@@ -14,7 +14,8 @@ from enum import IntEnum
 from functools import partial
 from pathlib import Path
 
-from PyQt6.QtCore import pyqtSignal
+from PyQt6 import sip
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -94,15 +95,20 @@ class AsyncPage(QWizardPage):
         return False
 
     def _set_busy(self, busy: bool) -> None:
+        if sip.isdeleted(self):
+            return  # the wizard was closed and destroyed while a check ran
         wizard = self.wizard()
         for which in (QWizard.WizardButton.NextButton, QWizard.WizardButton.FinishButton,
                       QWizard.WizardButton.BackButton):
             button = wizard.button(which) if wizard else None
             if button is not None:
                 button.setEnabled(not busy)
-        for child in self.findChildren(QWidget):
-            if child is not self.message and not isinstance(child, (QLabel, QProgressBar)):
-                child.setEnabled(not busy)
+        # Direct children only: Qt passes the enabled state down to their own children.
+        for child in self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if sip.isdeleted(child) or child is self.message \
+                    or isinstance(child, (QLabel, QProgressBar)):
+                continue
+            child.setEnabled(not busy)
         if busy:
             self.message.info(self.busy_text())
 
@@ -119,6 +125,8 @@ class AsyncPage(QWizardPage):
             text = f"unexpected error: {exc}"
         finally:
             self._set_busy(False)
+        if sip.isdeleted(self):
+            return
         if not ok:
             self.message.error(text)
             self.validated.emit(False, text)

@@ -192,8 +192,8 @@ class XmppForm(QWidget):
         self.file_ok.show()
         if not self.file_ok.isChecked():
             self.storage = None
-            raise FormError("The keyring is unavailable or locked: unlock it and press Next "
-                            "again, tick the box to store the password in a "
+            raise FormError("No keyring available (none running, or it is locked): unlock "
+                            "it and press Next again, tick the box to store the password in a "
                             "0600 file, start a keyring (e.g. gnome-keyring), or leave the "
                             "XMPP account empty")
         self.storage = "file"
