@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -273,7 +274,7 @@ def _set_up(args: argparse.Namespace, folder: Path, undo: setup.Undo) -> None:
             if given is None:
                 raise
             credentials.save(exc.url, given)
-            undo.add("forget the new credentials", lambda u=exc.url: credentials.forget(u))
+            undo.add("forget the new credentials", partial(credentials.forget, exc.url))
 
 
 def _same_folder(a: Path, b: Path) -> bool:

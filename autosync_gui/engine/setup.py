@@ -20,6 +20,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 import git
@@ -70,12 +71,12 @@ class Undo:
     """What set-up created, to be removed if it fails or is cancelled, newest first."""
 
     def __init__(self) -> None:
-        self._steps: list[tuple[str, Callable[[], None]]] = []
+        self._steps: list[tuple[str, Callable[[], object]]] = []
 
     def __bool__(self) -> bool:
         return bool(self._steps)
 
-    def add(self, what: str, action: Callable[[], None]) -> None:
+    def add(self, what: str, action: Callable[[], object]) -> None:
         self._steps.append((what, action))
 
     def created_folder(self, folder: Path) -> None:
@@ -519,8 +520,8 @@ def add_remote(folder: Path, remote: str, *, progress: ProgressCallback | None =
         _create_bare(remote, mine)
         _ensure_identity(folder)
         _run(["remote", "add", "origin", "--", remote], cwd=folder)
-        mine.add("remove the remote 'origin'",
-                 lambda: _run(["remote", "remove", "origin"], cwd=folder))
+        mine.add("remove the remote 'origin'", partial(_run, ["remote", "remove", "origin"],
+                                                        cwd=folder, allow_fail=True))
         _run(["add", "--all"], cwd=folder)
         staged = _run(["diff", "--cached", "--name-only", "-z"], cwd=folder)
         has_head = bool(_run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=folder,

@@ -470,17 +470,16 @@ class SetupWizard(QWizard):
             def progress(p: Progress) -> None:  # called in the worker thread
                 loop.call_soon_threadsafe(page.show_progress, p)
 
-            options = {"progress": progress, "cancel": cancel}
             try:
                 if method == Method.CLONE:
                     await asyncio.to_thread(partial(setup.clone_remote, self.remote(), folder,
-                                                    **options))
+                                                    progress=progress, cancel=cancel))
                 elif method == Method.CREATE:
                     await asyncio.to_thread(partial(setup.create_new, folder, self.remote(),
-                                                    **options))
+                                                    progress=progress, cancel=cancel))
                 elif self.method_page.needs_remote:
                     await asyncio.to_thread(partial(setup.add_remote, folder, self.remote(),
-                                                    **options))
+                                                    progress=progress, cancel=cancel))
                 else:
                     await asyncio.to_thread(setup.check_existing, folder)
             finally:
