@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from pathlib import Path
 from autosync_gui.engine.git_env import first_line
 from autosync_gui.engine.git_runner import GitRunner
 from autosync_gui.engine.open_files import open_files
-from autosync_gui.engine.repository import HostileContent, RepositoryError
+from autosync_gui.engine.repository import HostileContent, RepositoryBusy, RepositoryError
 from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
 from autosync_gui.engine.worktree_fs import CHUNK, Aside, WorkTree
 
@@ -125,27 +126,46 @@ class BlobReader:
 class CarefulPull:
     """Moves one work tree (see the module doc); given the repository's git runner."""
 
-    def __init__(self, runner: GitRunner, tree: WorkTree, state_dir: Path) -> None:
+    def __init__(self, runner: GitRunner, tree: WorkTree, state_dir: Path,
+                 index_file: Path) -> None:
         self._run = runner.run
         self._runner = runner
         self._tree = tree
+        self._index = index_file
         self._journal = state_dir / "pull-journal"
 
     # ================================================================== checking
-    def check_tree(self, target: str, source: str) -> None:
-        """git's own path checks on every entry of the target tree (read into a scratch
-        index, never into the work tree); HostileContent when git refuses it."""
-        index = self._tree.scratch / f"check-index-{secrets.token_hex(8)}"
-        try:
-            result = self._run("read-tree", target, env={"GIT_INDEX_FILE": str(index)},
-                               check=False)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                index.unlink()
+    def check_tree(self, target: str, source: str) -> Path:
+        """The index for `target`, built in the scratch folder from a copy of the real
+        one (unchanged entries keep their stat data); git's own path checks run on every
+        entry as it reads the tree. HostileContent when git refuses it. The caller
+        installs the returned file (install_index) or removes it."""
+        index = self._tree.scratch / f"index-{secrets.token_hex(8)}"
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copyfile(self._index, index)
+        result = self._run("read-tree", target, env={"GIT_INDEX_FILE": str(index)},
+                           check=False)
         if not result.ok:
+            index.unlink(missing_ok=True)
             raise HostileContent(f"refused {source}: {display(first_line(result.err))}; "
                                  "nothing was written. The remote needs a commit that "
                                  "removes it")
+        return index
+
+    def install_index(self, index: Path) -> None:
+        """Make `index` the repository's index, holding git's own index.lock meanwhile."""
+        lock = self._index.with_name(self._index.name + ".lock")
+        try:
+            os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+        except FileExistsError:
+            raise RepositoryBusy(f"{self._tree.root}: another git process is using the "
+                                 "repository") from None
+        try:
+            os.replace(index, lock)
+            os.replace(lock, self._index)
+        except BaseException:
+            lock.unlink(missing_ok=True)
+            raise
 
     def plan(self, head: str | None, target: str, source: str) -> list[Change]:
         """The changes from `head` to `target`, each path and mode checked."""
@@ -253,8 +273,15 @@ class CarefulPull:
     def fast_forward(self, head: str | None, target: str, source: str) -> PullOutcome:
         """Move HEAD, the index and the work tree from `head` to `target` (a descendant
         of head, or a merge of it). `source` names the pulled commit in messages."""
-        self.check_tree(target, source)
         changes = self.plan(head, target, source)
+        index = self.check_tree(target, source)
+        try:
+            return self._move(head, target, changes, index)
+        finally:
+            index.unlink(missing_ok=True)
+
+    def _move(self, head: str | None, target: str, changes: list[Change], index: Path
+              ) -> PullOutcome:
         busy, ignored = self.in_the_way(changes)
         if busy is not None:
             return PullOutcome(moved=False, busy=busy)
@@ -264,21 +291,25 @@ class CarefulPull:
         asides = {c.path: self._tree.new_aside(c.path) for c in changes if c.removes}
         self._write_journal(asides)
         replaced: list[tuple[Aside, str, str]] = []
-        blobs = BlobReader(self._runner)
+        for change in sorted(changes, key=lambda c: (c.writes, c.path)):  # removals first
+            if change.removes and not change.writes:
+                self._remove(change, asides[change.path], replaced, outcome)
+        for change in changes:
+            if change.removes and not change.writes:
+                self._tree.prune_empty_parents(change.path)
+        free: list[str] = []
+        for change in sorted(changes, key=lambda c: c.path):
+            if change.writes:
+                aside = asides.get(change.path)
+                if aside is None or self._remove(change, aside, replaced, outcome):
+                    free.append(change.path)
         try:
-            for change in sorted(changes, key=lambda c: (c.writes, c.path)):  # removals first
-                if change.removes and not change.writes:
-                    self._remove(change, asides[change.path], replaced, outcome)
-            for change in changes:
-                if change.removes and not change.writes:
-                    self._tree.prune_empty_parents(change.path)
-            for change in sorted(changes, key=lambda c: c.path):
-                if change.writes:
-                    aside = asides.get(change.path)
-                    if aside is None or self._remove(change, aside, replaced, outcome):
-                        self._write(change, blobs)
-        finally:
-            blobs.close()
+            self._write(free, index)
+        except RepositoryError:
+            for aside, path, _expected in replaced:  # the old versions go back
+                self._keep_save(aside, path, outcome)
+            self._journal.unlink(missing_ok=True)
+            raise
         # An editor may still hold a replaced file open for writing: its next write would
         # land in a deleted file. Such files are kept (beside the path if it is taken).
         writing = open_files({self._tree.aside_path(a) for a, _p, _o in replaced},
@@ -291,12 +322,31 @@ class CarefulPull:
                 self._keep_save(aside, path, outcome)
             else:
                 self._tree.discard(aside)
-        self._run("read-tree", "--reset", target)  # keeps the stat data of unchanged entries
-        self._run("update-index", "-q", "--refresh", check=False)
+        self._run("update-index", "-q", "--refresh", env={"GIT_INDEX_FILE": str(index)},
+                  check=False)
+        self.install_index(index)
         self._run("update-ref", "-m", f"autosync: fast-forward to {target[:12]}", "HEAD",
                   target, head or "")
         self._journal.unlink(missing_ok=True)
         return outcome
+
+    def _write(self, paths: list[str], index: Path) -> None:
+        """Write the target's version of `paths` (each free now) with git's
+        checkout-index from the target index: never with -f, so each file is created
+        exclusively (a save landing at that moment stays and is committed on top) and
+        a leading folder that is not a real folder stops it; stat data is recorded as
+        it writes. Attributes cannot name filters (info/attributes is neutral)."""
+        if not paths:
+            return
+        result = self._run("checkout-index", "-u", "-z", "--stdin",
+                           env={"GIT_INDEX_FILE": str(index)},
+                           stdin=b"\0".join(os.fsencode(p) for p in paths) + b"\0",
+                           check=False)
+        problems = [line for line in result.err.splitlines()
+                    if line.strip() and not line.endswith("already exists, no checkout")]
+        if problems:
+            raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
+                                  f"{display(problems[0])}")
 
     def _remove(self, change: Change, aside: Aside, replaced: list[tuple[Aside, str, str]],
                 outcome: PullOutcome) -> bool:
@@ -319,18 +369,6 @@ class CarefulPull:
         where = self._tree.put_back(aside, path)
         if where != path:
             outcome.saved_beside.append(where)
-
-    def _write(self, change: Change, blobs: BlobReader) -> None:
-        if change.new_mode == GITLINK:
-            self._tree.make_dir(change.path)
-        elif change.new_mode == SYMLINK:
-            target = blobs.small(change.new, MAX_LINK_TARGET)
-            self._tree.symlink(change.path, os.fsdecode(target))
-        else:
-            # A save at this path in the same instant wins (create() never replaces);
-            # the pulled version stays in history and the save is committed on top.
-            self._tree.create(change.path, lambda fd: blobs.copy_to(change.new, fd),
-                              executable=change.new_mode == EXECUTABLE)
 
     def _keep_local(self, path: str) -> str:
         """An ignored file where a pulled file arrives: rename it to a name that stays

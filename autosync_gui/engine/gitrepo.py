@@ -22,6 +22,7 @@ from autosync_gui.engine import conflicts as rules
 from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.careful_pull import (
     EXECUTABLE,
+    MAX_LINK_TARGET,
     REGULAR,
     SYMLINK,
     BlobReader,
@@ -34,9 +35,11 @@ from autosync_gui.engine.git_env import (
     noninteractive_env,
     remote_error,
 )
+from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.git_runner import GitRunner, safety_options
 from autosync_gui.engine.ignore import global_excludes_file, render_excludes
 from autosync_gui.engine.open_files import open_files
+from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
@@ -154,11 +157,16 @@ class GitRepository:
         self._lock_fd: int | None = None
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
+        self.remote_display = without_credentials(self.remote_url)  # for messages and logs
         options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
                    "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
                    "-c", "merge.conflictStyle=merge", *safety_options(no_hooks)]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
-        self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir)
+        self.file_history = FileHistory(self.runner, self.scope, self.hostname,
+                                        self.tracking_ref)
+        index_file = self.root / self._run("rev-parse", "--git-path", "index").text
+        self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
+                                        index_file)
         global_file = reader.get_value("core", "excludesfile", "") \
             if reader.has_option("core", "excludesfile") else ""
         self._global_excludes = global_excludes_file(str(global_file) or None)
@@ -193,7 +201,7 @@ class GitRepository:
     def _network(self, *args: str) -> GitResult:
         result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
         if not result.ok:
-            raise remote_error(self.remote_url, result.err)
+            raise remote_error(self.remote_display, result.err)
         return result
 
     def _rev(self, ref: str) -> str | None:
@@ -375,10 +383,10 @@ class GitRepository:
                             f"refs/heads/{self.remote_branch}", check=False,
                             timeout=NETWORK_TIMEOUT).text.split()[:1] or ["(unknown)"]
             raise HostileContent(
-                f"refused commit {tip[0][:12]} from {self.remote_url}: a tree in it "
+                f"refused commit {tip[0][:12]} from {self.remote_display}: a tree in it "
                 f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
                 "remote needs a commit that removes it")
-        raise remote_error(self.remote_url, result.err)
+        raise remote_error(self.remote_display, result.err)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -402,7 +410,7 @@ class GitRepository:
             return False
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
-        raise remote_error(self.remote_url, result.err or text)
+        raise remote_error(self.remote_display, result.err or text)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
@@ -589,8 +597,8 @@ class GitRepository:
                       stdin=b"\0".join(os.fsencode(p) for p in write) + b"\0")
         for path in remove:
             if not self._saved_during_merge(path, expected.get(path)):
-                with contextlib.suppress(FileNotFoundError):
-                    (self.root / path).unlink()
+                with contextlib.suppress(FileNotFoundError, UnsafePath):
+                    self.work_tree.remove(path)  # never through a link
         leftover = self._run("ls-files", "-u", "-z")
         if leftover.out.strip(b"\0"):
             raise RepositoryError(f"{self.root}: could not resolve the merge; nothing was "
@@ -686,13 +694,16 @@ class GitRepository:
             raise RepositoryError(f"{path} does not exist in commit {commit[:10]}")
         return result.out
 
-    def restore_file(self, commit: str, path: str) -> None:
-        """Put the version of `path` in `commit` back into the work tree (streamed, never
-        through a symbolic link; a deleted file comes back too)."""
+    def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
+        """Put the version of `path` in `commit` back into the work tree, at `to` if given
+        (a file renamed since), else at `path` (streamed, never through a symbolic link; a
+        deleted file comes back too)."""
         if not _HEX.match(commit):
             raise RepositoryError(f"{commit!r} is not a commit id")
+        target = to or path
         try:
             verify_path(path)
+            verify_path(target)
         except UnsafePath as exc:
             raise RepositoryError(f"refusing to restore {exc}") from None
         listing = self._run("ls-tree", "-z", "--full-tree", commit, "--", path,
@@ -707,11 +718,11 @@ class GitRepository:
         reader = BlobReader(self.runner)
         try:
             if mode == SYMLINK:
-                target = os.fsdecode(reader.small(sha, 4096))
-                self.work_tree.remove(path)
-                self.work_tree.symlink(path, target)
+                link = os.fsdecode(reader.small(sha, MAX_LINK_TARGET))
+                self.work_tree.remove(target)
+                self.work_tree.symlink(target, link)
             else:
-                self.work_tree.replace(path, lambda fd: reader.copy_to(sha, fd),
+                self.work_tree.replace(target, lambda fd: reader.copy_to(sha, fd),
                                        executable=mode == EXECUTABLE)
         except UnsafePath as exc:
             raise RepositoryError(f"refusing to restore {exc}") from None

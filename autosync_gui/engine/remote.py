@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from pathlib import Path
 
+from autosync_gui.engine.remote_url import without_credentials
+
 
 class Transport(StrEnum):
     LOCAL = "local"  # a path or file:// URL
@@ -95,7 +97,9 @@ OFFLINE_PROBLEMS = frozenset({RemoteProblem.UNREACHABLE, RemoteProblem.MISSING})
 
 
 def describe(problem: RemoteProblem, url: str, detail: str = "") -> str:
-    """The one line for `problem` talking to `url`: what happened and what to fix."""
+    """The one line for `problem` talking to `url`: what happened and what to fix (the
+    URL shown without any password or token in it)."""
+    url = without_credentials(url)
     address = parse_remote(url)
     transport = address.transport
     host = address.host or url

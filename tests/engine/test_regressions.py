@@ -200,7 +200,7 @@ def test_save_between_pull_check_and_write_is_kept(remote: Remote) -> None:
     commit(b, "b", push=True)
     git(a, "fetch", "-q")
     repo = GitRepository.open(a, "alpha")
-    seam = _SaveAfterCheck(repo.runner, repo.work_tree, repo.state_dir)
+    seam = _SaveAfterCheck(repo.runner, repo.work_tree, repo.state_dir, repo.git_dir / "index")
     repo.careful_pull = seam
     seam.saves = {"new.txt": b"a's save, new file\n", "README.txt": b"a's save, edit\n"}
     result = repo.integrate()
