@@ -36,7 +36,7 @@ from autosync_gui.engine.git_env import (
     remote_error,
 )
 from autosync_gui.engine.git_history import FileHistory
-from autosync_gui.engine.git_runner import GitRunner, safety_options
+from autosync_gui.engine.git_runner import GitRunner, fetch_checks, safety_options
 from autosync_gui.engine.ignore import global_excludes_file, render_excludes
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.remote_url import without_credentials
@@ -59,12 +59,6 @@ HOST_TRAILER = "Autosync-Host"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _ZERO = "0" * 40
 _FSCK_REFUSAL = re.compile(r"error: object ([0-9a-f]{40,64}): (\w+): (.*)")
-# fsck checks raised to errors when fetching: a tree entry that would write into .git or
-# outside the folder, or a special file git refuses as a link, never enters the repository.
-FETCH_FSCK_ERRORS = ("hasDot", "hasDotdot", "hasDotgit", "fullPathname", "emptyName",
-                     "badFilemode", "gitmodulesSymlink", "gitattributesSymlink",
-                     "gitignoreSymlink", "mailmapSymlink", "gitmodulesPath", "gitmodulesUrl",
-                     "gitmodulesUpdate", "gitmodulesName")
 
 
 @dataclass(frozen=True)
@@ -368,9 +362,7 @@ class GitRepository:
         fixing them can arrive; they are never applied (careful_pull checks the tree)."""
         refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
         skip_list = self.state_dir / "fsck-skip"
-        checks = ["-c", "fetch.fsckObjects=true"]
-        for msg_id in FETCH_FSCK_ERRORS:
-            checks += ["-c", f"fetch.fsck.{msg_id}=error"]
+        checks = fetch_checks()
         if skip_list.exists():
             checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
         result = self._run(*checks, "fetch", "--no-tags", "--quiet", "--no-write-fetch-head",

@@ -26,12 +26,14 @@ from pathlib import Path
 import git
 
 from autosync_gui import credentials
+from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.git_env import (
     SSH_OPTIONS,
     first_line,
     noninteractive_env,
     remote_error,
 )
+from autosync_gui.engine.git_runner import child_environment, fetch_checks
 from autosync_gui.engine.progress_run import (
     STALL_TIMEOUT,
     Cancelled,
@@ -46,6 +48,7 @@ from autosync_gui.engine.remote import (
     local_path,
     parse_remote,
 )
+from autosync_gui.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -246,8 +249,13 @@ def clone_remote(url: str, folder: Path, *, progress: ProgressCallback | None = 
     mine.created_folder(folder)
     clone_config = ["--config" if arg == "-c" else arg for arg in config]
     try:
-        _run_long(["clone", "--progress", *clone_config, "--", url, str(folder)], url,
+        # Pulled content is hostile until checked: every object is fsck'ed, no hook runs,
+        # and the files are written only after info/attributes is neutral (no filter or
+        # eol conversion named by the remote's .gitattributes), like every later pull.
+        _run_long([*HOSTILE_CONTENT_OPTIONS, *fetch_checks(), "clone", "--progress",
+                   "--no-checkout", *clone_config, "--", url, str(folder)], url,
                   cwd=None, progress=progress, cancel=cancel, stall_timeout=stall_timeout)
+        _check_out_safely(folder)
         if config:
             register_credentials(folder, url)  # clone --config drops the empty reset entry
         _ensure_identity(folder)
@@ -256,6 +264,27 @@ def clone_remote(url: str, folder: Path, *, progress: ProgressCallback | None = 
         raise
     if undo is not None:
         undo.take(mine)
+
+
+HOSTILE_CONTENT_OPTIONS = ["-c", f"core.hooksPath={os.devnull}", "-c", "core.protectHFS=true",
+                           "-c", "core.protectNTFS=true", "-c", "submodule.recurse=false"]
+
+
+def _check_out_safely(folder: Path) -> None:
+    """Write a fresh clone's files (an empty remote has none yet)."""
+    git_dir = folder / ".git"
+    ensure_neutral_attributes(git_dir)
+    env = child_environment(noninteractive_env())
+    has_head = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD^{commit}"],
+                              cwd=folder, env=env, capture_output=True, check=False)
+    if has_head.returncode != 0:
+        return
+    done = subprocess.run(["git", *HOSTILE_CONTENT_OPTIONS, "read-tree", "-u", "--reset",
+                           "HEAD"], cwd=folder, env=env, capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise SetupError(f"folder {folder}: the remote's files were refused: "
+                         f"{one_line(done.stderr)}")
 
 
 def _upstream(folder: Path) -> tuple[str, str] | None:
