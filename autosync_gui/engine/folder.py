@@ -367,11 +367,15 @@ class FolderSync:
                    f"{self._rescan_every:g} s meanwhile")
         self._arm("rescan", self._rescan_every, self._due_rescan)
 
-    def _mark_changed(self) -> None:
+    def _mark_changed(self, *, seen_now: bool = True) -> None:
+        """Something in the folder changed. `seen_now` false: found dirty after a pull,
+        with no new event of its own, so the quiet period is not started again (pulls
+        arriving every second would otherwise hold a waiting save back indefinitely)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         self._dirty = True
-        self._last_change = now
+        if seen_now or not self._last_change:
+            self._last_change = now
         if self._first_change is None:
             self._first_change = now
         if self._paused or self._stopping:
@@ -640,7 +644,7 @@ class FolderSync:
             self._echo = False
             self._changed_paths -= set(result.files)  # what the pull itself wrote
             if bool(self._changed_paths) or await asyncio.to_thread(self.repo.is_dirty):
-                self._mark_changed()  # the user saved something while we merged
+                self._mark_changed(seen_now=False)  # saved before or while we merged
         if not result.changed:
             return
         host = result.host or "unknown"
