@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ MAX_LISTED_FILES = 50
 HOST_TRAILER = "Autosync-Host"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _ZERO = "0" * 40
+_LOCK_FILE = re.compile(r"Unable to create '(.+?\.lock)'")
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,10 @@ class GitRepository(CarefulFastForward):
         result = GitResult(status, out if isinstance(out, bytes) else os.fsencode(out), str(err))
         if check and not result.ok:
             if ".lock': File exists" in result.err or "Unable to create" in result.err:
-                raise RepositoryBusy(f"{self.root}: another git process is using the repository")
+                named = _LOCK_FILE.search(result.err)
+                raise RepositoryBusy(f"{self.root}: another git process is using the repository",
+                                     lock=named.group(1) if named else
+                                     str(self.git_dir / "index.lock"))
             first = result.err.strip().splitlines()[:1] or ["(no message)"]
             raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
         return result
@@ -308,20 +312,31 @@ class GitRepository(CarefulFastForward):
                 i += 2
         return changes
 
-    def commit_pending(self) -> CommitResult | None:
-        """Commit everything pending in the folder as one commit; None if nothing changed."""
+    def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
+        """Commit everything pending in the folder as one commit, except the files in
+        `hold` (repository-relative; still being written: left as they are, for a later
+        commit). None if nothing changed."""
         self._write_excludes()
         self._refuse_foreign_operation()
-        self._run("add", "-A", "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
+        if hold:  # pathspec magic instead of GIT_LITERAL_PATHSPECS, to exclude paths
+            spec = [f":(literal){self._pathspec}",
+                    *(f":(exclude,literal){p}" for p in sorted(hold))]
+            env: dict[str, str] = {}
+        else:
+            spec, env = [self._pathspec], {"GIT_LITERAL_PATHSPECS": "1"}
+        self._run("add", "-A", "--", *spec, env=env)
         changes = self._staged_changes()
+        staged_held = [p for p in hold if any(c.endswith(f" {p}") for c in changes)]
+        if staged_held:  # staged by an earlier `git add`: back to HEAD's version
+            self._run("reset", "-q", "--", *staged_held, env={"GIT_LITERAL_PATHSPECS": "1"})
+            changes = self._staged_changes()
         if not changes:
             return None
         message = self._commit_message(changes)
         args = ["commit", "--no-verify", "-q", "-F", "-"]
         if self.scope and not (self.git_dir / "MERGE_HEAD").exists():
-            args += ["--", self.scope]
-        self._run(*args, stdin=message.encode("utf-8", "surrogateescape"),
-                  env={"GIT_LITERAL_PATHSPECS": "1"})
+            args += ["--", *(spec if hold else [self.scope])]
+        self._run(*args, stdin=message.encode("utf-8", "surrogateescape"), env=env)
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
 
     def _commit_message(self, changes: list[str]) -> str:

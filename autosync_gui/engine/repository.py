@@ -3,6 +3,7 @@ added beside git later. All methods block: callers run them in a worker thread."
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,12 @@ class RepositoryError(Exception):
 
 class RepositoryBusy(RepositoryError):
     """Another git process holds the repository's lock (the user's own git command, or an
-    orphaned git of a killed autosync finishing its work): try again shortly."""
+    orphaned git of a killed autosync finishing its work): try again shortly. `lock` is
+    the lock file's path when known."""
+
+    def __init__(self, message: str, *, lock: str | None = None) -> None:
+        super().__init__(message)
+        self.lock = lock
 
 
 class RemoteError(Exception):
@@ -68,7 +74,9 @@ class Repository(Protocol):
         """Undo what a killed process left behind; returns what was done."""
         ...
 
-    def commit_pending(self) -> CommitResult | None: ...
+    def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
+        """Commit what changed, except the files in `hold` (still being written)."""
+        ...
 
     def remote_moved(self) -> bool:
         """Cheap check whether the remote branch differs from what we fetched last."""

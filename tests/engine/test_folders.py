@@ -106,5 +106,5 @@ async def test_pause_holds_commits_and_resume_syncs(remote: Remote, start_engine
     await asyncio.sleep(0.5)  # longer than commit_delay: asserting that nothing happens
     assert "while-paused.txt" not in git(a, "ls-files")
     engine.resume(a)
-    await rec.until(lambda: "while-paused.txt" in remote.tree_names(), what="synced on resume")
-    assert rec.of(ActivityKind.PUSHED)
+    await rec.until(lambda: "while-paused.txt" in remote.tree_names()
+                    and rec.of(ActivityKind.PUSHED), what="synced on resume")
