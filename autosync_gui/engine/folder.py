@@ -315,6 +315,7 @@ class FolderSync:
                 and os.path.lexists(self._stalled_lock):
             self._commit_at = now + LOCK_POLL  # another git still holds the lock
             self._arm("commit", LOCK_POLL, self._due_commit)
+            self._report_stall(now)
             return
         self._want_commit = True
         self._wake.set()
@@ -402,6 +403,7 @@ class FolderSync:
                                   "nothing is committed until it is back")
         self._cancel("commit")
         self._commit_at = None
+        self._watcher.drain()  # what the kernel already knows counts for this commit
         now = asyncio.get_running_loop().time()
         candidates = self._quiet.take(now)
         self._dirty = False
@@ -454,13 +456,19 @@ class FolderSync:
         self._stalled_lock = exc.lock
         if self._stalled_since is None:
             self._stalled_since = now
-        waited = now - self._stalled_since
-        if waited >= LOCK_REPORT_AFTER and not self._stall_reported:
-            self._stall_reported = True
-            self._emit(ActivityKind.INFO, f"not committing yet: {self._stall_reason()} "
-                       f"for {waited:.0f} s; committing as soon as it is gone")
         self._commit_at = now + LOCK_POLL
         self._arm("commit", LOCK_POLL, self._due_commit)
+        self._report_stall(now)
+
+    def _report_stall(self, now: float) -> None:
+        if self._stall_reported or self._stalled_since is None \
+                or now - self._stalled_since < LOCK_REPORT_AFTER:
+            return
+        self._stall_reported = True
+        self._emit(ActivityKind.INFO, f"not committing yet: {self._stall_reason()} for "
+                   f"{now - self._stalled_since:.0f} s; committing as soon as it is gone")
+        if self.state not in (FolderState.COMMITTING, FolderState.PULLING, FolderState.PUSHING):
+            self._settle()  # (a step in progress settles the state when it ends)
 
     def _stall_reason(self) -> str:
         lock = self._stalled_lock
@@ -500,8 +508,8 @@ class FolderSync:
                     lambda: [self.repo.has_commit(c) for c in notified])):
                 return  # we already have what the peer pushed
         self._cancel("push")
-        if self._dirty:
-            await self._commit()
+        # Pending changes wait for their quiet period even now: a pull never overwrites
+        # them (it refuses and commits them first), and a push only sends commits.
         try:
             async with self._lock:
                 await self._fetch_integrate_push(push_first=reasons <= {"push"})
