@@ -83,6 +83,7 @@ class FolderSync:
         self._stalled_lock: str | None = None  # that lock file
         self._stall_tried = 0.0  # the last commit attempt while stalled
         self._stall_reported = False
+        self._unpushed_commit = False  # a commit made since the last push
         self._paused = False
         self._stopping = False
         self._want_commit = False
@@ -430,6 +431,7 @@ class FolderSync:
             self._schedule_commit(now)
         if result is None:
             return
+        self._unpushed_commit = True
         if self.settings.push_delay > 0:
             self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
         else:
@@ -542,11 +544,12 @@ class FolderSync:
 
     async def _push(self) -> bool:
         """Push what the remote lacks; True when the remote has all our commits."""
-        if not await asyncio.to_thread(self.repo.ahead):
-            return True
+        if not self._unpushed_commit and not await asyncio.to_thread(self.repo.ahead):
+            return True  # (right after our own commit, it is ahead: no need to ask)
         self._set_state(FolderState.PUSHING)
         if not await asyncio.to_thread(self.repo.push):
             return False
+        self._unpushed_commit = False
         head = await asyncio.to_thread(self.repo.head)
         if self.identity is None:
             self.identity = await asyncio.to_thread(self.repo.identity)

@@ -146,6 +146,7 @@ class GitRepository(CarefulFastForward):
         self._excludes_written: str | None = None
         self._excludes = self.state_dir / "exclude"
         self._identity: str | None = None
+        self._has_head = False
         self._lock_fd: int | None = None
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
@@ -296,7 +297,9 @@ class GitRepository(CarefulFastForward):
 
     def _staged_changes(self) -> list[str]:
         args = ["diff", "--cached", "--name-status", "-z", "-M", "--no-ext-diff"]
-        if self._rev("HEAD") is None:
+        if not self._has_head:
+            self._has_head = self._rev("HEAD") is not None  # (once born, HEAD stays)
+        if not self._has_head:
             args.append("--root")
         result = self._run(*args, "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
         fields = [os.fsdecode(f) for f in result.out.split(b"\0")]
