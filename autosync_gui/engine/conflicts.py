@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+COPY_MARKER = " (conflict from "  # in every conflict copy's name
 CONFLICT_RE = re.compile(
     r"^(?P<stem>.*?) \((?P<marker>conflict from) (?P<host>[A-Za-z0-9._-]{1,64}) "
     r"(?P<date>\d{4}-\d{2}-\d{2} \d{2}\.\d{2})(?: (?P<n>\d+))?\)(?P<ext>\.[^./ ]*)?$"
@@ -54,7 +55,7 @@ def copy_name(path: str, version: SideVersion, taken: set[str] | None = None) ->
     if not stem:  # ".bashrc" style names: the whole name is the stem
         stem, ext = name, ""
     stamp = version.commit_time.strftime("%Y-%m-%d %H.%M")
-    base = f"{stem} (conflict from {safe_host(version.host)} {stamp}"
+    base = f"{stem}{COPY_MARKER}{safe_host(version.host)} {stamp}"
     candidate = posixpath.join(directory, f"{base}){ext}")
     n = 2
     while taken is not None and candidate in taken:

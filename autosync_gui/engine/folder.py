@@ -655,7 +655,8 @@ class FolderSync:
         return self.repo.root / Path(*pure.parts)
 
     def _scan_conflict_copies(self) -> list[Conflict]:
-        return [c for c in (self._conflict_from_name(p) for p in self.repo.tracked_files())
+        return [c for c in (self._conflict_from_name(p)
+                            for p in self.repo.conflict_copy_candidates())
                 if c is not None]
 
     def _conflict_from_name(self, path: str) -> Conflict | None:

@@ -635,9 +635,12 @@ class GitRepository(CarefulFastForward):
                 self._identity = f"{shas[0]}:{self.remote_branch}"
         return self._identity
 
-    def tracked_files(self) -> list[str]:
-        result = self._run("ls-files", "-z", "--", self._pathspec,
-                           env={"GIT_LITERAL_PATHSPECS": "1"})
+    def conflict_copy_candidates(self) -> list[str]:
+        """Tracked paths in the folder whose names look like conflict copies. git filters
+        the names (a pathspec), so a large tree's listing never reaches Python."""
+        scope = re.sub(r"([*?\[\]\\])", r"\\\1", self.scope) + "/" if self.scope else ""
+        result = self._run("ls-files", "-z", "--",
+                           f":(glob){scope}**/*{rules.COPY_MARKER}*)*")
         return [os.fsdecode(p) for p in result.out.split(b"\0") if p]
 
     def history(self, skip: int = 0, limit: int = 100,

@@ -143,17 +143,17 @@ class TreeWatcher:
                     continue  # vanished meanwhile, not a folder any more, no permission
                 failed += 1
                 wd = -1
-            subdirs: list[str] = []
-            nested = False
             try:
                 with os.scandir(absolute) as entries:
-                    for entry in entries:
-                        if entry.name == ".git":
-                            nested = rel != ""  # the root's own .git is the repository
-                        elif entry.is_dir(follow_symlinks=False):
-                            subdirs.append(f"{rel}/{entry.name}" if rel else entry.name)
+                    names = [e.name for e in entries if e.is_dir(follow_symlinks=False)
+                             or e.name == ".git"]
             except OSError:
-                pass
+                names = []
+            if ".git" in names:
+                names.remove(".git")
+                nested = rel != ""  # the root's own .git is the repository itself
+            else:
+                nested = False
             if nested:
                 if wd >= 0:
                     self._inotify.rm_watch(wd)
@@ -162,7 +162,7 @@ class TreeWatcher:
             if wd >= 0:
                 watched += wd not in self._paths
                 self._paths[wd] = rel
-            stack.extend(subdirs)
+            stack.extend(f"{rel}/{name}" for name in names) if rel else stack.extend(names)
         return watched, failed
 
     def _forget_tree(self, rel: str) -> None:
