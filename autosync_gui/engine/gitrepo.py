@@ -28,7 +28,12 @@ from autosync_gui.engine.git_env import (
     first_line,
     noninteractive_env,
 )
-from autosync_gui.engine.ignore import global_excludes_file, render_excludes
+from autosync_gui.engine.ignore import (
+    autosync_lines,
+    global_excludes_file,
+    render_excludes,
+    with_managed_block,
+)
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.repository import (
     CommitInfo,
@@ -144,6 +149,7 @@ class GitRepository(CarefulFastForward):
         self._ignore = tuple(ignore)
         self._nested: set[str] = set()
         self._excludes_written: str | None = None
+        self._info_block_written: list[str] | None = None
         self._excludes = self.state_dir / "exclude"
         self._identity: str | None = None
         self._has_head = False
@@ -237,6 +243,41 @@ class GitRepository(CarefulFastForward):
             tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
             os.replace(tmp, self._excludes)
             self._excludes_written = text
+        block = autosync_lines(self._ignore, self.scope, self._nested, shared=True)
+        if block != self._info_block_written:
+            self._write_info_exclude(block)
+            self._info_block_written = block
+
+    def _write_info_exclude(self, block: list[str]) -> None:
+        """Keep autosync's block in .git/info/exclude, so that the user's own git ignores
+        what autosync ignores; the user's own lines there are never touched."""
+        path = self.git_dir / "info" / "exclude"
+        try:
+            old = path.read_text(encoding="utf-8", errors="surrogateescape")
+        except FileNotFoundError:
+            old = ""
+        except OSError as exc:
+            log.warning("%s: cannot read %s (%s); plain git will not ignore what autosync "
+                        "ignores", self.root, path, exc.strerror)
+            return
+        new = with_managed_block(old, self.scope, block)
+        if new == old:
+            return
+        tmp: str | None = None
+        try:
+            path.parent.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".exclude-", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as out:
+                out.write(new)
+            os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            log.warning("%s: cannot write %s (%s); plain git will not ignore what autosync "
+                        "ignores", self.root, path, exc.strerror)
 
     # ------------------------------------------------------------------ recovery
     def recover(self) -> list[str]:
