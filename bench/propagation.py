@@ -28,14 +28,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from common import REPO, Autosync, Sandbox, machine, verdict
+from common import DEFAULTS, Autosync, Sandbox, machine, verdict
 from syncthing_pair import SyncthingPair, syncthing_binary, syncthing_version
 
-sys.path.insert(0, str(REPO))
-from autosync_gui.config import FolderSettings
-from tests.fixtures.prosody import ProsodyServer, new_server
+from tests.fixtures.prosody import ProsodyServer, new_server  # (common put the repo on the path)
 
-DEFAULTS = FolderSettings(path=Path())
 FASTEST = (0.2, 0.0)  # commit_delay, push_delay
 TARGET_DEFAULT_P50, TARGET_DEFAULT_P95, TARGET_FASTEST_P50 = 0.400, 0.700, 0.250
 STAGES = ("save -> A committed (quiet period)", "A committed -> pushed",
