@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -55,34 +56,23 @@ def change_all(root: Path, top: str) -> None:
         path.write_text(path.read_text() + "changed\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pull-files", type=int, default=20_000)
-    parser.add_argument("--push-files", type=int, default=10_000)
-    parser.add_argument("--dirs", type=int, default=200)
-    parser.add_argument("--timeout", type=float, default=600.0)
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
-    args = parser.parse_args(argv)
-
-    sandbox = Sandbox(keep=args.keep)
-    rows: list[tuple[str, str]] = []
-    hwm = {}
-    statuses = []
+def pull_rounds(sandbox: Sandbox, args: argparse.Namespace
+                ) -> tuple[list[tuple[float, float, float]], float, int | None]:
+    """[(autosync pull, its push-to-pulled, plain git pull)] per round, VmHWM, exit status."""
+    bare, writer = sandbox.remote_and_clone("pull-writer")
+    write_files(writer / "data", args.pull_files, args.dirs)
+    sandbox.git(writer, "add", "-A")
+    sandbox.git(writer, "commit", "-q", "-m", "tree")
+    sandbox.git(writer, "push", "-q")
+    watched, plain = sandbox.base / "pull-autosync", sandbox.base / "pull-plain"
+    for clone in (watched, plain):
+        sandbox.git(sandbox.base, "clone", "-q", str(bare), str(clone))
+    daemon = Autosync(sandbox, sandbox.config(watched, poll_interval=1.0),
+                      extra_args=("-v",)).start()
+    rounds = []
     try:
-        # ------------------------------------------------------------ pull
-        bare, writer = sandbox.remote_and_clone("pull-writer")
-        write_files(writer / "data", args.pull_files, args.dirs)
-        sandbox.git(writer, "add", "-A")
-        sandbox.git(writer, "commit", "-q", "-m", "tree")
-        sandbox.git(writer, "push", "-q")
-        watched, plain = sandbox.base / "pull-autosync", sandbox.base / "pull-plain"
-        for clone in (watched, plain):
-            sandbox.git(sandbox.base, "clone", "-q", str(bare), str(clone))
-        daemon = Autosync(sandbox, sandbox.config(watched, poll_interval=1.0),
-                          extra_args=("-v",)).start()
-        try:
-            daemon.wait_ready(args.timeout)
+        daemon.wait_ready(args.timeout)
+        for _ in range(args.rounds):
             change_all(writer, "data")
             sandbox.git(writer, "add", "-A")
             sandbox.git(writer, "commit", "-q", "-m", "every file changed")
@@ -93,63 +83,103 @@ def main(argv: list[str] | None = None) -> int:
             done = line_time(daemon, since, r": pulled \d+ files", args.timeout)
             start = max(at for at, line in daemon.lines[since:]
                         if re.search(r": pulling$", line) and at <= done)
-            hwm["pull"] = memory_mb(daemon.pid)[1]
-        finally:
-            statuses.append(daemon.stop())
-        plain_pull = timed_git(sandbox, plain, "pull", "-q")
-        assert (plain / "data").exists()
-        auto_pull = done - start
-        rows += [
-            (f"pull of {args.pull_files} changed files: plain git pull", f"{plain_pull:.2f} s"),
-            ("  autosync, 'pulling' -> 'pulled' line",
-             f"{auto_pull:.2f} s ({auto_pull / plain_pull:.2f}x; target <= {RATIO}x: "
-             f"{verdict(auto_pull <= RATIO * plain_pull)})"),
-            ("  autosync, push landed -> 'pulled' (incl. poll wait)", f"{done - pushed_at:.2f} s"),
-            ("  autosync VmHWM after the pull", f"{hwm['pull']:.1f} MB (target <= "
-                                                f"{RSS_LIMIT_MB:.0f} MB: "
-                                                f"{verdict(hwm['pull'] <= RSS_LIMIT_MB)})"),
-        ]
+            plain_pull = timed_git(sandbox, plain, "pull", "-q")
+            rounds.append((done - start, done - pushed_at, plain_pull))
+        hwm = memory_mb(daemon.pid)[1]
+    finally:
+        status = daemon.stop()
+        if args.pull_log:
+            args.pull_log.write_text("".join(f"{at:.3f} {line}\n" for at, line in daemon.lines))
+    return rounds, hwm, status
 
-        # ------------------------------------------------------------ push
-        _bare_a, watched = sandbox.remote_and_clone("push-autosync")
-        _bare_b, plain = sandbox.remote_and_clone("push-plain")
-        daemon = Autosync(sandbox, sandbox.config(watched)).start()
-        try:
-            daemon.wait_ready(args.timeout)
+
+def push_rounds(sandbox: Sandbox, args: argparse.Namespace
+                ) -> tuple[list[tuple[float, float, int, float, float, float]], float,
+                           int | None]:
+    """[(autosync push, last write -> committed, commits, plain add, commit, push)] per
+    round, VmHWM, exit status."""
+    _bare_a, watched = sandbox.remote_and_clone("push-autosync")
+    _bare_b, plain = sandbox.remote_and_clone("push-plain")
+    daemon = Autosync(sandbox, sandbox.config(watched)).start()
+    rounds = []
+    try:
+        daemon.wait_ready(args.timeout)
+        for r in range(args.rounds):
             daemon.drain()
             since = len(daemon.lines)
-            write_files(watched / "new", args.push_files, args.dirs)
+            write_files(watched / f"new{r}", args.push_files, args.dirs)
             written = time.monotonic()
             pushed = line_time(daemon, since, r": pushed to ", args.timeout)
             committed = max(at for at, line in daemon.lines[since:]
                             if ": committed " in line and at <= pushed)
             commits = sum(1 for _, line in daemon.lines[since:] if ": committed " in line)
-            hwm["push"] = memory_mb(daemon.pid)[1]
-        finally:
-            statuses.append(daemon.stop())
-        write_files(plain / "new", args.push_files, args.dirs)
-        plain_add = timed_git(sandbox, plain, "add", "-A")
-        plain_commit = timed_git(sandbox, plain, "commit", "-q", "-m", "new files")
-        plain_push = timed_git(sandbox, plain, "push", "-q")
-        auto_push = pushed - committed
-        rows += [
-            (f"push of {args.push_files} new files: plain git push", f"{plain_push:.2f} s "
-             f"(after git add -A {plain_add:.2f} s, git commit {plain_commit:.2f} s)"),
-            ("  autosync, 'committed' -> 'pushed' line",
-             f"{auto_push:.2f} s ({auto_push / plain_push:.2f}x; target <= {RATIO}x: "
-             f"{verdict(auto_push <= RATIO * plain_push)})"),
-            ("  autosync, last file written -> 'committed'",
-             f"{committed - written:.2f} s (quiet period, git add and commit; {commits} "
-             "commit(s))"),
-            ("  autosync VmHWM after the push", f"{hwm['push']:.1f} MB (target <= "
-                                                f"{RSS_LIMIT_MB:.0f} MB: "
-                                                f"{verdict(hwm['push'] <= RSS_LIMIT_MB)})"),
-            ("autosync exit status", " ".join(str(s) for s in statuses)),
-        ]
+            write_files(plain / f"new{r}", args.push_files, args.dirs)
+            add = timed_git(sandbox, plain, "add", "-A")
+            commit = timed_git(sandbox, plain, "commit", "-q", "-m", "new files")
+            push = timed_git(sandbox, plain, "push", "-q")
+            rounds.append((pushed - committed, committed - written, commits, add, commit, push))
+        hwm = memory_mb(daemon.pid)[1]
+    finally:
+        status = daemon.stop()
+    return rounds, hwm, status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pull-files", type=int, default=20_000)
+    parser.add_argument("--push-files", type=int, default=10_000)
+    parser.add_argument("--dirs", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=1, help="each measured this often; "
+                        "medians are compared")
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser.add_argument("--pull-log", type=Path,
+                        help="write the autosync log of the pull phase (-v) to this file")
+    args = parser.parse_args(argv)
+
+    sandbox = Sandbox(keep=args.keep)
+    try:
+        pulls, pull_hwm, pull_status = pull_rounds(sandbox, args)
+        pushes, push_hwm, push_status = push_rounds(sandbox, args)
     finally:
         sandbox.close()
+
+    def mb(value: float) -> str:
+        return f"{value:.1f} MB (target <= {RSS_LIMIT_MB:.0f} MB: " \
+               f"{verdict(value <= RSS_LIMIT_MB)})"
+
+    def ratio(ours: float, plain: float) -> str:
+        return f"{ours:.2f} s ({ours / plain:.2f}x; target <= {RATIO}x: " \
+               f"{verdict(ours <= RATIO * plain)})"
+
+    rows: list[tuple[str, str]] = []
+    for i, (auto, landed, plain) in enumerate(pulls):
+        rows.append((f"pull round {i + 1}: autosync / plain git pull",
+                     f"{auto:.2f} s / {plain:.2f} s (push landed -> pulled {landed:.2f} s)"))
+    auto_pull = statistics.median(p[0] for p in pulls)
+    plain_pull = statistics.median(p[2] for p in pulls)
+    rows += [
+        (f"pull of {args.pull_files} changed files: plain git pull", f"{plain_pull:.2f} s"),
+        ("  autosync, 'pulling' -> 'pulled' line", ratio(auto_pull, plain_pull)),
+        ("  autosync VmHWM, pull phase", mb(pull_hwm)),
+    ]
+    for i, (auto, to_commit, commits, add, commit, push) in enumerate(pushes):
+        rows.append((f"push round {i + 1}: autosync / plain git push",
+                     f"{auto:.2f} s / {push:.2f} s (last write -> committed {to_commit:.2f} s, "
+                     f"{commits} commit(s); plain add -A {add:.2f} s, commit {commit:.2f} s)"))
+    auto_push = statistics.median(p[0] for p in pushes)
+    plain_push = statistics.median(p[5] for p in pushes)
+    rows += [
+        (f"push of {args.push_files} new files: plain git push", f"{plain_push:.2f} s"),
+        ("  autosync, 'committed' -> 'pushed' line", ratio(auto_push, plain_push)),
+        ("  autosync VmHWM, push phase", mb(push_hwm)),
+        ("autosync exit status", "0" if not (pull_status or push_status)
+         else f"{pull_status} {push_status}"),
+    ]
     print(f"big pull and push: {args.pull_files} changed files pulled, {args.push_files} new "
-          f"files pushed, over {args.dirs} folders; local bare remotes")
+          f"files pushed, over {args.dirs} folders, {args.rounds} round(s); local bare "
+          "remotes; medians compared")
     print(f"machine: {machine()}")
     print_table(rows)
     return 0

@@ -67,7 +67,7 @@ class Inotify:
 
     def add_watch(self, path: str | bytes, mask: int) -> int:
         """The watch descriptor; OSError (ENOSPC at the kernel's limit, ENOENT, ENOTDIR...)."""
-        wd = _libc.inotify_add_watch(self.fd, os.fsencode(path), mask)
+        wd: int = _libc.inotify_add_watch(self.fd, os.fsencode(path), mask)
         if wd < 0:
             raise _error(f"inotify_add_watch {os.fsdecode(path)}")
         return wd
