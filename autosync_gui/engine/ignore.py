@@ -81,7 +81,7 @@ def global_excludes_file(configured: str | None) -> Path | None:
 
 
 def render_excludes(global_file: Path | None, folder_patterns: Iterable[str], scope: str,
-                    nested_repos: Iterable[str]) -> str:
+                    nested_repos: Iterable[str], private_files: Iterable[str] = ()) -> str:
     """The excludes file autosync's own git commands use: the user's global excludes
     and autosync's patterns (see `autosync_lines`)."""
     parts: list[str] = []
@@ -90,21 +90,24 @@ def render_excludes(global_file: Path | None, folder_patterns: Iterable[str], sc
             parts.append(global_file.read_text(encoding="utf-8", errors="surrogateescape"))
         except OSError:
             pass
-    parts.extend(autosync_lines(folder_patterns, scope, nested_repos))
+    parts.extend(autosync_lines(folder_patterns, scope, nested_repos, private_files))
     return "\n".join(parts) + "\n"
 
 
 def autosync_lines(folder_patterns: Iterable[str], scope: str, nested_repos: Iterable[str],
-                   *, shared: bool = False) -> list[str]:
-    """The built-in temporaries, the folder's patterns and its nested repositories as
-    gitignore lines. `shared`: for a file every folder of the repository reads
-    (.git/info/exclude), so the folder's own patterns stay inside the folder."""
+                   private_files: Iterable[str] = (), *, shared: bool = False) -> list[str]:
+    """The built-in temporaries, the folder's patterns, its nested repositories and the
+    ignored files a pull moved aside, as gitignore lines. `shared`: for a file every
+    folder of the repository reads (.git/info/exclude), so the folder's own patterns stay
+    inside the folder."""
     lines = ["# autosync: editor and office temporaries"]
     lines.extend(as_gitignore_line(p, negation=False) for p in BUILTIN_PATTERNS)
     lines.append("# autosync: the folder's ignore patterns")
     lines.extend(scoped_pattern(p, scope, any_depth=shared) for p in folder_patterns)
     lines.append("# autosync: nested repositories are never synced as part of this one")
     lines.extend(f"/{_escape(p)}/" for p in sorted(nested_repos))
+    lines.append("# autosync: ignored files kept under another name when a pull took their path")
+    lines.extend(f"/{_escape(p)}" for p in sorted(private_files))
     return lines
 
 
