@@ -42,11 +42,13 @@ def test_burst_smoke() -> None:
 
 @pytest.mark.timeout(110)
 def test_large_tree_smoke() -> None:
-    out = run("large_tree.py", "--files", "60", "--dirs", "12", "--status-runs", "1")
+    out = run("large_tree.py", "--files", "60", "--dirs", "12", "--status-runs", "1",
+              "--idle-seconds", "1")
     assert figure(out, "git status") >= 0
     assert figure(out, "autosync spawn -> ready") > 0
     assert figure(out, "inotify watches held") == 13  # 12 folders and the top
-    assert figure(out, "VmHWM (peak RSS)") > 0
+    assert figure(out, "VmHWM (peak RSS, to the end)") > 0
+    assert figure(out, "idle CPU after ready (incl. git children)") >= 0
 
 
 @pytest.mark.timeout(110)
