@@ -439,7 +439,7 @@ class FolderSync:
             self._dirty = True
             self._quiet.held_back(now)
             raise
-        self._commit_went_through(now)
+        self._commit_went_through()
         self._error = None
         self._busy_count = 0
         self._report_gitignored(hidden)
@@ -500,7 +500,7 @@ class FolderSync:
             lock = str(Path(lock).relative_to(self.repo.root))
         return f"another git process holds {lock}"
 
-    def _commit_went_through(self, now: float) -> None:
+    def _commit_went_through(self) -> None:
         self._stalled_since = None
         self._stalled_lock = None
         self._stall_reported = False
@@ -549,11 +549,14 @@ class FolderSync:
                     lambda: [self.repo.has_commit(c) for c in notified])):
                 return  # we already have what the peer pushed
         self._cancel("push")
-        # Pending changes wait for their quiet period even now: a pull never overwrites
-        # them (it refuses and commits them first), and a push only sends commits.
+        push_first = reasons <= {"push"}
+        if self._dirty and not push_first:
+            await self._commit()  # local work is committed before a merge
+        # (A push right after our own commit leaves pending changes to their quiet period:
+        # committing them here would make one commit per push while someone types.)
         try:
             async with self._lock:
-                await self._fetch_integrate_push(push_first=reasons <= {"push"})
+                await self._fetch_integrate_push(push_first=push_first)
         except RemoteError as exc:
             self._remote_failed(exc)
             return
