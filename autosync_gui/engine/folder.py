@@ -28,7 +28,7 @@ from autosync_gui.engine.events import (
     ObserverHub,
 )
 from autosync_gui.engine.gitrepo import GitRepository
-from autosync_gui.engine.open_files import open_files
+from autosync_gui.engine.open_files import open_files, open_for_writing_under
 from autosync_gui.engine.quiet_period import Change, QuietPeriod
 from autosync_gui.engine.repository import (
     CommitInfo,
@@ -144,6 +144,12 @@ class FolderSync:
         report = await asyncio.to_thread(self._watcher.add_watches)
         self._watcher.attach(loop)
         self._watched = report.watched
+        # Files some program is writing as we start (a download, a copy): no event has
+        # said so, /proc does; they wait like any file still being written.
+        root = self.repo.root / self.repo.scope if self.repo.scope else self.repo.root
+        for path in await asyncio.to_thread(open_for_writing_under, str(root)):
+            self._quiet.change(os.path.relpath(path, self.repo.root), Change.WRITTEN,
+                               loop.time())
         self.identity = await asyncio.to_thread(self.repo.identity)
         for conflict in await asyncio.to_thread(self._scan_conflict_copies):
             self._conflicts[conflict.copy_path or conflict.path] = conflict

@@ -100,10 +100,11 @@ class QuietPeriod:
         return set(self._writing)
 
     def held_back(self, now: float) -> None:
-        """Some files were left out of the commit (still being written): they are still
-        pending, and wait for quiet (commit_delay) or their close."""
+        """Some changes were left out of the commit (files still being written, or the
+        commit failed): they are still pending. A file still being written waits for
+        quiet (commit_delay); once closed, with nothing else changing, it is a lone save."""
         if self._first is None:
             self._first = now
-            self._quiet_before = 0.0
+            self._quiet_before = math.inf
             self._unknown = False
             self._touched.clear()

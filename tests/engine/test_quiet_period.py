@@ -63,8 +63,10 @@ def test_file_open_for_writing_waits_then_is_held_back_at_the_cap() -> None:
     assert q.due(t) == pytest.approx(q.cap)  # the cap ...
     assert q.take(t) == {"big.bin"}  # ... offers it to be held back
     q.held_back(t)
-    q.change("big.bin", Change.CLOSED, t + 0.1)
-    assert q.due(t + 0.1) == pytest.approx(t + 1.1)  # closed: committed after the quiet
+    q.change("big.bin", Change.WRITTEN, t + 0.1)  # still growing: still the whole quiet
+    assert q.due(t + 0.1) == pytest.approx(t + 1.1)
+    q.change("big.bin", Change.CLOSED, t + 0.2)  # closed at last: like a lone save
+    assert q.due(t + 0.2) == pytest.approx(t + 0.2 + SETTLE)
 
 
 def test_file_unchanged_for_commit_delay_is_no_longer_held() -> None:
@@ -196,3 +198,21 @@ async def test_folder_moved_in_waits_for_commit_delay(remote: Remote, start_engi
     await rec.until(lambda: {"inbox/note.txt", "lone.txt"} <= remote.tree_names(),
                     what="committed by Sync now")
     assert len(rec.of(ActivityKind.COMMITTED)) == 1
+
+
+async def test_file_being_written_at_start_waits(remote: Remote, start_engine) -> None:
+    """A download still running when autosync starts: no event said it is open, /proc
+    does; the start-up commit leaves it for later."""
+    a = remote.clone("a")
+    writer = SlowWriter(a / "download.bin", chunks=2, size=1000, gap=0.01)
+    try:
+        writer.wait_chunk(1)  # written, still open for writing
+        (a / "other.txt").write_text("made before the start\n")
+        engine, rec = await start_engine(a, commit_delay=60.0)
+        await rec.until(lambda: "other.txt" in remote.tree_names(), what="start-up commit")
+        assert "download.bin" not in remote.tree_names()
+        writer.close()
+        await rec.until(lambda: len(remote.tree_files().get("download.bin", b"")) == 2000,
+                        what="committed once closed")
+    finally:
+        writer.kill()
