@@ -27,7 +27,7 @@ class ConfigError(Exception):
 class FolderSettings:
     path: Path
     commit_delay: float = 1.0
-    push_delay: float = 0.5
+    push_delay: float = 0.0
     poll_interval: float = 60.0
     ignore: tuple[str, ...] = ()
     notify: bool = True
@@ -184,7 +184,7 @@ def _parse_folder(raw: dict[str, Any], source: Path, where: str) -> FolderSettin
     return FolderSettings(
         path=Path(os.path.normpath(path)),
         commit_delay=_number(raw, "commit_delay", 1.0, source, where, 0.0),
-        push_delay=_number(raw, "push_delay", 0.5, source, where, 0.0),
+        push_delay=_number(raw, "push_delay", 0.0, source, where, 0.0),
         poll_interval=_number(raw, "poll_interval", 60.0, source, where, 1.0),
         ignore=_string_list(raw, "ignore", source, where),
         notify=notify,
@@ -234,7 +234,7 @@ def _parse_legacy(source: Path, text: str) -> Settings:
         raise ConfigError(f"{source}: [autosync] path: missing; add path = ~/Autosync")
     path = Path(os.path.expandvars(section["path"])).expanduser()
     ignore = tuple(p.strip("/") + "/" for p in section.get("ignorepath", "").split() if p.strip("/"))
-    push_delay = 0.5
+    push_delay = FolderSettings.push_delay
     if "readfrequency" in section:
         try:
             push_delay = float(section["readfrequency"])

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import (
+    DEFAULTS,
     Autosync,
     Sandbox,
     add_backend_argument,
@@ -45,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="new sub-folders the files are spread over (0: all in one)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat both measurements (alternating); medians are compared")
-    parser.add_argument("--commit-delay", type=float, default=1.0)
-    parser.add_argument("--push-delay", type=float, default=0.5)
+    parser.add_argument("--commit-delay", type=float, default=DEFAULTS.commit_delay)
+    parser.add_argument("--push-delay", type=float, default=DEFAULTS.push_delay)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     add_backend_argument(parser)

@@ -23,6 +23,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(REPO))
+from autosync_gui.config import FolderSettings  # noqa: E402 (after the path is set)
+
+DEFAULTS = FolderSettings(path=Path())  # autosync's default settings
 
 
 # ---------------------------------------------------------------- environment
@@ -83,8 +87,9 @@ class Sandbox:
         self.git(clone, "push", "-q", "-u", "origin", "main")
         return bare, clone
 
-    def config(self, folder: Path, *, commit_delay: float = 1.0, push_delay: float = 0.5,
-               poll_interval: float = 60.0) -> Path:
+    def config(self, folder: Path, *, commit_delay: float = DEFAULTS.commit_delay,
+               push_delay: float = DEFAULTS.push_delay,
+               poll_interval: float = DEFAULTS.poll_interval) -> Path:
         path = self.base / f"config-{folder.name}.toml"
         path.write_text(f'[[folder]]\npath = "{folder}"\ncommit_delay = {commit_delay}\n'
                         f"push_delay = {push_delay}\npoll_interval = {poll_interval}\n")

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from autosync_gui.text import safe_host
 
+COPY_MARKER = " (conflict from "  # in every conflict copy's name
 CONFLICT_RE = re.compile(
     r"^(?P<stem>.*?) \((?P<marker>conflict from) (?P<host>[A-Za-z0-9._-]{1,64}) "
     r"(?P<date>\d{4}-\d{2}-\d{2} \d{2}\.\d{2})(?: (?P<n>\d+))?\)(?P<ext>\.[^./ ]*)?$"
@@ -49,7 +50,7 @@ def copy_name(path: str, version: SideVersion, taken: set[str] | None = None) ->
     if not stem:  # ".bashrc" style names: the whole name is the stem
         stem, ext = name, ""
     stamp = version.commit_time.strftime("%Y-%m-%d %H.%M")
-    base = f"{stem} (conflict from {safe_host(version.host)} {stamp}"
+    base = f"{stem}{COPY_MARKER}{safe_host(version.host)} {stamp}"
     candidate = posixpath.join(directory, f"{base}){ext}")
     n = 2
     while taken is not None and candidate in taken:

@@ -9,12 +9,15 @@ git's own path checks are at their strictest."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from autosync_gui.engine.git_env import GitResult
 from autosync_gui.engine.repository import RepositoryBusy, RepositoryError
+
+_LOCK_FILE = re.compile(r"Unable to create '(.+?\.lock)'")  # git's words for a held lock
 
 # Environment variables that hold secrets of ours; never passed to a child.
 SECRET_VARIABLES = ("AUTOSYNC_XMPP_PASSWORD",)
@@ -80,8 +83,9 @@ class GitRunner:
                                         f"after {timeout:g} s")
         if check and not result.ok:
             if ".lock': File exists" in result.err or "Unable to create" in result.err:
+                named = _LOCK_FILE.search(result.err)
                 raise RepositoryBusy(f"{self.root}: another git process is using the "
-                                     "repository")
+                                     "repository", lock=named.group(1) if named else None)
             first = result.err.strip().splitlines()[:1] or ["(no message)"]
             raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
         return result

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +37,12 @@ from autosync_gui.engine.git_env import (
 )
 from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.git_runner import GitRunner, fetch_checks, safety_options
-from autosync_gui.engine.ignore import global_excludes_file, render_excludes
+from autosync_gui.engine.ignore import (
+    autosync_lines,
+    global_excludes_file,
+    render_excludes,
+    with_managed_block,
+)
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
@@ -150,8 +155,10 @@ class GitRepository:
         self._ignore = tuple(ignore)
         self._nested: set[str] = set()
         self._excludes_written: str | None = None
+        self._info_block_written: list[str] | None = None
         self._excludes = self.state_dir / "exclude"
         self._identity: str | None = None
+        self._has_head = False
         self._lock_fd: int | None = None
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
@@ -219,13 +226,49 @@ class GitRepository:
         self._nested.add(relpath)
 
     def _write_excludes(self) -> None:
+        kept = kept_local_names(self.state_dir)
         text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested,
-                               kept_local_names(self.state_dir))
+                               kept)
         if text != self._excludes_written:
             tmp = self._excludes.with_suffix(".tmp")
             tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
             os.replace(tmp, self._excludes)
             self._excludes_written = text
+        block = autosync_lines(self._ignore, self.scope, self._nested, kept, shared=True)
+        if block != self._info_block_written:
+            self._write_info_exclude(block)
+            self._info_block_written = block
+
+    def _write_info_exclude(self, block: list[str]) -> None:
+        """Keep autosync's block in .git/info/exclude, so that the user's own git ignores
+        what autosync ignores; the user's own lines there are never touched."""
+        path = self.git_dir / "info" / "exclude"
+        try:
+            old = path.read_text(encoding="utf-8", errors="surrogateescape")
+        except FileNotFoundError:
+            old = ""
+        except OSError as exc:
+            log.warning("%s: cannot read %s (%s); plain git will not ignore what autosync "
+                        "ignores", self.root, path, exc.strerror)
+            return
+        new = with_managed_block(old, self.scope, block)
+        if new == old:
+            return
+        tmp: str | None = None
+        try:
+            path.parent.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".exclude-", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as out:
+                out.write(new)
+            os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            log.warning("%s: cannot write %s (%s); plain git will not ignore what autosync "
+                        "ignores", self.root, path, exc.strerror)
 
     # ------------------------------------------------------------------ recovery
     def recover(self) -> list[str]:
@@ -281,7 +324,9 @@ class GitRepository:
 
     def _staged_changes(self) -> list[str]:
         args = ["diff", "--cached", "--name-status", "-z", "-M", "--no-ext-diff"]
-        if self._rev("HEAD") is None:
+        if not self._has_head:
+            self._has_head = self._rev("HEAD") is not None  # (once born, HEAD stays)
+        if not self._has_head:
             args.append("--root")
         result = self._run(*args, "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
         fields = [os.fsdecode(f) for f in result.out.split(b"\0")]
@@ -297,20 +342,31 @@ class GitRepository:
                 i += 2
         return changes
 
-    def commit_pending(self) -> CommitResult | None:
-        """Commit everything pending in the folder as one commit; None if nothing changed."""
+    def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
+        """Commit everything pending in the folder as one commit, except the files in
+        `hold` (repository-relative; still being written: left as they are, for a later
+        commit). None if nothing changed."""
         self._write_excludes()
         self._refuse_foreign_operation()
-        self._run("add", "-A", "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
+        if hold:  # pathspec magic instead of GIT_LITERAL_PATHSPECS, to exclude paths
+            spec = [f":(literal){self._pathspec}",
+                    *(f":(exclude,literal){p}" for p in sorted(hold))]
+            env: dict[str, str] = {}
+        else:
+            spec, env = [self._pathspec], {"GIT_LITERAL_PATHSPECS": "1"}
+        self._run("add", "-A", "--", *spec, env=env)
         changes = self._staged_changes()
+        staged_held = [p for p in hold if any(c.endswith(f" {p}") for c in changes)]
+        if staged_held:  # staged by an earlier `git add`: back to HEAD's version
+            self._run("reset", "-q", "--", *staged_held, env={"GIT_LITERAL_PATHSPECS": "1"})
+            changes = self._staged_changes()
         if not changes:
             return None
         message = self._commit_message(changes)
         args = ["commit", "--no-verify", "-q", "-F", "-"]
         if self.scope and not (self.git_dir / "MERGE_HEAD").exists():
-            args += ["--", self.scope]
-        self._run(*args, stdin=message.encode("utf-8", "surrogateescape"),
-                  env={"GIT_LITERAL_PATHSPECS": "1"})
+            args += ["--", *(spec if hold else [self.scope])]
+        self._run(*args, stdin=message.encode("utf-8", "surrogateescape"), env=env)
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
 
     def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
@@ -646,9 +702,12 @@ class GitRepository:
                 self._identity = f"{shas[0]}:{self.remote_branch}"
         return self._identity
 
-    def tracked_files(self) -> list[str]:
-        result = self._run("ls-files", "-z", "--", self._pathspec,
-                           env={"GIT_LITERAL_PATHSPECS": "1"})
+    def conflict_copy_candidates(self) -> list[str]:
+        """Tracked paths in the folder whose names look like conflict copies. git filters
+        the names (a pathspec), so a large tree's listing never reaches Python."""
+        scope = re.sub(r"([*?\[\]\\])", r"\\\1", self.scope) + "/" if self.scope else ""
+        result = self._run("ls-files", "-z", "--",
+                           f":(glob){scope}**/*{rules.COPY_MARKER}*)*")
         return [os.fsdecode(p) for p in result.out.split(b"\0") if p]
 
     def history(self, skip: int = 0, limit: int = 100,

@@ -5,7 +5,7 @@ is opened. All methods block: callers run them in a worker thread."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +25,12 @@ class RepositoryError(Exception):
 
 class RepositoryBusy(RepositoryError):
     """Another git process holds the repository's lock (the user's own git command, or an
-    orphaned git of a killed autosync finishing its work): try again shortly."""
+    orphaned git of a killed autosync finishing its work): try again shortly. `lock` is
+    the lock file's path when known."""
+
+    def __init__(self, message: str, *, lock: str | None = None) -> None:
+        super().__init__(message)
+        self.lock = lock
 
 
 class HostileContent(RepositoryError):
@@ -153,8 +158,13 @@ class Repository(Protocol):
         this one."""
         ...
 
-    def commit_pending(self) -> CommitResult | None:
-        """Commit everything pending in the folder as one commit; None if nothing changed."""
+    def conflict_copy_candidates(self) -> list[str]:
+        """Tracked paths in the folder whose names look like conflict copies."""
+        ...
+
+    def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
+        """Commit everything pending in the folder as one commit, except the files in
+        `hold` (still being written); None if nothing changed."""
         ...
 
     def is_dirty(self) -> bool:

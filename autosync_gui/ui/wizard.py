@@ -348,8 +348,9 @@ class OptionsPage(AsyncPage):
         self.start_at_login.setChecked(wizard.first_run or autostart.is_enabled())
         form = QFormLayout()
         form.addRow("Ignore:", self.ignore)
-        form.addRow("Commit after this many seconds of quiet:", self.commit_delay)
-        form.addRow("Push this many seconds after a commit:", self.push_delay)
+        form.addRow("While changes keep coming, commit after this many\n"
+                    "seconds of quiet (a lone save is committed at once):", self.commit_delay)
+        form.addRow("Push this many seconds after a commit (0: at once):", self.push_delay)
         form.addRow("Check the remote every (seconds):", self.poll_interval)
         self.progress = QProgressBar()
         self.progress.setObjectName("setup_progress")

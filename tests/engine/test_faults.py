@@ -16,6 +16,7 @@ import pytest
 from autosync_gui.engine.events import ActivityKind, FolderState
 from autosync_gui.engine.gitrepo import GitRepository
 from tests.fixtures.git_remotes import BOTH_BACKENDS, Remote, commit, git
+from tests.fixtures.writers import move_folder_in
 
 
 @BOTH_BACKENDS
@@ -202,6 +203,6 @@ def test_sigterm_commits_pending_and_pushes(remote: Remote, tmp_path: Path) -> N
     cfg.write_text(cfg.read_text().replace("commit_delay = 0.3", "commit_delay = 60"))
     with headless(cfg) as proc:
         _wait(lambda: "ready:" in log_of(cfg), what="started")
-        (a / "pending.txt").write_text("not yet committed\n")
+        move_folder_in(a, "inbox", {"pending.txt": b"not yet committed\n"})  # no lone save
         stop(proc, cfg)
-    assert remote.tree_files().get("pending.txt") == b"not yet committed\n"
+    assert remote.tree_files().get("inbox/pending.txt") == b"not yet committed\n"

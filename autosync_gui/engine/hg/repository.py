@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import socket
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,23 +114,18 @@ def _remote_error(err: str, url: str) -> RemoteError:
     """hg's and ssh's complaints as one line; `offline` ones are retried with back-off."""
     low = err.lower()
     problem = classify(err)
-    if "http error 401" in low or "authorization failed" in low or "http error 403" in low:
+    if "http error 401" in low or "authorization failed" in low:
         problem = RemoteProblem.AUTH
+    elif "http error 403" in low:
+        problem = RemoteProblem.ACCESS_DENIED
     elif ("repository" in low and ("not found" in low or "does not exist" in low)) or \
             "http error 404" in low or "no suitable response" in low:
         problem = RemoteProblem.MISSING
     elif "no remote repository" in low or "remote: ssh:" in low or "error: [errno" in low:
         problem = RemoteProblem.UNREACHABLE
-    if problem is RemoteProblem.HOST_KEY:
-        return RemoteError(f"host key not trusted for {url}: check and accept it once with "
-                           "`ssh` in a terminal", offline=False)
-    if problem is RemoteProblem.AUTH:
-        return RemoteError(f"authentication failed for {url}: check your ssh key or "
-                           "credentials", offline=False)
-    if problem is RemoteProblem.MISSING:
-        return RemoteError(f"remote {url} not found (unplugged disk or moved repository?); "
-                           "retrying", offline=True)
-    return RemoteError(f"remote {url} unreachable: {first_line(err)}", offline=True)
+    if problem is RemoteProblem.OTHER:
+        problem = RemoteProblem.UNREACHABLE
+    return RemoteError(problem, url, first_line(err))
 
 
 def _revset_string(text: str) -> str:
@@ -326,7 +321,7 @@ class HgRepository:
         changes += [("D", path) for path in removed]
         return [f"{code} {what}" for code, what in sorted(changes, key=lambda c: c[1])]
 
-    def commit_pending(self) -> CommitResult | None:
+    def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
         self._write_ignore()
         self._refuse_foreign_operation()
         self._run("addremove", "-q", "-s", "100", *self._scope_args())
@@ -452,6 +447,9 @@ class HgRepository:
     def tracked_files(self) -> list[str]:
         result = self._run("files", "-0", *self._scope_args(), check=False)
         return [os.fsdecode(p) for p in result.out.split(b"\0") if p]
+
+    def conflict_copy_candidates(self) -> list[str]:
+        return [p for p in self.tracked_files() if rules.COPY_MARKER in p]
 
     def history(self, skip: int = 0, limit: int = 100,
                 path_filter: str | None = None) -> list[CommitInfo]:
