@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
 
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
 from autosync_gui.ui import autostart
+from autosync_gui.ui.about import AboutBox
 from autosync_gui.ui.common import local_time, open_path, repo_root
 from autosync_gui.ui.icons import TrayState, app_icon, state_icon, tray_state
 
@@ -99,6 +100,9 @@ class TrayUi(QObject):
         self.add_action.triggered.connect(lambda: self._actions.add_folder())
         self.settings_action = QAction("Settings…", self)
         self.settings_action.triggered.connect(lambda: self._actions.settings())
+        self.about_action = QAction("About autosync", self)
+        self.about_action.triggered.connect(self.show_about)
+        self.about_box: AboutBox | None = None
         self.quit_action = QAction("Quit", self)
         self.quit_action.triggered.connect(lambda: self._actions.quit())
         self.status_window: StatusWindow | None = None
@@ -198,6 +202,7 @@ class TrayUi(QObject):
         self.autostart_action.blockSignals(False)
         self.menu.addAction(self.autostart_action)
         self.menu.addSeparator()
+        self.menu.addAction(self.about_action)
         self.menu.addAction(self.quit_action)
         self._rebuild_recent()
         self.refresh()
@@ -219,6 +224,12 @@ class TrayUi(QObject):
         while not target.exists() and target.parent != target:
             target = target.parent
         open_path(target)
+
+    def show_about(self) -> None:
+        if self.about_box is None:
+            self.about_box = AboutBox()
+        self.about_box.open()
+        self.about_box.raise_()
 
     def _on_autostart(self, on: bool) -> None:
         try:
