@@ -17,6 +17,8 @@ from autosync_gui.engine.events import ActivityKind, FolderState
 from autosync_gui.engine.gitrepo import GitRepository
 from tests.fixtures.git_remotes import Remote, commit, git
 
+pytestmark = pytest.mark.slow  # kill -9, restarts and offline remotes with real processes
+
 
 async def test_offline_keeps_committing_then_syncs(remote: Remote, start_engine) -> None:
     a = remote.clone("a")

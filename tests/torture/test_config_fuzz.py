@@ -22,6 +22,8 @@ from autosync_gui import cli
 from autosync_gui.config import ConfigError
 from tests.fixtures.git_remotes import Remote, git
 
+pytestmark = pytest.mark.slow  # hundreds of malformed configurations, many as real processes
+
 SEED = int(os.environ.get("AUTOSYNC_FUZZ_SEED", "5"))
 CASES = 600
 REPO_ROOT = Path(__file__).resolve().parents[2]

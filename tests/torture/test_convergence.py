@@ -17,6 +17,8 @@ import pytest
 
 from tests.torture.harness import TortureSettings, torture
 
+pytestmark = pytest.mark.slow  # three autosync processes, Prosody, faults: about a minute
+
 SEED = int(os.environ.get("AUTOSYNC_TORTURE_SEED", "20261125"))
 
 
