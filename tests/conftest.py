@@ -1,6 +1,10 @@
 """Shared test set-up. Fixture modules live in tests/fixtures/ and are loaded here."""
 
+from collections.abc import Iterator
+
+import keyring
 import pytest
+from keyring.backends import fail
 
 pytest_plugins = [
     "tests.fixtures.prosody",
@@ -23,3 +27,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def no_stray_keyring(request: pytest.FixtureRequest,
+                     monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reaches a keyring it did not ask for (tests/ui/keyrings.py has the real one).
+    A stray keyring call makes D-Bus start a gnome-keyring-daemon on demand: locked, in the
+    real HOME, trying to prompt, and holding the Secret Service name that a keyring test's
+    own daemon then has to take over. Child processes inherit the same choice."""
+    if "gnome_keyring" in request.fixturenames:
+        yield
+        return
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(before)
