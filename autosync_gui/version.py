@@ -20,7 +20,8 @@ def _from_metadata() -> tuple[str, str] | None:
         meta = metadata.metadata(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return None
-    return meta["Version"], meta.get("Summary") or ""
+    summary = meta.get_all("Summary") or [""]
+    return meta["Version"], summary[0]
 
 
 def _from_source_tree() -> tuple[str, str] | None:

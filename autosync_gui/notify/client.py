@@ -391,7 +391,7 @@ class NotifyClient:
 
     async def _ping(self, stream: _Stream) -> bool:
         try:
-            await stream.plugin["xep_0199"].ping(stream.boundjid.host,
+            await stream.plugin["xep_0199"].ping(slixmpp.JID(stream.boundjid.host),
                                                  timeout=self.ping_timeout)
         except IqTimeout:
             return False
@@ -525,7 +525,8 @@ async def attempt(stream: _Stream, settings: XmppSettings, timeout: float,
                 return Outcome.TLS_REFUSED, stream.tls_error
             return Outcome.UNREACHABLE, (f"cannot reach {where(settings)}: "
                                          f"{stream.last_error or 'connection failed'}")
-        done, _ = await asyncio.wait({session, closed}, timeout=max(0.1, deadline - loop.time()),
+        either: set[asyncio.Future[Any]] = {session, closed}
+        done, _ = await asyncio.wait(either, timeout=max(0.1, deadline - loop.time()),
                                      return_when=asyncio.FIRST_COMPLETED)
         if session in done:
             return Outcome.SESSION, ""

@@ -10,7 +10,7 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import qasync
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -20,6 +20,7 @@ from autosync_gui import __version__
 from autosync_gui.config import ConfigError, FolderSettings, Settings, default_config_path, load_config
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
+from autosync_gui.engine.folder import FolderSync
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.ui.adapter import EngineSignals
 from autosync_gui.ui.common import spawn
@@ -32,6 +33,9 @@ from autosync_gui.ui.settings_dialog import SettingsDialog
 from autosync_gui.ui.single_instance import SingleInstance
 from autosync_gui.ui.tray import Actions, TrayUi
 from autosync_gui.ui.wizard import SetupWizard
+
+if TYPE_CHECKING:  # imported where used: XMPP is optional in a build
+    from autosync_gui.notify.service import DisabledService, NotificationService
 
 log = logging.getLogger("autosync.ui")
 
@@ -58,7 +62,7 @@ class TrayApp(QObject):
         self.config_error: str | None = None
         self.engine: Engine | None = None
         self.signals = EngineSignals(self)
-        self.xmpp_service: Any = None
+        self.xmpp_service: NotificationService | DisabledService | None = None
         self.folder_errors: dict[Path, str] = {}
         self.history_windows: dict[Path, HistoryDialog] = {}
         self.conflict_dialog: ConflictDialog | None = None
@@ -78,7 +82,7 @@ class TrayApp(QObject):
         self.signals.channelChanged.connect(self._on_channel)
 
     # ------------------------------------------------------------------ lifecycle
-    def folders(self) -> list[Any]:
+    def folders(self) -> list[FolderSync]:
         return self.engine.folders if self.engine is not None else []
 
     async def start(self) -> None:
@@ -110,7 +114,7 @@ class TrayApp(QObject):
                  len(self.folders()))
         self.started.emit()
 
-    async def _add_to_engine(self, folder: FolderSettings) -> Any:
+    async def _add_to_engine(self, folder: FolderSettings) -> FolderSync | None:
         assert self.engine is not None
         try:
             added = await self.engine.add_folder(folder)
