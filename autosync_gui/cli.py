@@ -10,12 +10,13 @@ import signal
 import sys
 from pathlib import Path
 
-from autosync_gui import __version__
+from autosync_gui import __version__, log_safety
 from autosync_gui.config import ConfigError, Settings, load_config
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.secrets import take_environment_password
 
 log = logging.getLogger("autosync")
 
@@ -52,8 +53,10 @@ def load_and_validate(config: Path | None) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    take_environment_password()  # out of os.environ before any child process starts
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    log_safety.install(*logging.getLogger().handlers)
     headless = args.headless or (args.command == "run" and _no_gui_available())
     if not headless:
         if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):

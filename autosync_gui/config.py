@@ -30,6 +30,9 @@ class FolderSettings:
     poll_interval: float = 60.0
     ignore: tuple[str, ...] = ()
     notify: bool = True
+    # Trusted XMPP accounts (xmpp.trusted) that sync this folder too: they get its push
+    # notices, and their notices make it pull. The own account's instances always do.
+    share_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,12 @@ def parse_settings(data: dict[str, Any], source: Path) -> Settings:
         if not isinstance(data["xmpp"], dict):
             raise ConfigError(f"{source}: xmpp: must be a table; write [xmpp] then jid = ...")
         xmpp = _parse_xmpp(data["xmpp"], source)
+    trusted = {t.lower() for t in xmpp.trusted} if xmpp is not None else set()
+    for i, folder in enumerate(folders):
+        for jid in folder.share_with:
+            if jid not in trusted:
+                raise ConfigError(f"{source}: folder[{i}].share_with: {jid!r} is not in "
+                                  "xmpp.trusted; add it there too (or remove it here)")
     ui = UiSettings()
     if "ui" in data:
         raw_ui = data["ui"]
@@ -151,8 +160,8 @@ def _string_list(table: dict[str, Any], key: str, source: Path, where: str) -> t
 
 
 def _parse_folder(raw: dict[str, Any], source: Path, where: str) -> FolderSettings:
-    _reject_unknown(raw, {"path", "commit_delay", "push_delay", "poll_interval", "ignore", "notify"},
-                    source, where + ".")
+    _reject_unknown(raw, {"path", "commit_delay", "push_delay", "poll_interval", "ignore", "notify",
+                          "share_with"}, source, where + ".")
     if "path" not in raw:
         raise ConfigError(f'{source}: {where}.path: missing; add path = "~/Autosync"')
     path_value = raw["path"]
@@ -171,6 +180,7 @@ def _parse_folder(raw: dict[str, Any], source: Path, where: str) -> FolderSettin
         poll_interval=_number(raw, "poll_interval", 60.0, source, where, 1.0),
         ignore=_string_list(raw, "ignore", source, where),
         notify=notify,
+        share_with=tuple(j.lower() for j in _string_list(raw, "share_with", source, where)),
     )
 
 
@@ -273,7 +283,8 @@ def render_config(settings: Settings) -> str:
     for folder in settings.folders:
         lines.append("[[folder]]")
         lines.append(f"path = {_toml_value(folder.path)}")
-        for key in ("commit_delay", "push_delay", "poll_interval", "ignore", "notify"):
+        for key in ("commit_delay", "push_delay", "poll_interval", "ignore", "notify",
+                    "share_with"):
             value = getattr(folder, key)
             if value != getattr(defaults, key):
                 lines.append(f"{key} = {_toml_value(value)}")
@@ -302,7 +313,9 @@ def save_config(settings: Settings, path: Path) -> None:
     """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
     text = render_config(settings)
     parse_settings(tomllib.loads(text), path)  # never write what we could not read back
-    write_atomically(path, text.encode("utf-8"))
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    write_atomically(path, text.encode("utf-8"), private=True)  # 0600: it names accounts
 
 
 def with_folder(settings: Settings, folder: FolderSettings) -> Settings:

@@ -22,6 +22,7 @@ import keyring.errors
 from keyring.backends import fail
 
 from autosync_gui.atomic_file import write_atomically
+from autosync_gui.log_safety import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,30 @@ def password_file(jid: str) -> Path:
     return Path(base) / "autosync" / "secrets" / quote(jid.lower(), safe="@.-_")
 
 
+_environment_password: str | None = None
+
+
+def take_environment_password() -> str | None:
+    """`AUTOSYNC_XMPP_PASSWORD`, moved out of os.environ on first use so that no child
+    process (git, its hooks, ssh, a file opener) ever inherits it."""
+    global _environment_password
+    value = os.environ.pop(ENV_PASSWORD, None)
+    if value:
+        _environment_password = value
+        register_secret(value)
+    return _environment_password
+
+
 def get_xmpp_password(jid: str, legacy: str | None = None) -> str:
-    """The password for `jid`, from the first source that has one (see module doc)."""
-    env = os.environ.get(ENV_PASSWORD)
+    """The password for `jid`, from the first source that has one (see module doc); it
+    is registered with log_safety, so no log record ever shows it."""
+    password = _find_xmpp_password(jid, legacy)
+    register_secret(password)
+    return password
+
+
+def _find_xmpp_password(jid: str, legacy: str | None) -> str:
+    env = take_environment_password()
     if env:
         return env
     keyring_problem = ""

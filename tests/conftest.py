@@ -9,6 +9,7 @@ from keyring.backends import fail
 pytest_plugins = [
     "tests.fixtures.prosody",
     "tests.fixtures.git_remotes",
+    "tests.fixtures.attacker",
     "tests.fixtures.engine_harness",
     "tests.fixtures.sshd",
     "tests.fixtures.qt",
@@ -27,6 +28,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    # The log check looks at what every other test wrote: it runs last.
+    last = [i for i in items if i.nodeid.startswith("tests/test_zz_no_secret_in_logs.py")]
+    items[:] = [i for i in items if i not in last] + last
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +48,15 @@ def no_stray_keyring(request: pytest.FixtureRequest,
     keyring.set_keyring(fail.Keyring())
     yield
     keyring.set_keyring(before)
+
+
+@pytest.fixture(autouse=True)
+def _forget_environment_password():
+    """secrets.take_environment_password keeps the value it moved out of os.environ for
+    the life of the process; each test starts without one."""
+    import autosync_gui.secrets as secrets
+
+    secrets._environment_password = None
+    yield
+    secrets._environment_password = None
+

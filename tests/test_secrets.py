@@ -127,7 +127,7 @@ def test_keyring_wins_over_password_file(use_keyring):
 
 def test_password_file_readable_by_others_is_refused(use_keyring):
     use_keyring(fail.Keyring())
-    path = secrets.store_password_file(JID, "pw")
+    path = secrets.store_password_file(JID, "pw-Kx7q2Lm")
     os.chmod(path, 0o644)
     with pytest.raises(secrets.SecretError, match="chmod 600"):
         secrets.get_xmpp_password(JID)

@@ -1,224 +1,447 @@
-"""Moving the work tree to a pulled commit without ever overwriting a save.
+"""Moving the work tree to a pulled commit: checked like git's checkout, never through a
+symbolic link, never over a save, with flat memory.
 
-git's own checkout checks every file first and writes later, so a save landing in between
-is lost. For the usual small pull we write the files ourselves: each old file is first
-renamed aside (atomic) and compared with what we expect, each new file arrives by link()
-(which never replaces), a file some process still has open for writing is kept, and a
-journal lets recovery after a kill -9 put moved-aside files back. Big pulls, and trees with
-attributes, symlinks or submodules, use git's fast-forward (see _plan_fast_forward)."""
+Everything in a pulled tree is hostile input. Before anything on disk is touched:
+- git itself reads the whole target tree into a scratch index (its `verify_path` runs on
+  every entry), and every changed path is checked again here (safe_paths.verify_path),
+  with its mode (plain file, executable, symbolic link or submodule place only);
+- the leading folders of every path written must be real folders on disk.
+A refused commit raises HostileContent (one line naming the commit and the path) and the
+work tree is left exactly as it was.
+
+Then the files are moved one by one (worktree_fs: descriptors opened without following
+links, exclusive new files, link() that never replaces): each old file is renamed aside
+and compared with what we expect, so a save landing at the same moment stays; a file some
+process still has open for writing is kept; a journal lets recovery after a kill -9 put
+moved-aside files back. Blobs are streamed from one `git cat-file --batch` to disk, so
+memory does not grow with the size or number of files. Attributes cannot change bytes on
+the way (GitRepository keeps `$GIT_DIR/info/attributes` neutral), so a file's blob id is
+the hash of its bytes."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import json
 import os
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from autosync_gui.engine.git_env import GitResult
+from autosync_gui.engine.git_env import first_line
+from autosync_gui.engine.git_runner import GitRunner
 from autosync_gui.engine.open_files import open_files
+from autosync_gui.engine.repository import HostileContent, RepositoryBusy, RepositoryError
+from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
+from autosync_gui.engine.worktree_fs import CHUNK, Aside, WorkTree
 
-FAST_FORWARD_OURSELVES = 200  # files; bigger pulls use git's own fast-forward
-
-
-def _blob_of(path: Path) -> str | None:
-    """git's blob id of a regular file's content (no filters: see _plan_fast_forward)."""
-    try:
-        if path.is_symlink() or not path.is_file():
-            return None
-        data = path.read_bytes()
-    except OSError:
-        return None
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+NO_FILE = "000000"
+REGULAR, EXECUTABLE, SYMLINK, GITLINK = "100644", "100755", "120000", "160000"
+_MODES = {NO_FILE, REGULAR, EXECUTABLE, SYMLINK, GITLINK}
+MAX_LINK_TARGET = 4096
+KEPT_LOCAL_MARK = "local, not synced"
 
 
-def _aside_name(target: Path, kind: str) -> Path:
-    """The temporary beside `target` while a pull replaces it (ignored: *.part)."""
-    digest = hashlib.sha1(os.fsencode(target.name), usedforsecurity=False).hexdigest()[:16]
-    return target.with_name(f".autosync-ff-{kind}-{digest}.part")
+@dataclass(frozen=True)
+class Change:
+    """One path's change between the work tree's commit and the target."""
+
+    old_mode: str
+    new_mode: str
+    old: str
+    new: str
+    path: str
+
+    @property
+    def removes(self) -> bool:
+        return self.old_mode != NO_FILE
+
+    @property
+    def writes(self) -> bool:
+        return self.new_mode != NO_FILE
 
 
-class CarefulFastForward:
-    """Mixed into the git repository: needs its `root`, `git_dir`, `state_dir` and `_run`."""
+@dataclass
+class PullOutcome:
+    moved: bool  # HEAD, the index and the work tree are at the target
+    busy: str | None = None  # a path in the way (a save): commit it, then try again
+    kept_local: list[tuple[str, str]] = field(default_factory=list)  # ignored file, new name
+    saved_beside: list[str] = field(default_factory=list)  # saves kept under another name
 
-    root: Path
-    git_dir: Path
-    state_dir: Path
 
-    def _run(self, *args: str, stdin: bytes | None = None, check: bool = True,
-             timeout: float | None = None, env: dict[str, str] | None = None) -> GitResult:
-        raise NotImplementedError
+class BlobReader:
+    """One `git cat-file --batch` for a whole pull: blobs copied to disk in chunks."""
 
-    def _fast_forward(self, head: str | None, target: str) -> GitResult:
-        """Move HEAD, the index and the work tree to `target` (a descendant of HEAD).
+    def __init__(self, runner: GitRunner) -> None:
+        self._process = runner.popen("cat-file", "--batch")
 
-        git's own checkout checks every file first and writes later, so a save landing in
-        between is overwritten. For the usual small pull we write the files ourselves so
-        that no save is ever replaced: each old file is first renamed aside (atomic) and
-        compared with what we expect, each new file arrives by link() (which never
-        replaces). A file the user saved meanwhile stays; it is committed next. Big pulls,
-        and trees with attributes, symlinks or submodules, use git's fast-forward."""
-        plan = self._plan_fast_forward(head, target) if head is not None else None
-        if plan is None:
-            return self._run("merge", "--ff-only", "-q", target, check=False)
-        busy = self._verified_paths(head or "", plan)
-        if busy:
-            return GitResult(1, b"", f"error: your local changes would be overwritten: {busy[0]}")
-        blobs = self._read_blobs([new for _om, _nm, _o, new, st, _p in plan if st != "D"])
-        journal = self.state_dir / "fast-forward"  # what recover() settles after a kill -9
-        journal.write_bytes(b"\0".join(os.fsencode(e[5]) for e in plan) + b"\0")
-        replaced: list[tuple[Path, Path, str]] = []
-        for _old_mode, new_mode, old, new, status, path in sorted(
-                plan, key=lambda e: (e[4] != "D", e[5])):  # deletions first
-            aside = self._replace_file(path, old if status != "A" else None,
-                                       blobs.get(new) if status != "D" else None, new_mode)
-            if aside is not None:
-                replaced.append((aside, self.root / path, old))
-        # An editor may still hold a replaced file open for writing: its next write would
-        # land in a deleted file. Such files are kept (beside the path if it is taken).
-        writing = open_files({str(aside) for aside, _t, _o in replaced}, writing_only=True)
-        for aside, place, old in replaced:
-            if str(aside) in writing or _blob_of(aside) != old:
-                self._put_back(aside, place)
-            else:
-                aside.unlink()
-        for _om, _nm, _o, _n, status, path in plan:
-            if status == "D":
-                self._prune_empty_parents(path)
-        self._run("read-tree", "--reset", target)  # keeps the stat data of unchanged entries
-        self._run("update-index", "-q", "--refresh", check=False)
-        self._run("update-ref", "-m", f"autosync: fast-forward to {target[:12]}", "HEAD",
-                  target, head or "")
-        journal.unlink()
-        return GitResult(0, b"", "")
+    def _header(self, sha: str) -> int:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(f"{sha}\n".encode())
+        self._process.stdin.flush()
+        header = self._process.stdout.readline().decode("ascii", "replace").split()
+        if len(header) != 3 or header[1] != "blob":
+            raise RepositoryError(f"object {sha[:12]} is not a blob in this repository")
+        return int(header[2])
 
-    def _plan_fast_forward(self, head: str, target: str
-                           ) -> list[tuple[str, str, str, str, str, str]] | None:
-        """[(old mode, new mode, old blob, new blob, status, path)], or None when git's
-        own fast-forward should do it (see _fast_forward)."""
-        if self._run("config", "--get", "core.autocrlf", check=False).text not in ("", "false"):
-            return None
-        diff = self._run("diff", "--raw", "-z", "--no-renames", "--no-abbrev", head, target)
+    def copy_to(self, sha: str, fd: int) -> None:
+        size = self._header(sha)
+        stdout = self._process.stdout
+        assert stdout is not None
+        remaining = size
+        while remaining:
+            chunk = stdout.read(min(CHUNK, remaining))
+            if not chunk:
+                raise RepositoryError(f"git cat-file stopped in the middle of {sha[:12]}")
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+            remaining -= len(chunk)
+        stdout.read(1)  # the newline after each object
+
+    def small(self, sha: str, limit: int) -> bytes:
+        size = self._header(sha)
+        stdout = self._process.stdout
+        assert stdout is not None
+        data = stdout.read(size)
+        stdout.read(1)
+        if size > limit:
+            raise RepositoryError(f"object {sha[:12]} is too large ({size} bytes)")
+        return data
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
+class CarefulPull:
+    """Moves one work tree (see the module doc); given the repository's git runner."""
+
+    def __init__(self, runner: GitRunner, tree: WorkTree, state_dir: Path,
+                 index_file: Path) -> None:
+        self._run = runner.run
+        self._runner = runner
+        self._tree = tree
+        self._index = index_file
+        self._journal = state_dir / "pull-journal"
+
+    # ================================================================== checking
+    def check_tree(self, target: str, source: str) -> Path:
+        """The index for `target`, built in the scratch folder from a copy of the real
+        one (unchanged entries keep their stat data); git's own path checks run on every
+        entry as it reads the tree. HostileContent when git refuses it. The caller
+        installs the returned file (install_index) or removes it."""
+        index = self._tree.scratch / f"index-{secrets.token_hex(8)}"
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copyfile(self._index, index)
+        result = self._run("read-tree", target, env={"GIT_INDEX_FILE": str(index)},
+                           check=False)
+        if not result.ok:
+            index.unlink(missing_ok=True)
+            raise HostileContent(f"refused {source}: {display(first_line(result.err))}; "
+                                 "nothing was written. The remote needs a commit that "
+                                 "removes it")
+        return index
+
+    def install_index(self, index: Path) -> None:
+        """Make `index` the repository's index, holding git's own index.lock meanwhile."""
+        lock = self._index.with_name(self._index.name + ".lock")
+        try:
+            os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+        except FileExistsError:
+            raise RepositoryBusy(f"{self._tree.root}: another git process is using the "
+                                 "repository") from None
+        try:
+            os.replace(index, lock)
+            os.replace(lock, self._index)
+        except BaseException:
+            lock.unlink(missing_ok=True)
+            raise
+
+    def plan(self, head: str | None, target: str, source: str) -> list[Change]:
+        """The changes from `head` to `target`, each path and mode checked."""
+        old = head or self._run("hash-object", "-t", "tree", "--stdin", stdin=b"").text
+        diff = self._run("diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", "--raw",
+                         old, target)
         fields = diff.out.split(b"\0")
-        plan: list[tuple[str, str, str, str, str, str]] = []
+        changes: list[Change] = []
+        seen: set[str] = set()
         for meta, raw in zip(fields[0::2], fields[1::2], strict=False):
             if not meta:
                 break
-            old_mode, new_mode, old, new, status = meta.decode().lstrip(":").split()
+            parts = meta.decode("ascii", "replace").lstrip(":").split()
             path = os.fsdecode(raw)
-            if status not in ("A", "M", "D") or {old_mode, new_mode} - {
-                    "000000", "100644", "100755"} or path.rsplit("/", 1)[-1] == ".gitattributes":
-                return None
-            plan.append((old_mode, new_mode, old, new, status, path))
-        if len(plan) > FAST_FORWARD_OURSELVES or any(len(e[3]) != 40 for e in plan) \
-                or (self.git_dir / "info" / "attributes").exists():
-            return None  # big, SHA-256 or with attributes: let git apply filters and all
-        attributes = self._run("ls-files", "-z", "--", ":(glob)**/.gitattributes", check=False)
-        if attributes.out.strip(b"\0"):
+            if len(parts) != 5:
+                raise self._refuse(source, path, "has an entry git cannot describe")
+            old_mode, new_mode, old_sha, new_sha, _status = parts
+            for mode in (old_mode, new_mode):
+                if mode not in _MODES:
+                    raise self._refuse(source, path, f"has the unsupported mode {mode}")
+            try:
+                verify_path(path, symlink=new_mode == SYMLINK)
+            except UnsafePath as exc:
+                raise self._refuse(source, path, exc.reason) from None
+            if path in seen:
+                raise self._refuse(source, path, "appears twice in the tree")
+            seen.add(path)
+            changes.append(Change(old_mode, new_mode, old_sha, new_sha, path))
+        self._check_folders(changes, source)
+        return changes
+
+    def _check_folders(self, changes: list[Change], source: str) -> None:
+        """Every folder a written path goes through must be a real folder on disk (or
+        not exist yet, or be a file or link this pull removes first)."""
+        removed = {c.path for c in changes if c.removes}
+        written = {c.path for c in changes if c.writes}
+        checked: set[str] = set()
+        for change in changes:
+            if not change.writes:
+                continue
+            parts = change.path.split("/")
+            for i in range(1, len(parts)):
+                prefix = "/".join(parts[:i])
+                if prefix in written:
+                    raise self._refuse(source, change.path,
+                                       f"needs '{display(prefix)}' as a folder and a file")
+                if prefix in checked:
+                    continue
+                checked.add(prefix)
+                info = self._tree.lstat(prefix)
+                if info is None or prefix in removed or (info.st_mode & 0o170000) == 0o040000:
+                    continue
+                kind = "a symbolic link" if (info.st_mode & 0o170000) == 0o120000 else "a file"
+                raise self._refuse(source, change.path,
+                                   f"would be written through '{display(prefix)}', which is "
+                                   f"{kind} on disk")
+
+    @staticmethod
+    def _refuse(source: str, path: str, reason: str) -> HostileContent:
+        return HostileContent(f"refused {source}: path '{display(path)}' {reason}; nothing "
+                              "was written. The remote needs a commit that removes it")
+
+    def _on_disk(self, change: Change) -> str | None:
+        """The id of what is at the path now, comparable with change.old."""
+        hex_len = len(change.old)
+        if change.old_mode == GITLINK:
+            info = self._tree.lstat(change.path)
+            return change.old if info is not None and (info.st_mode & 0o170000) == 0o040000 \
+                else None
+        if change.old_mode == SYMLINK:
+            return self._link_id(change.path, hex_len)
+        return self._tree.blob_id(change.path, hex_len)
+
+    def _link_id(self, rel: str, hex_len: int) -> str | None:
+        try:
+            with self._tree.parent(rel) as (fd, name):
+                target = os.readlink(name, dir_fd=fd)
+        except (OSError, UnsafePath):
             return None
-        removed = {path for *_x, status, path in plan if status == "D"}
-        added = {path for *_x, status, path in plan if status == "A"}
-        for path in added | removed:  # a file becoming a folder or the other way round
-            parts = path.split("/")
-            prefixes = {"/".join(parts[:i]) for i in range(1, len(parts))}
-            if prefixes & (removed | added):
-                return None
-        return plan
+        return self._run("hash-object", "--stdin", "--no-filters",
+                         stdin=os.fsencode(target)).text
 
-    def _verified_paths(self, head: str, plan: list[tuple[str, str, str, str, str, str]]
-                        ) -> list[str]:
-        """The paths in the plan's way: edited since `head` or untracked where a file
-        comes. Empty means go ahead (each file is checked again as it is replaced)."""
-        busy = []
-        for _om, _nm, old, _new, status, path in plan:
-            target = self.root / path
-            if status == "A":
-                if os.path.lexists(target) or any(
-                        os.path.lexists(p) and not p.is_dir()
-                        for p in target.parents if p != self.root and self.root in p.parents):
-                    busy.append(path)
-            elif _blob_of(target) != old:
-                busy.append(path)
-        return busy
+    def in_the_way(self, changes: list[Change]) -> tuple[str | None, list[str]]:
+        """(a path holding a save the pull would replace, or None; ignored files at paths
+        the pull adds). Each file is checked again as it is replaced."""
+        ignored_candidates: list[str] = []
+        for change in changes:
+            if change.removes:
+                if self._on_disk(change) != change.old:
+                    return change.path, []
+            elif self._tree.lstat(change.path) is not None:
+                ignored_candidates.append(change.path)
+        if not ignored_candidates:
+            return None, []
+        result = self._run("check-ignore", "-z", "--stdin", check=False,
+                           stdin=b"\0".join(os.fsencode(p) for p in ignored_candidates) + b"\0")
+        ignored = {os.fsdecode(p) for p in result.out.split(b"\0") if p}
+        for path in ignored_candidates:
+            info = self._tree.lstat(path)
+            if path not in ignored or info is None or (info.st_mode & 0o170000) != 0o100000:
+                return path, []  # an untracked save where a file arrives: commit it first
+        return None, ignored_candidates
 
-    def _read_blobs(self, shas: list[str]) -> dict[str, bytes]:
-        if not shas:
-            return {}
-        out = self._run("cat-file", "--batch", stdin="".join(f"{s}\n" for s in shas).encode()).out
-        blobs: dict[str, bytes] = {}
-        pos = 0
-        while pos < len(out):
-            end = out.index(b"\n", pos)
-            sha, _type, size = out[pos:end].decode().split()
-            start = end + 1
-            blobs[sha] = out[start:start + int(size)]
-            pos = start + int(size) + 1
-        return blobs
+    # ================================================================== moving
+    def fast_forward(self, head: str | None, target: str, source: str) -> PullOutcome:
+        """Move HEAD, the index and the work tree from `head` to `target` (a descendant
+        of head, or a merge of it). `source` names the pulled commit in messages."""
+        changes = self.plan(head, target, source)
+        index = self.check_tree(target, source)
+        try:
+            return self._move(head, target, changes, index)
+        finally:
+            index.unlink(missing_ok=True)
 
-    def _replace_file(self, path: str, old: str | None, data: bytes | None, mode: str
-                      ) -> Path | None:
-        """Replace `path` (expected to hold blob `old`, or nothing) by `data` (None: delete)
-        without ever overwriting something else: a save found there is left in place.
-        Returns the old file, moved aside, for the caller to remove."""
-        target = self.root / path
-        aside: Path | None = None
-        if old is not None:
-            aside = _aside_name(target, "old")
-            try:
-                os.rename(target, aside)
-            except FileNotFoundError:
-                aside = None  # the user deleted it meanwhile: that is their newest edit
-                if data is None:
-                    return None
-            if aside is not None and _blob_of(aside) != old:
-                self._put_back(aside, target)  # saved meanwhile: the user's version stays
-                return None
-        if data is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fresh = _aside_name(target, "new")
-            fresh.write_bytes(data)
-            os.chmod(fresh, 0o755 if mode == "100755" else 0o644)
-            try:
-                os.link(fresh, target)
-            except FileExistsError:
-                pass  # created by the user this very moment: theirs stays
-            except OSError:  # no hard links on this file system
-                if not os.path.lexists(target):
-                    os.rename(fresh, target)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    fresh.unlink()
-        return aside
+    def _move(self, head: str | None, target: str, changes: list[Change], index: Path
+              ) -> PullOutcome:
+        busy, ignored = self.in_the_way(changes)
+        if busy is not None:
+            return PullOutcome(moved=False, busy=busy)
+        outcome = PullOutcome(moved=True)
+        for path in ignored:
+            outcome.kept_local.append((path, self._keep_local(path)))
+        asides = {c.path: self._tree.new_aside(c.path) for c in changes if c.removes}
+        self._write_journal(asides)
+        replaced: list[tuple[Aside, str, str]] = []
+        for change in sorted(changes, key=lambda c: (c.writes, c.path)):  # removals first
+            if change.removes and not change.writes:
+                self._remove(change, asides[change.path], replaced, outcome)
+        for change in changes:
+            if change.removes and not change.writes:
+                self._tree.prune_empty_parents(change.path)
+        free: list[str] = []
+        for change in sorted(changes, key=lambda c: c.path):
+            if change.writes:
+                aside = asides.get(change.path)
+                if aside is None or self._remove(change, aside, replaced, outcome):
+                    free.append(change.path)
+        try:
+            self._write(free, index)
+        except RepositoryError:
+            for aside, path, _expected in replaced:  # the old versions go back
+                self._keep_save(aside, path, outcome)
+            self._journal.unlink(missing_ok=True)
+            raise
+        # An editor may still hold a replaced file open for writing: its next write would
+        # land in a deleted file. Such files are kept (beside the path if it is taken).
+        writing = open_files({self._tree.aside_path(a) for a, _p, _o in replaced},
+                             writing_only=True)
+        for aside, path, expected in replaced:
+            still_writing = self._tree.aside_path(aside) in writing
+            changed = self._tree.aside_exists(aside) and \
+                self._tree.aside_blob_id(aside, len(expected)) != expected
+            if still_writing or changed:
+                self._keep_save(aside, path, outcome)
+            else:
+                self._tree.discard(aside)
+        self._run("update-index", "-q", "--refresh", env={"GIT_INDEX_FILE": str(index)},
+                  check=False)
+        self.install_index(index)
+        self._run("update-ref", "-m", f"autosync: fast-forward to {target[:12]}", "HEAD",
+                  target, head or "")
+        self._journal.unlink(missing_ok=True)
+        return outcome
 
-    def _settle_aside(self, path: str) -> None:
-        """After a kill -9 mid-pull: put a file moved aside back (or beside its path when a
-        different file is there now) and drop half-written new files."""
-        target = self.root / path
-        with contextlib.suppress(OSError):
-            _aside_name(target, "new").unlink()
-        aside = _aside_name(target, "old")
-        if not os.path.lexists(aside):
+    def _write(self, paths: list[str], index: Path) -> None:
+        """Write the target's version of `paths` (each free now) with git's
+        checkout-index from the target index: never with -f, so each file is created
+        exclusively (a save landing at that moment stays and is committed on top) and
+        a leading folder that is not a real folder stops it; stat data is recorded as
+        it writes. Attributes cannot name filters (info/attributes is neutral)."""
+        if not paths:
             return
-        blob = _blob_of(aside)
-        if blob is not None and self._run("cat-file", "-e", blob, check=False).ok:
-            aside.unlink()  # a version git has (the committed one): nothing to keep
-        else:
-            self._put_back(aside, target)  # a save that was in flight: keep it
+        result = self._run("checkout-index", "-u", "-z", "--stdin",
+                           env={"GIT_INDEX_FILE": str(index)},
+                           stdin=b"\0".join(os.fsencode(p) for p in paths) + b"\0",
+                           check=False)
+        problems = [line for line in result.err.splitlines()
+                    if line.strip() and not line.endswith("already exists, no checkout")]
+        if problems:
+            raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
+                                  f"{display(problems[0])}")
 
-    def _put_back(self, aside: Path, target: Path) -> None:
-        """Return a file moved aside to its place, or beside it if that is taken now."""
-        stem, dot, ext = target.name.partition(".")
-        for place in (target, target.with_name(f"{stem} (saved during sync){dot}{ext}")):
-            if not os.path.lexists(place):
-                os.rename(aside, place)
-                return
-        os.rename(aside, target.with_name(f"{stem} (saved during sync {os.urandom(3).hex()})"
-                                          f"{dot}{ext}"))
+    def _remove(self, change: Change, aside: Aside, replaced: list[tuple[Aside, str, str]],
+                outcome: PullOutcome) -> bool:
+        """Move the old entry aside; True when the path is free for the new one."""
+        if not self._tree.move_aside(change.path, aside):
+            return True  # the user deleted it meanwhile: that is their newest edit
+        if change.old_mode == GITLINK:
+            self._keep_save(aside, change.path, outcome)  # a folder: never ours to remove
+            return False
+        if change.old_mode == SYMLINK:
+            self._tree.discard(aside)  # a link's "content" is its target, known to git
+            return True
+        if self._tree.aside_blob_id(aside, len(change.old)) != change.old:
+            self._keep_save(aside, change.path, outcome)  # saved meanwhile: theirs stays
+            return False
+        replaced.append((aside, change.path, change.old))
+        return True
 
-    def _prune_empty_parents(self, path: str) -> None:
-        parent = (self.root / path).parent
-        while parent != self.root and self.root in parent.parents:
-            try:
-                parent.rmdir()
-            except OSError:
-                return
-            parent = parent.parent
+    def _keep_save(self, aside: Aside, path: str, outcome: PullOutcome) -> None:
+        where = self._tree.put_back(aside, path)
+        if where != path:
+            outcome.saved_beside.append(where)
+
+    def _keep_local(self, path: str) -> str:
+        """An ignored file where a pulled file arrives: rename it to a name that stays
+        ignored (see kept_local_names) and return that name."""
+        directory, _, name = path.rpartition("/")
+        stem, dot, ext = name.partition(".") if not name.startswith(".") else (name, "", "")
+        for n in range(1, 100):
+            suffix = f" {n}" if n > 1 else ""
+            candidate = f"{stem} ({KEPT_LOCAL_MARK}{suffix}){dot}{ext}"
+            new = f"{directory}/{candidate}" if directory else candidate
+            self._remember_kept_local(new)
+            if self._tree.rename(path, new, replace=False):
+                return new
+        raise RepositoryError(f"{display(path)}: no free name to keep the local file")
+
+    def _remember_kept_local(self, path: str) -> None:
+        store = self._journal.with_name("kept-local")
+        names = kept_local_names(store.parent)
+        if path not in names:
+            with open(store, "a", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(json.dumps(path) + "\n")
+
+    # ================================================================== recovery
+    def _write_journal(self, asides: dict[str, Aside]) -> None:
+        entries = [{"path": p, "folder": a.folder, "name": a.name} for p, a in asides.items()]
+        tmp = self._journal.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            json.dump(entries, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self._journal)
+
+    def recover(self) -> bool:
+        """After a kill -9 mid-pull: put files moved aside back (or beside their path when
+        a different file is there now) and drop temporaries. True if there was work."""
+        for stray in self._tree.scratch.glob(".autosync-*.part"):
+            stray.unlink(missing_ok=True)
+        if not self._journal.exists():
+            return False
+        try:
+            entries = json.loads(self._journal.read_text(encoding="utf-8",
+                                                         errors="surrogateescape"))
+        except (OSError, ValueError):
+            entries = []
+        for entry in entries:
+            aside = Aside(entry.get("folder"), str(entry.get("name", "")))
+            path = str(entry.get("path", ""))
+            if not aside.name or not self._tree.aside_exists(aside):
+                continue
+            blob = self._tree.aside_blob_id(aside)
+            if blob is not None and self._run("cat-file", "-e", blob, check=False).ok:
+                self._tree.discard(aside)  # a version git has (the committed one)
+            else:
+                with contextlib.suppress(UnsafePath):
+                    self._tree.put_back(aside, path)  # a save that was in flight: keep it
+        self._journal.unlink(missing_ok=True)
+        return True
+
+
+def kept_local_names(state_dir: Path) -> list[str]:
+    """Names ignored files were given when a pull brought a file to their path; they
+    stay out of every commit (the excludes file lists them)."""
+    try:
+        lines = (state_dir / "kept-local").read_text(encoding="utf-8",
+                                                      errors="surrogateescape").splitlines()
+    except OSError:
+        return []
+    names: list[str] = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            name = json.loads(line)
+            if isinstance(name, str):
+                names.append(name)
+    return names
+

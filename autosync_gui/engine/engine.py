@@ -83,13 +83,15 @@ class Engine:
             folder.resume()
 
     def remote_changed(self, identity: str, commit: str | None = None,
-                       host: str | None = None) -> bool:
+                       host: str | None = None, *, paths: list[Path] | None = None) -> bool:
         """A peer says it pushed `commit` to the repository `identity`. Schedules a fetch of
         the folder's configured remote (coalesced), never anything else. Returns whether
-        any folder matched and did not have the commit already."""
+        any folder matched and did not have the commit already. `paths` limits it to
+        those folders (the ones shared with the notice's sender)."""
         matched = False
         for folder in self._folders.values():
-            if folder.identity == identity and folder.settings.notify:
+            if folder.identity == identity and folder.settings.notify and (
+                    paths is None or Path(folder.settings.path) in paths):
                 matched = folder.remote_changed(commit, host) or matched
         return matched
 

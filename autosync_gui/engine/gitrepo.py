@@ -19,7 +19,16 @@ from pathlib import Path
 import git
 
 from autosync_gui.engine import conflicts as rules
-from autosync_gui.engine.careful_pull import CarefulFastForward
+from autosync_gui.engine.attributes import ensure_neutral_attributes
+from autosync_gui.engine.careful_pull import (
+    EXECUTABLE,
+    MAX_LINK_TARGET,
+    REGULAR,
+    SYMLINK,
+    BlobReader,
+    CarefulPull,
+    kept_local_names,
+)
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.git_env import (
     GitResult,
@@ -28,16 +37,19 @@ from autosync_gui.engine.git_env import (
     first_line,
     noninteractive_env,
 )
+from autosync_gui.engine.git_runner import GitRunner, safety_options
 from autosync_gui.engine.ignore import global_excludes_file, render_excludes
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
+    HostileContent,
     IntegrateResult,
     RemoteError,
-    RepositoryBusy,
     RepositoryError,
 )
+from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
+from autosync_gui.engine.worktree_fs import WorkTree
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +58,13 @@ MAX_LISTED_FILES = 50
 HOST_TRAILER = "Autosync-Host"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _ZERO = "0" * 40
+_FSCK_REFUSAL = re.compile(r"error: object ([0-9a-f]{40,64}): (\w+): (.*)")
+# fsck checks raised to errors when fetching: a tree entry that would write into .git or
+# outside the folder, or a special file git refuses as a link, never enters the repository.
+FETCH_FSCK_ERRORS = ("hasDot", "hasDotdot", "hasDotgit", "fullPathname", "emptyName",
+                     "badFilemode", "gitmodulesSymlink", "gitattributesSymlink",
+                     "gitignoreSymlink", "mailmapSymlink", "gitmodulesPath", "gitmodulesUrl",
+                     "gitmodulesUpdate", "gitmodulesName")
 
 
 @dataclass(frozen=True)
@@ -125,7 +144,7 @@ def _classify_remote_error(err: str, url: str) -> RemoteError:
     return RemoteError(f"remote {url} unreachable: {first_line(err)}", offline=True)
 
 
-class GitRepository(CarefulFastForward):
+class GitRepository:
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
 
     def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str]) -> None:
@@ -139,7 +158,12 @@ class GitRepository(CarefulFastForward):
         self.hostname = rules.safe_host(hostname)
         self.git_dir = Path(self._repo.common_dir).resolve()
         self.state_dir = self.git_dir / "autosync"
-        self.state_dir.mkdir(exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self.state_dir, 0o700)
+        no_hooks = self.state_dir / "no-hooks"
+        no_hooks.mkdir(mode=0o700, exist_ok=True)
+        ensure_neutral_attributes(self.git_dir)
+        self.work_tree = WorkTree(self.root, self.state_dir / "scratch")
         self._ignore = tuple(ignore)
         self._nested: set[str] = set()
         self._excludes_written: str | None = None
@@ -148,10 +172,13 @@ class GitRepository(CarefulFastForward):
         self._lock_fd: int | None = None
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
-        self._env = self._build_env(reader)
-        self._config = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
-                        "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
-                        "-c", "merge.conflictStyle=merge"]
+        options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
+                   "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
+                   "-c", "merge.conflictStyle=merge", *safety_options(no_hooks)]
+        self.runner = GitRunner(self.root, self._build_env(reader), options)
+        index_file = self.root / self._run("rev-parse", "--git-path", "index").text
+        self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
+                                        index_file)
         global_file = reader.get_value("core", "excludesfile", "") \
             if reader.has_option("core", "excludesfile") else ""
         self._global_excludes = global_excludes_file(str(global_file) or None)
@@ -181,27 +208,7 @@ class GitRepository(CarefulFastForward):
     # ------------------------------------------------------------------ running git
     def _run(self, *args: str, stdin: bytes | None = None, check: bool = True,
              timeout: float | None = None, env: dict[str, str] | None = None) -> GitResult:
-        command = ["git", *self._config, *args]
-        stream = None
-        if stdin is not None:
-            stream = tempfile.TemporaryFile()
-            stream.write(stdin)
-            stream.seek(0)
-        try:
-            status, out, err = self._repo.git.execute(
-                command, istream=stream, with_extended_output=True, with_exceptions=False,
-                stdout_as_string=False, strip_newline_in_stdout=False,
-                kill_after_timeout=timeout, env={**self._env, **(env or {})})
-        finally:
-            if stream is not None:
-                stream.close()
-        result = GitResult(status, out if isinstance(out, bytes) else os.fsencode(out), str(err))
-        if check and not result.ok:
-            if ".lock': File exists" in result.err or "Unable to create" in result.err:
-                raise RepositoryBusy(f"{self.root}: another git process is using the repository")
-            first = result.err.strip().splitlines()[:1] or ["(no message)"]
-            raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
-        return result
+        return self.runner.run(*args, stdin=stdin, check=check, timeout=timeout, env=env)
 
     def _network(self, *args: str) -> GitResult:
         result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
@@ -226,7 +233,8 @@ class GitRepository(CarefulFastForward):
         self._nested.add(relpath)
 
     def _write_excludes(self) -> None:
-        text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested)
+        text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested,
+                               kept_local_names(self.state_dir))
         if text != self._excludes_written:
             tmp = self._excludes.with_suffix(".tmp")
             tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
@@ -256,12 +264,7 @@ class GitRepository(CarefulFastForward):
             else:
                 self.resolve_and_finish_merge()
                 done.append("finished an interrupted merge")
-        journal = self.state_dir / "fast-forward"
-        if journal.exists():
-            for raw in journal.read_bytes().split(b"\0"):
-                if raw:
-                    self._settle_aside(os.fsdecode(raw))
-            journal.unlink()
+        if self.careful_pull.recover():
             done.append("cleaned up an interrupted pull; it will be redone")
         return done
 
@@ -324,6 +327,24 @@ class GitRepository(CarefulFastForward):
                   env={"GIT_LITERAL_PATHSPECS": "1"})
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
 
+    def gitignored(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
+        """Of `paths`, the existing files a .gitignore in the tree keeps out of commits:
+        (path, the .gitignore, its pattern). Our own and the user's private excludes
+        (built-in temporaries, folder patterns, info/exclude) are not counted."""
+        wanted = sorted(p for p in paths if self.work_tree.lstat(p) is not None)
+        if not wanted:
+            return []
+        result = self._run("check-ignore", "-v", "-z", "--stdin", check=False,
+                           stdin=b"\0".join(os.fsencode(p) for p in wanted) + b"\0")
+        fields = [os.fsdecode(f) for f in result.out.split(b"\0")]
+        found: list[tuple[str, str, str]] = []
+        for source, _line, pattern, path in zip(fields[0::4], fields[1::4], fields[2::4],
+                                                fields[3::4], strict=False):
+            if source.rsplit("/", 1)[-1] == ".gitignore" and not source.startswith("/") \
+                    and not pattern.startswith("!"):
+                found.append((path, source, pattern))
+        return found
+
     def _commit_message(self, changes: list[str]) -> str:
         n = len(changes)
         subject = f"autosync on {self.hostname}: {n} file{'s' if n != 1 else ''} changed"
@@ -349,11 +370,35 @@ class GitRepository(CarefulFastForward):
         return remote_sha != self._rev(self.tracking_ref)
 
     def fetch(self) -> None:
+        """Fetch the remote branch, checking every object received (fsck, with the checks
+        for paths into .git or outside the folder raised to errors). Objects refused once
+        are reported (HostileContent) and then let in on later fetches, so that a commit
+        fixing them can arrive; they are never applied (careful_pull checks the tree)."""
         refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
-        result = self._run("fetch", "--no-tags", "--quiet", "--no-write-fetch-head",
-                           self.remote, refspec, check=False, timeout=NETWORK_TIMEOUT)
-        if not result.ok and "couldn't find remote ref" not in result.err.lower():
-            raise _classify_remote_error(result.err, self.remote_url)
+        skip_list = self.state_dir / "fsck-skip"
+        checks = ["-c", "fetch.fsckObjects=true"]
+        for msg_id in FETCH_FSCK_ERRORS:
+            checks += ["-c", f"fetch.fsck.{msg_id}=error"]
+        if skip_list.exists():
+            checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
+        result = self._run(*checks, "fetch", "--no-tags", "--quiet", "--no-write-fetch-head",
+                           "--no-recurse-submodules", self.remote, refspec, check=False,
+                           timeout=NETWORK_TIMEOUT)
+        if result.ok or "couldn't find remote ref" in result.err.lower():
+            return
+        refused = _FSCK_REFUSAL.findall(result.err)
+        if refused:
+            with open(skip_list, "a", encoding="ascii") as fh:
+                fh.writelines(f"{sha}\n" for sha, _msg, _text in refused)
+            sha, msg_id, text = refused[0]
+            tip = self._run("ls-remote", "--heads", "--", self.remote,
+                            f"refs/heads/{self.remote_branch}", check=False,
+                            timeout=NETWORK_TIMEOUT).text.split()[:1] or ["(unknown)"]
+            raise HostileContent(
+                f"refused commit {tip[0][:12]} from {self.remote_url}: a tree in it "
+                f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
+                "remote needs a commit that removes it")
+        raise _classify_remote_error(result.err, self.remote_url)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -391,29 +436,28 @@ class GitRepository(CarefulFastForward):
         if before == upstream or (before is not None and self._is_ancestor(upstream, before)):
             return IntegrateResult(changed=False)
         host = self._commit_host(upstream)
+        source = f"commit {upstream[:12]} from {host}"
         found: tuple[Conflict, ...] = ()
         for _attempt in range(3):
             # Never `git merge` into the work tree: when it cannot write its result, git
             # rewinds with `reset --hard` + `stash apply`, overwriting every save made
             # meanwhile. Build the merge commit in the object database instead, then move
-            # the work tree by a fast-forward, which checks each file it replaces and
-            # refuses without touching anything when the user changed one.
+            # the work tree by the careful pull, which checks everything it writes and
+            # stops without touching anything when the user changed a file in its way.
             head = self._rev("HEAD")
             target = upstream
             if head is not None and not self._is_ancestor(head, upstream):
                 target, found = self._merge_commit(head, upstream, host)
-            result = self._fast_forward(head, target)
-            if result.ok:
+            outcome = self.careful_pull.fast_forward(head, target, source)
+            if outcome.moved:
                 break
-            if "would be overwritten" in result.err:
-                # The user saved something in the merge's way: commit it, then try again.
-                self.commit_pending()
-                continue
-            first = (result.err.strip().splitlines() or ["(no message)"])[0]
-            raise RepositoryError(f"{self.root}: merging {host}'s changes failed: {first}")
+            # The user saved something in the pull's way: commit it, then try again.
+            self.commit_pending()
         else:
             raise RepositoryError(f"{self.root}: files keep changing during the merge; "
                                   "will retry")
+        if outcome.kept_local:
+            self._write_excludes()
         after = self._rev("HEAD")
         changed_files: tuple[str, ...] = ()
         if before is not None and after is not None and before != after:
@@ -423,7 +467,8 @@ class GitRepository(CarefulFastForward):
             listing = self._run("ls-tree", "-r", "-z", "--name-only", after)
             changed_files = tuple(os.fsdecode(p) for p in listing.out.split(b"\0") if p)
         return IntegrateResult(changed=before != after, files=changed_files, host=host,
-                               conflicts=found)
+                               conflicts=found, kept_local=tuple(outcome.kept_local),
+                               saved_beside=tuple(outcome.saved_beside))
 
     def _merge_commit(self, head: str, upstream: str, host: str
                       ) -> tuple[str, tuple[Conflict, ...]]:
@@ -564,8 +609,8 @@ class GitRepository(CarefulFastForward):
                       stdin=b"\0".join(os.fsencode(p) for p in write) + b"\0")
         for path in remove:
             if not self._saved_during_merge(path, expected.get(path)):
-                with contextlib.suppress(FileNotFoundError):
-                    (self.root / path).unlink()
+                with contextlib.suppress(FileNotFoundError, UnsafePath):
+                    self.work_tree.remove(path)  # never through a link
         leftover = self._run("ls-files", "-u", "-z")
         if leftover.out.strip(b"\0"):
             raise RepositoryError(f"{self.root}: could not resolve the merge; nothing was "
@@ -660,6 +705,38 @@ class GitRepository(CarefulFastForward):
         if not result.ok:
             raise RepositoryError(f"{path} does not exist in commit {commit[:10]}")
         return result.out
+
+    def restore_file(self, commit: str, path: str) -> None:
+        """Put the version of `path` in `commit` back into the work tree (streamed, never
+        through a symbolic link; a deleted file comes back too)."""
+        if not _HEX.match(commit):
+            raise RepositoryError(f"{commit!r} is not a commit id")
+        try:
+            verify_path(path)
+        except UnsafePath as exc:
+            raise RepositoryError(f"refusing to restore {exc}") from None
+        listing = self._run("ls-tree", "-z", "--full-tree", commit, "--", path,
+                            env={"GIT_LITERAL_PATHSPECS": "1"}, check=False)
+        meta, _, name = listing.out.rstrip(b"\0").partition(b"\t")
+        fields = meta.decode("ascii", "replace").split()
+        if not listing.ok or os.fsdecode(name) != path or len(fields) != 3:
+            raise RepositoryError(f"{display(path)} does not exist in commit {commit[:10]}")
+        mode, _kind, sha = fields
+        if mode not in (REGULAR, EXECUTABLE, SYMLINK):
+            raise RepositoryError(f"{display(path)} in commit {commit[:10]} is not a file")
+        reader = BlobReader(self.runner)
+        try:
+            if mode == SYMLINK:
+                target = os.fsdecode(reader.small(sha, MAX_LINK_TARGET))
+                self.work_tree.remove(path)
+                self.work_tree.symlink(path, target)
+            else:
+                self.work_tree.replace(path, lambda fd: reader.copy_to(sha, fd),
+                                       executable=mode == EXECUTABLE)
+        except UnsafePath as exc:
+            raise RepositoryError(f"refusing to restore {exc}") from None
+        finally:
+            reader.close()
 
     def diff(self, commit: str, path: str | None = None) -> str:
         if not _HEX.match(commit):

@@ -64,7 +64,7 @@ def global_excludes_file(configured: str | None) -> Path | None:
 
 
 def render_excludes(global_file: Path | None, folder_patterns: Iterable[str], scope: str,
-                    nested_repos: Iterable[str]) -> str:
+                    nested_repos: Iterable[str], private_files: Iterable[str] = ()) -> str:
     parts: list[str] = []
     if global_file is not None:
         try:
@@ -77,6 +77,8 @@ def render_excludes(global_file: Path | None, folder_patterns: Iterable[str], sc
     parts.extend(scoped_pattern(p, scope) for p in folder_patterns)
     parts.append("# autosync: nested repositories are never synced as part of this one")
     parts.extend(f"/{_escape(p)}/" for p in sorted(nested_repos))
+    parts.append("# autosync: ignored files kept under another name when a pull took their path")
+    parts.extend(f"/{_escape(p)}" for p in sorted(private_files))
     return "\n".join(parts) + "\n"
 
 

@@ -20,6 +20,12 @@ class RepositoryBusy(RepositoryError):
     orphaned git of a killed autosync finishing its work): try again shortly."""
 
 
+class HostileContent(RepositoryError):
+    """Pulled content the engine refuses to apply (a path into `.git` or outside the
+    folder, through a symbolic link, an unsupported entry): nothing was written; the
+    folder stays in error until the remote has a commit that fixes it."""
+
+
 class RemoteError(Exception):
     """Talking to the remote failed. `offline` means retry later (unreachable);
     otherwise the user must act (authentication, host key, missing repository)."""
@@ -43,6 +49,9 @@ class IntegrateResult:
     files: tuple[str, ...] = ()  # paths that changed on disk
     host: str | None = None  # host of the remote tip, as recorded in its commit
     conflicts: tuple[Conflict, ...] = ()
+    # ignored local files at paths the pull brought, each renamed (old path, new path)
+    kept_local: tuple[tuple[str, str], ...] = ()
+    saved_beside: tuple[str, ...] = ()  # saves made during the pull, kept under these names
 
 
 @dataclass(frozen=True)

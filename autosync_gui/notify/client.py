@@ -217,6 +217,7 @@ class NotifyClient:
         self._task: asyncio.Task[None] | None = None
         self._peers: set[str] = set()
         self._pending: dict[str, tuple[str, float]] = {}  # identity -> (commit, time)
+        self._audience: dict[str, frozenset[str]] = {}  # identity -> accounts sharing it
         self._session_up = False
         self._stopping = False
         self.attempts = 0  # connection attempts (for tests and diagnostics)
@@ -272,20 +273,29 @@ class NotifyClient:
         return f"{self.own_bare}/{self.resource}"
 
     # ------------------------------------------------------------------ sending
-    def notify(self, identity: str, commit: str) -> int:
-        """Tell every known peer that we pushed `commit`; returns how many were sent.
+    def notify(self, identity: str, commit: str, shared_with: frozenset[str] = frozenset()
+               ) -> int:
+        """Tell the peers that sync this repository that we pushed `commit`: our own
+        account's other instances and those of the trusted accounts in `shared_with`
+        (never every trusted account). Returns how many were sent.
 
         While disconnected the notice is kept (the newest per repository, for
-        PENDING_TTL) and sent to each peer that shows up after we reconnect."""
+        PENDING_TTL) and sent to each such peer that shows up after we reconnect."""
         notice = PushNotice(identity=identity, commit=commit, host=self.hostname)
+        self._audience[identity] = frozenset(shared_with)
         if not self._session_up or self._stream is None:
             self._pending[identity] = (commit, time.monotonic())
             return 0
         sent = 0
         for peer in sorted(self._peers):
-            self._send(peer, notice)
-            sent += 1
+            if self._shares(peer, identity):
+                self._send(peer, notice)
+                sent += 1
         return sent
+
+    def _shares(self, peer: str, identity: str) -> bool:
+        bare = peer.split("/", 1)[0].lower()
+        return bare == self.own_bare or bare in self._audience.get(identity, frozenset())
 
     def _send(self, peer: str, notice: PushNotice) -> None:
         stream = self._stream
@@ -300,7 +310,7 @@ class NotifyClient:
         for identity, (commit, when) in list(self._pending.items()):
             if now - when > PENDING_TTL:
                 del self._pending[identity]
-            else:
+            elif self._shares(peer, identity):
                 self._send(peer, PushNotice(identity, commit, self.hostname))
 
     # ------------------------------------------------------------------ supervision

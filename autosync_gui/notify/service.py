@@ -16,6 +16,7 @@ from autosync_gui.config import XmppSettings
 from autosync_gui.engine.backoff import Backoff
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
+from autosync_gui.engine.safe_paths import display
 from autosync_gui.notify.client import NotifyClient
 from autosync_gui.notify.payload import PayloadError, PushNotice
 from autosync_gui.secrets import SecretError, get_xmpp_password
@@ -78,7 +79,8 @@ class NotificationService:
         if identity is None or not folder.settings.notify:
             return
         try:
-            sent = self.client.notify(identity, event.commit)
+            sent = self.client.notify(identity, event.commit,
+                                      frozenset(folder.settings.share_with))
         except PayloadError as exc:  # e.g. a branch name our format does not carry
             log.warning("%s: cannot announce this push over XMPP: %s", event.folder, exc)
             return
@@ -88,19 +90,27 @@ class NotificationService:
     # ------------------------------------------------------------ client listener
     def notice_received(self, notice: PushNotice, sender: str) -> None:
         """A vetted notice: fetch the matching folders' configured remote, nothing else."""
+        account = sender.split("/", 1)[0].lower()
+        own = account == self.settings.jid.lower()
+        folders = [f for f in self.engine.folders
+                   if f.identity == notice.identity and f.settings.notify
+                   and (own or account in f.settings.share_with)]
+        if not folders:
+            return  # not a repository we sync with that account (or opted out)
         if self._last.get(notice.identity) == notice.commit:
             return  # the same notice again: the fetch is already scheduled
-        folders = [f for f in self.engine.folders
-                   if f.identity == notice.identity and f.settings.notify]
-        if not folders:
-            return  # not a repository we sync (or opted out)
         self._last[notice.identity] = notice.commit
-        if not self.engine.remote_changed(notice.identity, notice.commit, notice.host):
+        if not self.engine.remote_changed(notice.identity, notice.commit,
+                                          paths=[Path(f.settings.path) for f in folders]):
             return
+        # The sender's account is what the server vouches for; the host named inside the
+        # notice is only what the sender claims, so it is shown as such.
+        who = "another instance of this account" if own else account
         for folder in folders:
             self.engine.hub.activity(Activity(
                 folder=Path(folder.settings.path), kind=ActivityKind.NOTIFIED,
-                summary=f"notified by {notice.host}", host=notice.host, commit=notice.commit))
+                summary=f"notified by {who} (says it is {display(notice.host)})",
+                commit=notice.commit))
 
     def connected(self) -> None:
         """Catch up on whatever was pushed while we were not listening."""

@@ -11,6 +11,9 @@ import os
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
+
+from autosync_gui.log_safety import install, private_file_handler_opener
 
 log = logging.getLogger("autosync")
 
@@ -27,10 +30,21 @@ def log_path() -> Path:
     return state_dir() / "autosync.log"
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file readable by its owner only (0600)."""
+
+    def _open(self) -> TextIO:
+        return open(self.baseFilename, self.mode, encoding=self.encoding,
+                    errors=self.errors,
+                    opener=lambda path, _flags: private_file_handler_opener(path))
+
+
 def setup_logging(verbose: bool = False) -> Path:
-    """Log to ~/.local/state/autosync/autosync.log (rotated) and stderr."""
+    """Log to ~/.local/state/autosync/autosync.log (rotated, 0600 in a 0700 folder) and
+    stderr, through the secret-redacting filter (log_safety)."""
     path = log_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -38,7 +52,7 @@ def setup_logging(verbose: bool = False) -> Path:
         if getattr(handler, "_autosync", False):
             root.removeHandler(handler)
             handler.close()
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = _PrivateRotatingFileHandler(
         path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
     file_handler.setFormatter(fmt)
     file_handler._autosync = True  # type: ignore[attr-defined]
@@ -49,6 +63,7 @@ def setup_logging(verbose: bool = False) -> Path:
         stream.setFormatter(fmt)
         stream._autosync = True  # type: ignore[attr-defined]
         root.addHandler(stream)
+    install(*root.handlers)
     return path
 
 

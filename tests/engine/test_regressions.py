@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 from typing import ClassVar
 
+from autosync_gui.engine.careful_pull import CarefulPull
 from autosync_gui.engine.events import ActivityKind, FolderState
 from autosync_gui.engine.gitrepo import GitRepository
 from tests.fixtures.git_remotes import Remote, commit, git
@@ -173,18 +174,18 @@ def test_integrate_never_resets_the_work_tree(remote: Remote) -> None:
     assert git(a, "status", "--porcelain") == ""
 
 
-class _SaveAfterCheck(GitRepository):
-    """The real repository, with the user's save landing right after the pull checked the
+class _SaveAfterCheck(CarefulPull):
+    """The real careful pull, with the user's save landing right after it checked the
     work tree and before it writes: the window git's own checkout has (a test seam, no
     mock: every git command still runs)."""
 
     saves: ClassVar[dict[str, bytes]] = {}
 
-    def _verified_paths(self, head, plan):  # type: ignore[override]
-        busy = super()._verified_paths(head, plan)
+    def in_the_way(self, changes):  # type: ignore[no-untyped-def]
+        result = super().in_the_way(changes)
         for rel, data in self.saves.items():
-            (self.root / rel).write_bytes(data)
-        return busy
+            (self._tree.root / rel).write_bytes(data)
+        return result
 
 
 def test_save_between_pull_check_and_write_is_kept(remote: Remote) -> None:
@@ -198,15 +199,17 @@ def test_save_between_pull_check_and_write_is_kept(remote: Remote) -> None:
     (b / "README.txt").write_text("b's edit\n")
     commit(b, "b", push=True)
     git(a, "fetch", "-q")
-    repo = _SaveAfterCheck.open(a, "alpha")
-    repo.saves = {"new.txt": b"a's save, new file\n", "README.txt": b"a's save, edit\n"}
+    repo = GitRepository.open(a, "alpha")
+    seam = _SaveAfterCheck(repo.runner, repo.work_tree, repo.state_dir, repo.git_dir / "index")
+    repo.careful_pull = seam
+    seam.saves = {"new.txt": b"a's save, new file\n", "README.txt": b"a's save, edit\n"}
     result = repo.integrate()
     assert result.changed
     assert (a / "new.txt").read_bytes() == b"a's save, new file\n"
     assert (a / "README.txt").read_bytes() == b"a's save, edit\n"
     assert git(a, "rev-parse", "HEAD") == git(a, "rev-parse", "origin/main")
-    assert not [p for p in os.listdir(a) if p.startswith(".autosync-ff")]
-    repo.saves = {}
+    assert not [p for p in os.listdir(a) if p.startswith(".autosync-")]
+    seam.saves = {}
     assert repo.commit_pending() is not None  # the saves are committed on top
     assert git(a, "show", "HEAD:new.txt") == "a's save, new file"
     assert git(a, "show", "HEAD^:new.txt") == "b's new file"  # b's version in history
@@ -215,28 +218,29 @@ def test_save_between_pull_check_and_write_is_kept(remote: Remote) -> None:
 def test_pull_killed_midway_leaves_nothing_behind(remote: Remote) -> None:
     """The careful pull above moves files aside; a kill -9 between its steps must neither
     lose a save moved aside nor leave temporaries: recover() settles them from a journal."""
-    from autosync_gui.engine.careful_pull import _aside_name
-
     a = remote.clone("a")
     (a / "kept.txt").write_text("committed\n")
     commit(a, "kept", push=True)
     repo = GitRepository.open(a, "alpha")
+    tree = repo.work_tree
     # the state a kill leaves: kept.txt moved aside holding a save git never saw, and a
     # committed version of README.txt moved aside with the new one already in place
-    os.rename(a / "kept.txt", _aside_name(a / "kept.txt", "old"))
-    _aside_name(a / "kept.txt", "old").write_text("a save in flight\n")
-    (a / "README.txt").rename(_aside_name(a / "README.txt", "old"))
+    kept_aside, readme_aside = tree.new_aside("kept.txt"), tree.new_aside("README.txt")
+    repo.careful_pull._write_journal({"kept.txt": kept_aside, "README.txt": readme_aside})
+    tree.move_aside("kept.txt", kept_aside)
+    Path(tree.aside_path(kept_aside)).write_text("a save in flight\n")
+    tree.move_aside("README.txt", readme_aside)
     (a / "README.txt").write_text("the pulled version\n")
-    _aside_name(a / "README.txt", "new").write_text("half written")
-    (repo.state_dir / "fast-forward").write_bytes(b"kept.txt\0README.txt\0")
+    (tree.scratch / ".autosync-0123456789abcdef.part").write_text("half written")
     repo.release()
     repo = GitRepository.open(a, "alpha")
     done = repo.recover()
     assert any("interrupted pull" in line for line in done)
     assert (a / "kept.txt").read_text() == "a save in flight\n"
     assert (a / "README.txt").read_text() == "the pulled version\n"
-    assert not [p for p in os.listdir(a) if p.startswith(".autosync-ff")]
-    assert not (repo.state_dir / "fast-forward").exists()
+    assert not [p for p in os.listdir(a) if p.startswith(".autosync-")]
+    assert not list(tree.scratch.iterdir())
+    assert not (repo.state_dir / "pull-journal").exists()
 
 
 def test_pull_keeps_a_file_an_editor_is_still_writing(remote: Remote) -> None:

@@ -53,10 +53,10 @@ async def human(instances, settings, password, **kw) -> Human:
 
 
 async def test_every_instance_notified_and_human_client_sees_nothing(prosody, instances):
-    jid = prosody.register("alice", "pw")
+    jid = prosody.register("alice", "pw-Kx7q2Lm")
     s = prosody.settings(jid)
-    phone = await human(instances, s, "pw")  # priority 5: would swallow bare-JID messages
-    a, b, c = (instances(s, "pw", h) for h in ("laptop", "desktop", "server"))
+    phone = await human(instances, s, "pw-Kx7q2Lm")  # priority 5: would swallow bare-JID messages
+    a, b, c = (instances(s, "pw-Kx7q2Lm", h) for h in ("laptop", "desktop", "server"))
     for inst in (a, b, c):
         await inst.connected()
     await a.sees(b, c)
@@ -75,25 +75,25 @@ async def test_every_instance_notified_and_human_client_sees_nothing(prosody, in
 
 
 async def test_friend_chat_to_bare_jid_is_not_swallowed_by_autosync(prosody, instances):
-    alice, bob = prosody.register("alice", "pw"), prosody.register("bob", "pw")
-    a = instances(prosody.settings(alice), "pw", "laptop")
+    alice, bob = prosody.register("alice", "pw-Kx7q2Lm"), prosody.register("bob", "pw-Kx7q2Lm")
+    a = instances(prosody.settings(alice), "pw-Kx7q2Lm", "laptop")
     await a.connected()
-    friend = await human(instances, prosody.settings(bob), "pw", resource="chat")
+    friend = await human(instances, prosody.settings(bob), "pw-Kx7q2Lm", resource="chat")
     send_raw_message(friend, alice, "", mtype="chat", body="hi alice")
     send_raw_message(friend, a.client.full_jid, "", mtype="chat", body="barrier")
     await a.rec.until(lambda: "barrier" in a.bodies(), what="barrier")
     assert a.bodies() == ["barrier"], "a chat to the bare JID landed in autosync"
     assert PRIORITY < 0
     # it went to offline storage: the user's phone gets it when it comes online
-    phone = await human(instances, prosody.settings(alice), "pw")
+    phone = await human(instances, prosody.settings(alice), "pw-Kx7q2Lm")
     await phone.changed.until(lambda: "hi alice" in phone.bodies(), what="offline message")
 
 
 async def test_stranger_and_forged_notices_trigger_nothing(prosody, instances):
-    alice, mallory = prosody.register("alice", "pw"), prosody.register("mallory", "pw")
-    a = instances(prosody.settings(alice), "pw", "laptop")
+    alice, mallory = prosody.register("alice", "pw-Kx7q2Lm"), prosody.register("mallory", "pw-Kx7q2Lm")
+    a = instances(prosody.settings(alice), "pw-Kx7q2Lm", "laptop")
     await a.connected()
-    evil = await human(instances, prosody.settings(mallory), "pw", resource="autosync-x-1")
+    evil = await human(instances, prosody.settings(mallory), "pw-Kx7q2Lm", resource="autosync-x-1")
     # a perfectly formed notice, claiming to come from one of alice's hosts
     send_raw_message(evil, a.client.full_jid, push_xml(host="desktop"))
     send_raw_message(evil, a.client.full_jid, push_xml(host="desktop"), mtype="chat")
@@ -128,12 +128,12 @@ MALFORMED = [
 
 
 async def test_malformed_payloads_ignored_without_crash(prosody, instances):
-    alice = prosody.register("alice", "pw")
+    alice = prosody.register("alice", "pw-Kx7q2Lm")
     s = prosody.settings(alice)
-    a = instances(s, "pw", "laptop")
+    a = instances(s, "pw-Kx7q2Lm", "laptop")
     await a.connected()
     # the own account is a trusted sender, so only validation stands in the way
-    phone = await human(instances, s, "pw")
+    phone = await human(instances, s, "pw-Kx7q2Lm")
     for inner in MALFORMED:
         send_raw_message(phone, a.client.full_jid, inner)
     double = push_xml(host="one") + push_xml(host="two")
@@ -146,8 +146,8 @@ async def test_malformed_payloads_ignored_without_crash(prosody, instances):
 
 
 async def test_own_full_jid_ignored(prosody, instances):
-    alice = prosody.register("alice", "pw")
-    a = instances(prosody.settings(alice), "pw", "laptop")
+    alice = prosody.register("alice", "pw-Kx7q2Lm")
+    a = instances(prosody.settings(alice), "pw-Kx7q2Lm", "laptop")
     await a.connected()
     send_raw_message(a.client.stream, a.client.full_jid, push_xml(host="laptop"))
     send_raw_message(a.client.stream, a.client.full_jid, "", mtype="chat", body="barrier")
@@ -156,17 +156,19 @@ async def test_own_full_jid_ignored(prosody, instances):
 
 
 async def test_trusted_account_instances_are_notified(prosody, instances):
-    alice, bob = prosody.register("alice", "pw"), prosody.register("bob", "pw")
-    carol = prosody.register("carol", "pw")
-    a = instances(prosody.settings(alice, trusted=(bob,)), "pw", "alice-laptop")
-    b = instances(prosody.settings(bob, trusted=(alice,)), "pw", "bob-laptop")
-    c = instances(prosody.settings(carol, trusted=(alice,)), "pw", "carol-laptop")
+    alice, bob = prosody.register("alice", "pw-Kx7q2Lm"), prosody.register("bob", "pw-Kx7q2Lm")
+    carol = prosody.register("carol", "pw-Kx7q2Lm")
+    a = instances(prosody.settings(alice, trusted=(bob,)), "pw-Kx7q2Lm", "alice-laptop")
+    b = instances(prosody.settings(bob, trusted=(alice,)), "pw-Kx7q2Lm", "bob-laptop")
+    c = instances(prosody.settings(carol, trusted=(alice,)), "pw-Kx7q2Lm", "carol-laptop")
     for inst in (a, b, c):
         await inst.connected()
     # mutual subscription between trusted accounts is set up by the instances themselves
     await a.sees(b)
     await b.sees(a)
-    assert b.client.notify(IDENTITY, COMMIT) == 1
+    # a notice goes to a trusted account only for a repository shared with it
+    assert b.client.notify(IDENTITY, COMMIT) == 0
+    assert b.client.notify(IDENTITY, COMMIT, frozenset({alice})) == 1
     await a.rec.until(lambda: a.rec.notices, what="notice from bob")
     assert a.rec.notices[0][0].host == "bob-laptop"
     # carol trusts alice, alice does not trust carol: no subscription, no notices either way
@@ -178,9 +180,9 @@ async def test_trusted_account_instances_are_notified(prosody, instances):
 
 
 async def test_reconnects_after_server_restart_and_catches_up(prosody, instances):
-    alice = prosody.register("alice", "pw")
+    alice = prosody.register("alice", "pw-Kx7q2Lm")
     s = prosody.settings(alice)
-    a, b = instances(s, "pw", "laptop"), instances(s, "pw", "desktop")
+    a, b = instances(s, "pw-Kx7q2Lm", "laptop"), instances(s, "pw-Kx7q2Lm", "desktop")
     await a.connected()
     await b.connected()
     await a.sees(b)
@@ -198,8 +200,8 @@ async def test_reconnects_after_server_restart_and_catches_up(prosody, instances
 
 
 async def test_dead_connection_noticed_by_keepalive(prosody, instances):
-    alice = prosody.register("alice", "pw")
-    a = Instance(prosody.settings(alice), "pw", "laptop", keepalive=0.3, ping_timeout=0.5,
+    alice = prosody.register("alice", "pw-Kx7q2Lm")
+    a = Instance(prosody.settings(alice), "pw-Kx7q2Lm", "laptop", keepalive=0.3, ping_timeout=0.5,
                  connect_timeout=1.0)
     a.start()
     try:
@@ -217,7 +219,7 @@ async def test_dead_connection_noticed_by_keepalive(prosody, instances):
 
 async def test_wrong_password_reported_once_without_reconnect_storm(prosody, instances, caplog):
     caplog.set_level(logging.INFO)
-    alice = prosody.register("alice", "pw")
+    alice = prosody.register("alice", "pw-Kx7q2Lm")
     connections = prosody.count("Client connected")  # the fixture's readiness probe
     a = instances(prosody.settings(alice), "wrong", "laptop")
     await a.rec.until(lambda: a.rec.count(ChannelState.AUTH_FAILED), what="auth failure")
@@ -234,49 +236,49 @@ async def test_wrong_password_reported_once_without_reconnect_storm(prosody, ins
 
 
 async def test_unknown_account_is_an_auth_failure_too(prosody, instances):
-    a = instances(prosody.settings(f"nobody@{prosody.domain}"), "pw", "laptop")
+    a = instances(prosody.settings(f"nobody@{prosody.domain}"), "pw-Kx7q2Lm", "laptop")
     await a.rec.until(lambda: a.rec.count(ChannelState.AUTH_FAILED), what="auth failure")
     assert a.client.attempts == 1
 
 
 async def test_plaintext_only_server_refused(prosody_server, instances):
     server = prosody_server(tls=False)
-    alice = server.register("alice", "pw")
-    a = instances(server.settings(alice), "pw", "laptop")
+    alice = server.register("alice", "pw-Kx7q2Lm")
+    a = instances(server.settings(alice), "pw-Kx7q2Lm", "laptop")
     await a.rec.until(lambda: a.rec.count(ChannelState.ERROR), what="TLS refusal")
     detail = next(d for st, d in a.rec.states if st is ChannelState.ERROR)
     assert "offers no TLS" in detail
     assert a.rec.connects == 0
     assert "Authenticated as" not in server.log_text()  # never logged in in clear
     with pytest.raises(XmppLoginError, match="offers no TLS"):
-        await test_login(server.settings(alice), "pw", timeout=5)
+        await test_login(server.settings(alice), "pw-Kx7q2Lm", timeout=5)
     assert "Authenticated as" not in server.log_text()
 
 
 async def test_untrusted_certificate_refused(prosody, instances):
-    alice = prosody.register("alice", "pw")
-    a = instances(prosody.settings(alice, ca_file=None), "pw", "laptop")  # system CAs only
+    alice = prosody.register("alice", "pw-Kx7q2Lm")
+    a = instances(prosody.settings(alice, ca_file=None), "pw-Kx7q2Lm", "laptop")  # system CAs only
     await a.rec.until(lambda: a.rec.count(ChannelState.ERROR), what="certificate refusal")
     detail = next(d for st, d in a.rec.states if st is ChannelState.ERROR)
     assert "not trusted" in detail
     with pytest.raises(XmppLoginError, match="not trusted"):
-        await test_login(prosody.settings(alice, ca_file=None), "pw", timeout=5)
+        await test_login(prosody.settings(alice, ca_file=None), "pw-Kx7q2Lm", timeout=5)
 
 
 async def test_login_for_the_wizard(prosody):
-    alice = prosody.register("alice", "pw")
-    await test_login(prosody.settings(alice), "pw", timeout=5)
+    alice = prosody.register("alice", "pw-Kx7q2Lm")
+    await test_login(prosody.settings(alice), "pw-Kx7q2Lm", timeout=5)
     with pytest.raises(XmppLoginError, match=r"^wrong password or unknown account"):
         await test_login(prosody.settings(alice), "nope", timeout=5)
     await prosody.astop()
     with pytest.raises(XmppLoginError, match=r"^cannot reach 127\.0\.0\.1"):
-        await test_login(prosody.settings(alice), "pw", timeout=5)
+        await test_login(prosody.settings(alice), "pw-Kx7q2Lm", timeout=5)
 
 
 async def test_port_without_host_uses_the_jid_domain(prosody_server):
     server = prosody_server(domain="localhost")
-    alice = server.register("alice", "pw")
-    await test_login(server.settings(alice, host=None), "pw", timeout=5)
+    alice = server.register("alice", "pw-Kx7q2Lm")
+    await test_login(server.settings(alice, host=None), "pw-Kx7q2Lm", timeout=5)
 
 
 async def test_password_never_in_debug_log(prosody, caplog):
@@ -318,7 +320,7 @@ async def test_srv_then_domain_on_5222(monkeypatch, records, expected):
         return records
 
     monkeypatch.setattr("slixmpp.xmlstream.xmlstream.resolve", fake_resolve)
-    stream = client_module._Stream("alice@example.org", "pw", XmppSettings(jid="alice@example.org"))
+    stream = client_module._Stream("alice@example.org", "pw-Kx7q2Lm", XmppSettings(jid="alice@example.org"))
     assert await stream.get_dns_records("example.org") == expected
     assert asked == [("example.org", 5222, ("xmpp-client", "xmpps-client"))]
     assert client_module._address(XmppSettings(jid="alice@example.org")) == (None, None)

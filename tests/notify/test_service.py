@@ -5,6 +5,7 @@ catch-up), not by polling."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import keyring
 import pytest
@@ -20,6 +21,7 @@ from autosync_gui.notify.service import (
     NotificationService,
     start_notification_service,
 )
+from tests.fixtures.engine_harness import folder_settings
 from tests.notify.helpers import FAST, Instance, send_raw_message
 
 pytestmark = pytest.mark.timeout(90)
@@ -31,7 +33,7 @@ async def notifiers(start_engine):
     engines (this fixture depends on start_engine, so it is torn down first)."""
     started: list[object] = []
 
-    async def make(engine, settings, password="pw"):
+    async def make(engine, settings, password="pw-Kx7q2Lm"):
         service = await start_notification_service(engine, settings, password=password,
                                                    backoff=FAST)
         started.append(service)
@@ -47,7 +49,7 @@ def xmpp_states(rec):
 
 
 async def two_replicas(prosody, remote, start_engine, notifiers, **folder_a):
-    jid = prosody.register("alice", "pw")
+    jid = prosody.register("alice", "pw-Kx7q2Lm")
     a_dir, b_dir = remote.clone("a"), remote.clone("b")
     ea, ra = await start_engine(a_dir, hostname="laptop", **folder_a)
     eb, rb = await start_engine(b_dir, hostname="desktop")
@@ -71,7 +73,7 @@ async def test_file_written_on_a_appears_on_b(prosody, remote, start_engine, not
     [pushed] = ra.of(ActivityKind.PUSHED, a_dir)
     notified = rb.of(ActivityKind.NOTIFIED, b_dir)
     assert [(n.host, n.commit, n.summary) for n in notified] == [
-        ("laptop", pushed.commit, "notified by laptop")]
+        (None, pushed.commit, "notified by another instance of this account (says it is laptop)")]
     assert eb.folder(b_dir).identity == ea.folder(a_dir).identity
 
 
@@ -97,7 +99,7 @@ async def test_flood_of_notices_does_one_lookup_each(prosody, remote, start_engi
     identity = eb.folder(b_dir).identity
     calls = []
     real = eb.remote_changed
-    eb.remote_changed = lambda *args: calls.append(args) or real(*args)
+    eb.remote_changed = lambda *args, **kw: calls.append(args) or real(*args, **kw)
     for _ in range(200):
         sa.client.notify(identity, remote.head())
     sa.client.notify(identity, "c" * 40)  # the last one differs: the barrier
@@ -124,7 +126,7 @@ async def test_server_restart_reconnects_and_catches_up(prosody, remote, start_e
 
 async def test_catch_up_fetch_after_every_connect(prosody, remote, start_engine, notifiers):
     """The catch-up alone (no notice at all) brings what was pushed while b was offline."""
-    jid = prosody.register("alice", "pw")
+    jid = prosody.register("alice", "pw-Kx7q2Lm")
     a_dir, b_dir = remote.clone("a"), remote.clone("b")
     eb, rb = await start_engine(b_dir, hostname="desktop")
     ea, ra = await start_engine(a_dir, hostname="laptop")
@@ -170,22 +172,23 @@ async def test_password_from_environment(prosody, remote, start_engine, monkeypa
 
 
 async def test_stranger_cannot_trigger_a_fetch(prosody, remote, start_engine, notifiers):
-    alice, mallory = prosody.register("alice", "pw"), prosody.register("mallory", "pw")
+    alice, mallory = prosody.register("alice", "pw-Kx7q2Lm"), prosody.register("mallory", "pw-Kx7q2Lm")
     b_dir = remote.clone("b")
     eb, rb = await start_engine(b_dir, hostname="desktop")
     sb = await notifiers(eb, prosody.settings(alice))
     await rb.until(lambda: ChannelState.CONNECTED in xmpp_states(rb), what="connected")
     calls = []
-    eb.remote_changed = lambda *args: calls.append(args) or True
+    eb.remote_changed = lambda *args, **kw: calls.append(args) or True
     raw = []
     sb.client.stream.register_handler(Callback(
         "test raw", MatchXPath("{jabber:client}message"), raw.append))
-    evil = Instance(prosody.settings(mallory), "pw", "laptop")  # a real autosync client
+    evil = Instance(prosody.settings(mallory), "pw-Kx7q2Lm", "laptop")  # a real autosync client
     evil.start()
     try:
         await evil.connected()
         evil.client._peers.add(sb.client.full_jid)  # it learnt alice's full JID somehow
-        assert evil.client.notify(eb.folder(b_dir).identity, "d" * 40) == 1
+        assert evil.client.notify(eb.folder(b_dir).identity, "d" * 40,
+                                  frozenset({alice})) == 1
         send_raw_message(evil.client.stream, sb.client.full_jid, "", "chat", body="barrier")
         await rb.until(lambda: any(m["body"] == "barrier" for m in raw), what="barrier")
         assert len(raw) == 2  # the notice was delivered, and dropped
@@ -202,3 +205,27 @@ async def test_restart_after_the_password_was_fixed(prosody, remote, start_engin
     await service.restart("right")
     await rec.until(lambda: ChannelState.CONNECTED in xmpp_states(rec), what="connected")
     assert service.client.attempts == 1
+
+
+async def test_notices_only_for_folders_shared_with_that_account(prosody, remote,
+                                                                  start_engine, notifiers):
+    """A trusted account's notices make a folder pull only when the folder names that
+    account in share_with (and our notices reach it only for such folders)."""
+    alice, bob = prosody.register("alice", "pw-Kx7q2Lm"), prosody.register("bob", "pw-Kx7q2Lm")
+    shared, private, b_dir = remote.clone("shared"), remote.clone("private"), remote.clone("b")
+    ea, ra = await start_engine(shared, hostname="laptop")
+    await ea.add_folder(folder_settings(private))
+    ea.folder(shared).settings = replace(ea.folder(shared).settings, share_with=(bob,))
+    eb, rb = await start_engine(b_dir, hostname="desktop", share_with=(alice,))
+    sa = await notifiers(ea, prosody.settings(alice, trusted=(bob,)))
+    sb = await notifiers(eb, prosody.settings(bob, trusted=(alice,)))
+    await rb.until(lambda: sa.client.full_jid in sb.client.peers, timeout=20, what="b sees a")
+    await ra.until(lambda: sb.client.full_jid in sa.client.peers, timeout=20, what="a sees b")
+    identity = ea.folder(private).identity
+    assert sa.client.notify(identity, "e" * 40) == 0  # not shared: bob is not told
+    assert sa.client.notify(identity, "e" * 40, frozenset({bob})) == 1
+    (b_dir / "from-b.txt").write_text("bob shares this folder with alice\n")
+    await ra.until(lambda: ra.of(ActivityKind.NOTIFIED, shared), timeout=20,
+                   what="the shared folder notified")
+    assert not ra.of(ActivityKind.NOTIFIED, private)  # same repository, not shared with bob
+    assert "bob@" in ra.of(ActivityKind.NOTIFIED, shared)[0].summary

@@ -113,18 +113,18 @@ def send(client: Any, to: str, inner: str, mtype: str = "headline",
 @pytest.fixture
 async def target(prosody, remote: Remote, start_engine):
     """A real engine on clone `a` with its notification service, plus attackers."""
-    alice = prosody.register("alice", "pw")
-    mallory = prosody.register("mallory", "pw")
+    alice = prosody.register("alice", "pw-Kx7q2Lm")
+    mallory = prosody.register("mallory", "pw-Kx7q2Lm")
     a = remote.clone("a")
     engine, rec = await start_engine(a, hostname="laptop")
     settings = prosody.settings(alice)
-    service = await start_notification_service(engine, settings, password="pw", backoff=FAST)
+    service = await start_notification_service(engine, settings, password="pw-Kx7q2Lm", backoff=FAST)
     await rec.until(lambda: any(s is ChannelState.CONNECTED for c, s, _ in rec.channels),
                     what="xmpp connected")
     await rec.until(lambda: engine.folder(a).ready.is_set(), what="ready")
-    own = Human(settings, "pw", resource="autosync-evil-1", priority=-1)
+    own = Human(settings, "pw-Kx7q2Lm", resource="autosync-evil-1", priority=-1)
     await own.login()
-    stranger = Human(prosody.settings(mallory), "pw", resource="autosync-x-1", priority=-1)
+    stranger = Human(prosody.settings(mallory), "pw-Kx7q2Lm", resource="autosync-x-1", priority=-1)
     await stranger.login()
     counter = FetchCounter(engine.folder(a).repo)
     yield engine, rec, service, a, own, stranger, counter
@@ -258,7 +258,7 @@ async def test_oversized_stanza_closes_only_the_senders_stream(target, remote: R
     (b / "after.txt").write_text("after the flood\n")
     commit(b, "after", push=True)
     head = git(b, "rev-parse", "HEAD")
-    other = Human(own.settings, "pw", resource="autosync-peer-2", priority=-1)
+    other = Human(own.settings, "pw-Kx7q2Lm", resource="autosync-peer-2", priority=-1)
     await other.login()
     try:
         await barrier(rec, other, to, identity, head)

@@ -1,0 +1,78 @@
+"""Running git for one repository: the environment every git child gets, the options
+every call carries, and how failures become exceptions.
+
+Each call is a list of arguments (no shell), stdin closed unless given, and an
+environment without the secrets autosync itself holds. The options make sure that no
+hook, filter driver or submodule command named by pulled content can run, and that
+git's own path checks are at their strictest."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from autosync_gui.engine.git_env import GitResult
+from autosync_gui.engine.repository import RepositoryBusy, RepositoryError
+
+# Environment variables that hold secrets of ours; never passed to a child.
+SECRET_VARIABLES = ("AUTOSYNC_XMPP_PASSWORD",)
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without our secrets, plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in SECRET_VARIABLES and not (k.startswith("AUTOSYNC_") and "PASS" in k)}
+    env.update(extra or {})
+    return env
+
+
+def safety_options(no_hooks: Path) -> list[str]:
+    """Options for every git call on a synced repository (see the module doc)."""
+    return ["-c", f"core.hooksPath={no_hooks}",  # an empty folder: no hook ever runs
+            "-c", "core.protectHFS=true", "-c", "core.protectNTFS=true",
+            "-c", "submodule.recurse=false", "-c", "fetch.recurseSubmodules=false",
+            "-c", "core.fsmonitor=false"]
+
+
+class GitRunner:
+    """Runs git in one work tree with a fixed environment and fixed options."""
+
+    def __init__(self, root: Path, env: Mapping[str, str], options: list[str]) -> None:
+        self.root = root
+        self._env = child_environment(env)
+        self._options = list(options)
+
+    def command(self, *args: str) -> list[str]:
+        return ["git", *self._options, *args]
+
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {**self._env, **(extra or {})}
+
+    def run(self, *args: str, stdin: bytes | None = None, check: bool = True,
+            timeout: float | None = None, env: Mapping[str, str] | None = None) -> GitResult:
+        try:
+            done = subprocess.run(self.command(*args), cwd=self.root, input=stdin,
+                                  stdin=None if stdin is not None else subprocess.DEVNULL,
+                                  capture_output=True, env=self.environment(env),
+                                  timeout=timeout, check=False)
+            result = GitResult(done.returncode, done.stdout,
+                               done.stderr.decode("utf-8", "replace"))
+        except subprocess.TimeoutExpired:
+            result = GitResult(-9, b"", f"error: git {args[0]} killed because it timed out "
+                                        f"after {timeout:g} s")
+        if check and not result.ok:
+            if ".lock': File exists" in result.err or "Unable to create" in result.err:
+                raise RepositoryBusy(f"{self.root}: another git process is using the "
+                                     "repository")
+            first = result.err.strip().splitlines()[:1] or ["(no message)"]
+            raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
+        return result
+
+    def popen(self, *args: str, env: Mapping[str, str] | None = None
+              ) -> subprocess.Popen[bytes]:
+        """A long-running git with pipes for stdin and stdout (e.g. cat-file --batch)."""
+        return subprocess.Popen(self.command(*args), cwd=self.root, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env=self.environment(env))

@@ -1,0 +1,328 @@
+"""Writing into a work tree without ever following a symbolic link.
+
+Pulled content decides which paths exist, so a path's leading folders may be links a
+remote planted (`evil -> /home/you/.ssh`). Every operation here opens the leading folders
+one component at a time with O_NOFOLLOW|O_DIRECTORY and works relative to the last one
+(`dir_fd`), so it can only ever touch a name inside the work tree. New files are created
+exclusively (O_EXCL|O_NOFOLLOW) under names the remote cannot know or populate: in the
+repository's own state folder when that is on the same file system, else beside the
+target under a random name. Nothing here replaces an existing file unless asked to
+(`replace`): files arrive by link(), which fails when the name is taken."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import secrets
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from autosync_gui.engine.safe_paths import UnsafePath, verify_path
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+CHUNK = 1 << 20
+
+
+class InTheWay(Exception):
+    """A name is taken by something the operation must not replace."""
+
+
+@dataclass(frozen=True)
+class Aside:
+    """Where a file was moved while a pull replaces it: the scratch folder (folder None)
+    or beside the target (folder = the target's folder, relative to the work tree)."""
+
+    folder: str | None
+    name: str
+
+
+def _split(rel: str) -> tuple[list[str], str]:
+    parts = rel.split("/")
+    return parts[:-1], parts[-1]
+
+
+def blob_id_of_fd(fd: int, size: int, hex_len: int) -> str:
+    """git's blob id of an open file's content, read in chunks (no whole file in memory)."""
+    digest = hashlib.sha1(usedforsecurity=False) if hex_len == 40 else hashlib.sha256()
+    digest.update(b"blob %d\0" % size)
+    remaining = size
+    while remaining > 0:
+        chunk = os.read(fd, min(CHUNK, remaining))
+        if not chunk:
+            break
+        digest.update(chunk)
+        remaining -= len(chunk)
+    return digest.hexdigest()
+
+
+class WorkTree:
+    """One work tree (`root`, resolved) and its private scratch folder."""
+
+    def __init__(self, root: Path, scratch: Path) -> None:
+        self.root = root
+        self.scratch = scratch
+        scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(scratch)
+        if info.st_uid != os.getuid() or not os.path.isdir(scratch) or os.path.islink(scratch):
+            raise UnsafePath(str(scratch), "is not a private folder of this user")
+        os.chmod(scratch, 0o700)
+        self.same_fs = os.stat(root).st_dev == info.st_dev
+
+    # ------------------------------------------------------------------ folders
+    def _open_dirs(self, components: list[str], *, create: bool) -> int:
+        """A descriptor of the folder `components` below the root, opened without
+        following links; missing folders are created with `create`."""
+        fd = os.open(self.root, _DIR_FLAGS)
+        try:
+            for i, name in enumerate(components):
+                try:
+                    next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(name, 0o777, dir_fd=fd)
+                    next_fd = self._open_existing_dir(fd, components[:i + 1])
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise self._not_a_folder(fd, components[:i + 1]) from None
+                    raise
+                os.close(fd)
+                fd = next_fd
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def _not_a_folder(parent: int, components: list[str]) -> UnsafePath:
+        try:
+            link = stat.S_ISLNK(os.stat(components[-1], dir_fd=parent,
+                                        follow_symlinks=False).st_mode)
+        except OSError:
+            link = False
+        kind = "a symbolic link" if link else "not a folder"
+        return UnsafePath("/".join(components), f"is {kind} on disk")
+
+    def _open_existing_dir(self, parent: int, components: list[str]) -> int:
+        try:
+            return os.open(components[-1], _DIR_FLAGS, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise self._not_a_folder(parent, components) from None
+            raise
+
+    @contextlib.contextmanager
+    def parent(self, rel: str, *, create: bool = False) -> Iterator[tuple[int, str]]:
+        """(descriptor of rel's folder, rel's last component), checked like git."""
+        verify_path(rel)
+        folders, name = _split(rel)
+        fd = self._open_dirs(folders, create=create)
+        try:
+            yield fd, name
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _scratch_fd(self) -> Iterator[int]:
+        fd = os.open(self.scratch, _DIR_FLAGS)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+    # ------------------------------------------------------------------ reading
+    def lstat(self, rel: str) -> os.stat_result | None:
+        """The entry at rel (a link itself, not what it points to); None when missing
+        or when a leading folder is missing or not a real folder."""
+        try:
+            with self.parent(rel) as (fd, name):
+                return os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError, UnsafePath):
+            return None
+
+    def blob_id(self, rel: str, hex_len: int = 40) -> str | None:
+        """git's blob id of the regular file at rel; None for anything else or nothing."""
+        try:
+            with self.parent(rel) as (dir_fd, name):
+                return self._blob_id_at(dir_fd, name, hex_len)
+        except (OSError, UnsafePath):
+            return None
+
+    @staticmethod
+    def _blob_id_at(dir_fd: int, name: str, hex_len: int) -> str | None:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                         dir_fd=dir_fd)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not (info.st_mode & 0o170000) == 0o100000:
+                return None
+            return blob_id_of_fd(fd, info.st_size, hex_len)
+        finally:
+            os.close(fd)
+
+    def aside_blob_id(self, aside: Aside, hex_len: int = 40) -> str | None:
+        with self._aside_dir(aside) as fd:
+            return self._blob_id_at(fd, aside.name, hex_len)
+
+    def aside_exists(self, aside: Aside) -> bool:
+        try:
+            with self._aside_dir(aside) as fd:
+                os.stat(aside.name, dir_fd=fd, follow_symlinks=False)
+                return True
+        except (OSError, UnsafePath):
+            return False
+
+    def aside_path(self, aside: Aside) -> str:
+        """The absolute path of a file moved aside (for the open-files check)."""
+        if aside.folder is None:
+            return str(self.scratch / aside.name)
+        return str(self.root / aside.folder / aside.name) if aside.folder else \
+            str(self.root / aside.name)
+
+    # ------------------------------------------------------------------ moving aside
+    def new_aside(self, rel: str) -> Aside:
+        """A fresh, unpredictable place to move rel to (decided before the move, so a
+        journal can name it)."""
+        token = secrets.token_hex(16)
+        if self.same_fs:
+            return Aside(None, f"aside-{token}")
+        folders, _name = _split(rel)
+        return Aside("/".join(folders), f".autosync-{token}.part")
+
+    @contextlib.contextmanager
+    def _aside_dir(self, aside: Aside) -> Iterator[int]:
+        if aside.folder is None:
+            with self._scratch_fd() as fd:
+                yield fd
+        else:
+            fd = self._open_dirs(aside.folder.split("/") if aside.folder else [], create=False)
+            try:
+                yield fd
+            finally:
+                os.close(fd)
+
+    def move_aside(self, rel: str, aside: Aside) -> bool:
+        """Rename rel to `aside` (atomic); False when rel is gone."""
+        with self.parent(rel) as (fd, name), self._aside_dir(aside) as aside_fd:
+            try:
+                os.rename(name, aside.name, src_dir_fd=fd, dst_dir_fd=aside_fd)
+            except FileNotFoundError:
+                return False
+        return True
+
+    def put_back(self, aside: Aside, rel: str) -> str:
+        """Return a file moved aside to rel, or beside it when rel is taken now (never
+        replacing anything). Returns the path it went to."""
+        folders, name = _split(rel)
+        stem, dot, ext = name.partition(".")
+        candidates = [name, f"{stem} (saved during sync){dot}{ext}",
+                      f"{stem} (saved during sync {secrets.token_hex(3)}){dot}{ext}"]
+        with self._aside_dir(aside) as aside_fd:
+            fd = self._open_dirs(folders, create=True)
+            try:
+                for candidate in candidates:
+                    if self._link_no_replace(aside_fd, aside.name, fd, candidate):
+                        os.unlink(aside.name, dir_fd=aside_fd)
+                        return "/".join([*folders, candidate])
+            finally:
+                os.close(fd)
+        raise InTheWay(rel)
+
+    def discard(self, aside: Aside) -> None:
+        with contextlib.suppress(OSError, UnsafePath), self._aside_dir(aside) as fd:
+            os.unlink(aside.name, dir_fd=fd)
+
+    @staticmethod
+    def _link_no_replace(src_fd: int, src: str, dst_fd: int, dst: str) -> bool:
+        """Give the file `src` the name `dst` unless `dst` exists; False if it does."""
+        try:
+            os.link(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd, follow_symlinks=False)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP):
+                raise
+        # No hard links on this file system: a check, then a rename (a narrow race).
+        try:
+            os.stat(dst, dir_fd=dst_fd, follow_symlinks=False)
+            return False
+        except FileNotFoundError:
+            os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+            return True
+
+    # ------------------------------------------------------------------ creating
+    def replace(self, rel: str, write: Callable[[int], None], *, executable: bool = False
+                ) -> None:
+        """Put new content at rel, replacing the entry there (a link is replaced, never
+        followed): for restoring a version the user asked for. The content is written to
+        an exclusive new file in the scratch folder (or beside rel on another file
+        system) and renamed over rel once complete."""
+        mode = 0o777 if executable else 0o666  # less the umask, as git's checkout does
+        name = f".autosync-{secrets.token_hex(16)}.part"
+        with self.parent(rel, create=True) as (dir_fd, target), contextlib.ExitStack() as stack:
+            tmp_dir = stack.enter_context(self._scratch_fd()) if self.same_fs else dir_fd
+            fd = os.open(name, _NEW_FLAGS, mode, dir_fd=tmp_dir)
+            try:
+                write(fd)
+                os.fsync(fd)
+                os.rename(name, target, src_dir_fd=tmp_dir, dst_dir_fd=dir_fd)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=tmp_dir)
+                raise
+            finally:
+                os.close(fd)
+
+    def symlink(self, rel: str, target: str) -> bool:
+        """A symbolic link at rel (never replacing); False when rel is taken."""
+        with self.parent(rel, create=True) as (dir_fd, name):
+            try:
+                os.symlink(target, name, dir_fd=dir_fd)
+            except FileExistsError:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ removing
+    def remove(self, rel: str) -> None:
+        """Remove the entry at rel (a file or link; an empty folder)."""
+        with self.parent(rel) as (dir_fd, name):
+            try:
+                os.unlink(name, dir_fd=dir_fd)
+            except IsADirectoryError:
+                os.rmdir(name, dir_fd=dir_fd)
+            except FileNotFoundError:
+                pass
+
+    def rename(self, rel: str, new_rel: str, *, replace: bool) -> bool:
+        """Rename inside the work tree; without `replace` nothing is overwritten (False)."""
+        with self.parent(rel) as (src_fd, src), self.parent(new_rel, create=True) as (
+                dst_fd, dst):
+            if replace:
+                os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+                return True
+            if self._link_no_replace(src_fd, src, dst_fd, dst):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(src, dir_fd=src_fd)
+                return True
+            return False
+
+    def prune_empty_parents(self, rel: str) -> None:
+        """Remove rel's folders that became empty, deepest first, up to the root."""
+        folders, _name = _split(rel)
+        while folders:
+            try:
+                with self.parent("/".join(folders)) as (dir_fd, name):
+                    os.rmdir(name, dir_fd=dir_fd)
+            except (OSError, UnsafePath):
+                return
+            folders = folders[:-1]

@@ -1,0 +1,400 @@
+"""A hostile remote: an attacker with push access crafts commits with plain git plumbing,
+and a victim runs the real engine. Nothing may be written into .git or outside the
+folder, no hook or driver named by pulled content may run, the victim's own later saves
+are still committed, and no byte of the victim's files is lost. Each case runs for both
+sizes of pull (a few files, and more than 200)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from autosync_gui.engine.events import ActivityKind, Conflict, FolderState
+from autosync_gui.engine.repository import RepositoryError
+from tests.fixtures.attacker import Attacker, snapshot
+from tests.fixtures.git_remotes import Remote, commit, git
+
+BULK = 250  # above the old limit where big pulls went through git's own checkout
+
+
+@pytest.fixture(params=["small", "big"])
+def bulk(request: pytest.FixtureRequest) -> dict[str, tuple[str, bytes | str]]:
+    n = 0 if request.param == "small" else BULK
+    return {f"bulk/file {i}.txt": ("100644", f"bulk {i}\n") for i in range(n)}
+
+
+class Victim:
+    """The victim's folder, engine and everything it owns outside the folder."""
+
+    def __init__(self, remote: Remote, attacker: Attacker, home: Path, engine, rec,
+                 folder: Path) -> None:
+        self.remote, self.attacker, self.home = remote, attacker, home
+        self.engine, self.rec, self.path = engine, rec, folder
+        self.marker = remote.base / "PWNED"
+        self._before = self._outside()
+
+    @property
+    def folder(self):
+        return self.engine.folder(self.path)
+
+    def _outside(self) -> dict[str, str]:
+        git_dir = self.path / ".git"
+        return {**snapshot(self.home, self.remote.base,
+                           skip=(self.path, self.remote.bare, self.attacker.clone,
+                                 self.remote.base / "seed")),
+                **snapshot(git_dir / "hooks", git_dir / "info", git_dir / "config")}
+
+    def assert_nothing_outside_changed(self) -> None:
+        assert not self.marker.exists(), "a hook or driver named by pulled content ran"
+        after = self._outside()
+        changed = {k for k in set(after) | set(self._before)
+                   if after.get(k) != self._before.get(k)}
+        assert not changed, f"written outside the folder or inside .git: {sorted(changed)}"
+
+    async def pull(self) -> None:
+        self.folder.request_sync()
+
+    async def refused(self, commit: str) -> str:
+        await self.rec.until(lambda: self.folder.state == FolderState.ERROR
+                             and "refused" in self.folder.detail, timeout=30,
+                             what="the pull refused")
+        errors = [e.summary for e in self.rec.of(ActivityKind.ERROR, self.path)]
+        assert any(commit[:12] in e for e in errors), errors
+        assert all("\n" not in e for e in errors)
+        return self.folder.detail
+
+    async def own_save_is_committed(self, name: str = "mine.txt") -> None:
+        (self.path / name).write_text("the victim's own save\n")
+        await self.rec.until(
+            lambda: name in git(self.path, "log", "-1", "--name-only", "--format="),
+            timeout=30, what="the victim's save committed locally")
+
+    async def fixed(self, name: str) -> None:
+        await self.rec.until(lambda: (self.path / name).exists()
+                             and self.folder.state == FolderState.IDLE, timeout=40,
+                             what="the fix applied")
+
+
+@pytest.fixture
+async def victim(remote: Remote, attacker: Attacker, isolated_home: Path, start_engine
+                 ) -> Victim:
+    a = remote.clone("a")
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: engine.folder(a).ready.is_set(), what="ready")
+    return Victim(remote, attacker, isolated_home, engine, rec, a)
+
+
+def _hook(marker: Path) -> str:
+    return f"#!/bin/sh\ntouch '{marker}'\n"
+
+
+# ------------------------------------------------------------------ 1. .git and ..
+@pytest.mark.parametrize("dotgit", [".git", ".GIT", ".Git ", "git~1", ".git.",
+                                    ".g\u200cit"])
+async def test_entry_into_dot_git_is_refused(victim: Victim, attacker: Attacker, bulk,
+                                             dotgit: str) -> None:
+    hook = ("100755", _hook(victim.marker))
+    sha = attacker.push_files({f"{dotgit}/hooks/reference-transaction": hook,
+                               f"{dotgit}/hooks/post-merge": hook,
+                               "innocent.txt": ("100644", "hello\n"), **bulk})
+    await victim.pull()
+    await victim.refused(sha)
+    assert not (victim.path / "innocent.txt").exists(), "nothing of the commit is written"
+    await victim.own_save_is_committed()
+    assert not victim.marker.exists()
+    # the owner removes the entry: the fix is applied normally, the victim's save pushed
+    attacker.push_tree(attacker.tree({"fixed.txt": ("100644", "fixed\n"), **bulk},
+                                     keep_current=False), "remove the bad entry")
+    await victim.pull()
+    await victim.fixed("fixed.txt")
+    await victim.rec.until(lambda: "mine.txt" in victim.remote.tree_names(), timeout=30,
+                           what="the victim's save pushed")
+    victim.assert_nothing_outside_changed()
+
+
+async def test_dot_dot_entry_is_refused(victim: Victim, attacker: Attacker, bulk) -> None:
+    sha = attacker.push_files({"../escaped.txt": ("100644", "outside\n"),
+                               "..": ("100644", "dotdot\n"), **bulk})
+    await victim.pull()
+    await victim.refused(sha)
+    assert not (victim.path.parent / "escaped.txt").exists()
+    await victim.own_save_is_committed()
+    victim.assert_nothing_outside_changed()
+
+
+# ------------------------------------------------------------------ 2. symbolic links
+async def _link_to_outside(victim: Victim, attacker: Attacker, tmp_path: Path) -> Path:
+    """A pulled link `evil` to a folder outside the victim's (legitimate content)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim._before = victim._outside()
+    attacker.push_files({"evil": ("120000", str(outside))})
+    await victim.pull()
+    await victim.rec.until(lambda: (victim.path / "evil").is_symlink(), what="link pulled")
+    return outside
+
+
+async def test_no_write_through_a_pulled_symlink(victim: Victim, attacker: Attacker, bulk,
+                                                 tmp_path: Path) -> None:
+    outside = await _link_to_outside(victim, attacker, tmp_path)
+    # a tree that holds both the link and a folder of the same name
+    attacker.sync()
+    keys = attacker.blob("ssh-ed25519 AAAA attacker\n")
+    folder = attacker.raw_tree([("100644", b"authorized_keys", keys)])
+    current = attacker.tree({})
+    listing = git(attacker.clone, "ls-tree", current).splitlines()
+    entries = []
+    for line in listing:
+        meta, name = line.split("\t", 1)
+        mode, _kind, oid = meta.split()
+        entries.append((mode, name.encode(), oid))
+    entries.append(("40000", b"evil", folder))
+    for path, (mode, data) in bulk.items():
+        entries.append((mode, path.encode().replace(b"/", b"-"), attacker.blob(data)))
+    sha = attacker.push_tree(attacker.raw_tree(sorted(entries, key=lambda e: e[1])))
+    await victim.pull()
+    await victim.refused(sha)
+    assert list(outside.iterdir()) == []
+    await victim.own_save_is_committed()
+    victim.assert_nothing_outside_changed()
+
+
+async def test_link_replaced_by_a_folder_writes_inside(victim: Victim, attacker: Attacker,
+                                                       bulk, tmp_path: Path) -> None:
+    outside = await _link_to_outside(victim, attacker, tmp_path)
+    attacker.push_tree(_without(attacker, "evil",
+                                {"evil/authorized_keys": ("100644", "key\n"), **bulk}))
+    await victim.pull()
+    await victim.rec.until(lambda: (victim.path / "evil" / "authorized_keys").is_file()
+                           and not (victim.path / "evil").is_symlink(), timeout=30,
+                           what="the folder replaced the link")
+    assert list(outside.iterdir()) == []
+    victim.assert_nothing_outside_changed()
+
+
+def _without(attacker: Attacker, name: str, files: dict) -> str:
+    """The remote's tree without `name`, plus `files`."""
+    attacker.sync()
+    listing = git(attacker.clone, "ls-tree", "-r", "origin/main").splitlines()
+    entries = {}
+    for line in listing:
+        meta, path = line.split("\t", 1)
+        mode, _kind, oid = meta.split()
+        if path != name:
+            entries[path] = (mode, "sha:" + oid)
+    entries.update(files)
+    return attacker.tree(entries, keep_current=False)
+
+
+async def test_symlink_named_like_an_old_temporary_is_harmless(victim: Victim,
+                                                                attacker: Attacker,
+                                                                bulk) -> None:
+    bashrc = victim.home / ".bashrc"
+    bashrc.write_text("the victim's shell set-up\n")
+    bashrc.chmod(0o600)
+    victim._before = victim._outside()
+    digest = hashlib.sha1(b"README.txt", usedforsecurity=False).hexdigest()[:16]
+    traps = {f".autosync-ff-{kind}-{digest}.part": ("120000", str(bashrc))
+             for kind in ("new", "old")}
+    attacker.push_files(traps)
+    await victim.pull()
+    await victim.rec.until(lambda: os.path.islink(victim.path / next(iter(traps))),
+                           what="links pulled")
+    attacker.push_files({"README.txt": ("100644", "changed by the peer\n"), **bulk})
+    await victim.pull()
+    await victim.rec.until(lambda: (victim.path / "README.txt").read_text()
+                           == "changed by the peer\n", timeout=30, what="pulled")
+    assert bashrc.read_text() == "the victim's shell set-up\n"
+    assert bashrc.stat().st_mode & 0o777 == 0o600
+    victim.assert_nothing_outside_changed()
+
+
+async def test_restore_and_conflict_actions_never_follow_a_link(victim: Victim,
+                                                                 tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (victim.path / "docs").mkdir()
+    (victim.path / "docs" / "x.txt").write_text("old version\n")
+    commit(victim.path, "docs")
+    old = git(victim.path, "rev-parse", "HEAD")
+    git(victim.path, "rm", "-rq", "docs")
+    (victim.path / "docs").symlink_to(outside)
+    commit(victim.path, "docs is a link now")
+    with pytest.raises(RepositoryError, match="symbolic link"):
+        await victim.folder.restore(old, "docs/x.txt")
+    now = datetime.now(UTC)
+    bait = Conflict(path="docs/x.txt", copy_path="docs/x (conflict from m 2026-01-01 00.00).txt",
+                    kind="content", kept_host="a", kept_time=now, copy_host="m",
+                    copy_time=now)
+    (outside / "x (conflict from m 2026-01-01 00.00).txt").write_text("outside\n")
+    for keep in ("original", "copy", "both"):
+        with pytest.raises(RepositoryError, match="symbolic link"):
+            await victim.folder.resolve_conflict(bait, keep)  # type: ignore[arg-type]
+    assert sorted(p.name for p in outside.iterdir()) == [
+        "x (conflict from m 2026-01-01 00.00).txt"]
+
+
+# ------------------------------------------------------------------ 4. attributes
+async def test_pulled_attributes_change_no_byte_and_run_no_driver(
+        victim: Victim, attacker: Attacker, remote: Remote, bulk) -> None:
+    marker = victim.marker
+    script = f"touch '{marker}'; cat"
+    with open(victim.home / ".gitconfig", "a") as fh:  # drivers this user has configured
+        fh.write(f"[filter \"evil\"]\n\tclean = sh -c \"{script}\"\n\tsmudge = sh -c "
+                 f"\"{script}\"\n[diff \"evil\"]\n\ttextconv = sh -c \"{script}\"\n"
+                 f"[merge \"evil\"]\n\tdriver = sh -c \"touch '{marker}'\"\n")
+    victim._before = victim._outside()
+    attacker.push_files({".gitattributes": ("100644", "* text eol=crlf filter=evil "
+                                            "diff=evil merge=evil ident\n"), **bulk})
+    await victim.pull()
+    await victim.rec.until(lambda: (victim.path / ".gitattributes").exists(), what="pulled")
+    data = b"\x00binary\r\nwith\nmixed\r\nline ends $Id$\n"
+    (victim.path / "photo.bin").write_bytes(data)
+    (victim.path / "notes.txt").write_bytes(b"one\ntwo\n")
+    await victim.rec.until(lambda: {"photo.bin", "notes.txt"} <= remote.tree_names(),
+                           timeout=30, what="pushed")
+    files = remote.tree_files()
+    assert files["photo.bin"] == data
+    assert files["notes.txt"] == b"one\ntwo\n"
+    # a true merge of a conflicting edit: no merge driver runs either
+    attacker.push_files({"notes.txt": ("100644", "one\nTWO from the peer\n")})
+    (victim.path / "notes.txt").write_bytes(b"one\ntwo from the victim\n")
+    await victim.pull()
+    await victim.rec.until(lambda: any("conflict from" in n for n in remote.tree_names()),
+                           timeout=30, what="conflict resolved and pushed")
+    assert (victim.path / "photo.bin").read_bytes() == data
+    victim.assert_nothing_outside_changed()
+
+
+# ------------------------------------------------------------------ 5. ignored files
+@pytest.mark.parametrize("merge", [False, True], ids=["fast-forward", "true-merge"])
+async def test_pull_never_replaces_an_ignored_file(remote: Remote, attacker: Attacker,
+                                                   start_engine, bulk, merge: bool) -> None:
+    a = remote.clone("a")
+    (a / ".gitignore").write_text("private/\n")
+    commit(a, "ignore private/", push=True)
+    (a / "private").mkdir()
+    (a / "private" / "diary.txt").write_bytes(b"dear diary\n")
+    if merge:
+        (a / "local.txt").write_text("a local commit, not pushed\n")
+        commit(a, "local")
+    attacker.push_files({"private/diary.txt": ("100644", "the peer's diary\n"), **bulk})
+    engine, rec = await start_engine(a)
+    await rec.until(lambda: git(a, "rev-parse", "HEAD") == git(a, "rev-parse", "origin/main")
+                    and engine.folder(a).state == FolderState.IDLE
+                    and (a / "private" / "diary.txt").read_bytes() == b"the peer's diary\n",
+                    timeout=40, what="pulled and settled")
+    kept = a / "private" / "diary (local, not synced).txt"
+    assert kept.read_bytes() == b"dear diary\n"
+    notes = [e.summary for e in rec.activities if "diary (local, not synced).txt" in e.summary]
+    assert len(notes) == 1, notes
+    (kept).write_bytes(b"dear diary, more\n")
+    (a / "other.txt").write_text("x\n")
+    await rec.until(lambda: "other.txt" in remote.tree_names(), timeout=30, what="pushed")
+    assert not [n for n in remote.tree_names() if "not synced" in n]
+    assert git(a, "status", "--porcelain") == ""
+
+
+# ------------------------------------------------------------------ 6. one blob, many names
+async def test_one_blob_under_many_names_is_streamed(victim: Victim, attacker: Attacker
+                                                     ) -> None:
+    blob = os.urandom(1 << 20)
+    files = {f"copies/{i}.bin": ("100644", blob) for i in range(150)}
+    attacker.push_files(files)
+    await victim.pull()
+    await victim.rec.until(lambda: len(list((victim.path / "copies").glob("*.bin"))) == 150
+                           and victim.folder.state == FolderState.IDLE, timeout=60,
+                           what="pulled")
+    for i in (0, 77, 149):
+        assert (victim.path / "copies" / f"{i}.bin").read_bytes() == blob
+    inodes = {(victim.path / "copies" / f"{i}.bin").stat().st_ino for i in range(150)}
+    assert len(inodes) == 150, "each name is its own file (an edit of one changes one)"
+
+
+# ------------------------------------------------------------------ 7. wedged folders
+async def test_gitmodules_command_never_runs_and_fetches_keep_working(
+        victim: Victim, attacker: Attacker, bulk) -> None:
+    attacker.sync()
+    gitlink = git(attacker.clone, "rev-parse", "origin/main")
+    modules = (f"[submodule \"sub\"]\n\tpath = sub\n\turl = ../elsewhere\n"
+               f"\tupdate = !touch '{victim.marker}'\n")
+    attacker.push_files({".gitmodules": ("100644", modules), "sub": ("160000", gitlink),
+                         **bulk})
+    await victim.pull()
+    await victim.rec.until(lambda: (victim.path / ".gitmodules").exists(), timeout=40,
+                           what=".gitmodules arrives (after being reported once)")
+    attacker.push_files({"later.txt": ("100644", "a later commit\n")})
+    await victim.pull()
+    await victim.fixed("later.txt")
+    assert (victim.path / "sub").is_dir() and not list((victim.path / "sub").iterdir())
+    victim.assert_nothing_outside_changed()
+
+
+async def test_malformed_tree_is_refused_then_a_fix_applies(victim: Victim,
+                                                            attacker: Attacker, bulk) -> None:
+    attacker.sync()
+    one, two = attacker.blob("one\n"), attacker.blob("two\n")
+    readme = git(attacker.clone, "rev-parse", "origin/main:README.txt")
+    entries = [("100644", b"README.txt", readme), ("100644", b"dup.txt", one),
+               ("100644", b"dup.txt", two)]
+    entries += [(m, p.encode().replace(b"/", b"-"), attacker.blob(d))
+                for p, (m, d) in bulk.items()]
+    sha = attacker.push_tree(attacker.raw_tree(entries), "malformed")
+    await victim.pull()
+    await victim.refused(sha)
+    assert not (victim.path / "dup.txt").exists()
+    await victim.own_save_is_committed()
+    attacker.push_tree(_without(attacker, "dup.txt", {"fixed.txt": ("100644", "fixed\n")}),
+                       "fix")
+    await victim.pull()
+    await victim.fixed("fixed.txt")
+    victim.assert_nothing_outside_changed()
+
+
+# ------------------------------------------------------------------ 9. honest display
+async def test_control_characters_in_names_are_escaped(victim: Victim, attacker: Attacker
+                                                       ) -> None:
+    name = "bad\nname\x1b[31m\u202eevil.txt"
+    attacker.push_files({name: ("100644", "x\n"), "my notes.txt": ("100644", "y\n")})
+    await victim.pull()
+    await victim.rec.until(lambda: victim.rec.of(ActivityKind.PULLED, victim.path),
+                           what="pulled")
+    summary = victim.rec.of(ActivityKind.PULLED, victim.path)[-1].summary
+    assert "\n" not in summary and "\x1b" not in summary and "\u202e" not in summary
+    assert "\\n" in summary and "my notes.txt" in summary
+
+
+async def test_pulled_gitignore_that_hides_new_files_is_reported_once(
+        victim: Victim, attacker: Attacker) -> None:
+    attacker.push_files({".gitignore": ("100644", "*\n")})
+    await victim.pull()
+    await victim.rec.until(lambda: (victim.path / ".gitignore").exists(), what="pulled")
+    for i in range(3):
+        (victim.path / f"new {i}.txt").write_text("never synced\n")
+    await victim.rec.until(lambda: [e for e in victim.rec.activities
+                                    if "ignored by .gitignore" in e.summary], timeout=30,
+                           what="reported")
+    (victim.path / "new 4.txt").write_text("also ignored\n")
+    (victim.path / "README.txt").write_text("tracked files still sync\n")
+    await victim.rec.until(lambda: victim.remote.tree_files().get("README.txt")
+                           == b"tracked files still sync\n", timeout=30, what="pushed")
+    reports = [e for e in victim.rec.activities if "ignored by .gitignore" in e.summary]
+    assert len(reports) == 1, [e.summary for e in reports]
+    assert "3 new files" in reports[0].summary
+
+
+# ------------------------------------------------------------------ 10. umask
+async def test_pulled_files_get_the_users_umask(victim: Victim, attacker: Attacker) -> None:
+    old = os.umask(0o077)
+    try:
+        attacker.push_files({"secret.txt": ("100644", "x\n"), "tool.sh": ("100755", "x\n")})
+        await victim.pull()
+        await victim.rec.until(lambda: (victim.path / "tool.sh").exists(), what="pulled")
+        assert (victim.path / "secret.txt").stat().st_mode & 0o777 == 0o600
+        assert (victim.path / "tool.sh").stat().st_mode & 0o777 == 0o700
+    finally:
+        os.umask(old)
