@@ -504,7 +504,7 @@ class FolderSync:
         if self._echo:
             self._echo = False
             self._changed_paths -= set(result.files)  # what the pull itself wrote
-            if self._changed_paths or await asyncio.to_thread(self.repo.is_dirty):
+            if bool(self._changed_paths) or await asyncio.to_thread(self.repo.is_dirty):
                 self._mark_changed()  # the user saved something while we merged
         if not result.changed:
             return

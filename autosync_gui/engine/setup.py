@@ -174,20 +174,22 @@ _SSH_RE = re.compile(r"^ssh://(?P<host>[^/]+?)(?::(?P<port>\d+))?(?P<path>/.*)$"
 def _create_bare(url: str) -> None:
     """Create an empty bare repository at a local path or over ssh."""
     if _is_local(url):
-        path = _local_path(url)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        local = _local_path(url)
+        if local.exists() and (not local.is_dir() or any(local.iterdir())):
             raise SetupError(f"remote {url}: already exists and is not empty; choose a new "
                              "path, or 'clone' to use it")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _run(["init", "--bare", "--quiet", "-b", DEFAULT_BRANCH, str(path)])
+            local.parent.mkdir(parents=True, exist_ok=True)
+            _run(["init", "--bare", "--quiet", "-b", DEFAULT_BRANCH, str(local)])
         except (OSError, git.GitCommandError) as exc:
             why = _stderr(exc) if isinstance(exc, git.GitCommandError) else str(exc)
             raise SetupError(f"remote {url}: cannot create it ({first_line(why)}); "
                              "choose a writable path") from None
         return
     m = _SSH_RE.match(url)
-    host, port, path = (m["host"], m["port"], m["path"]) if m else (None, None, None)
+    host: str | None = m["host"] if m else None
+    port: str | None = m["port"] if m else None
+    path: str | None = m["path"] if m else None
     if m is None and "://" not in url:
         s = _SCP_RE.match(url)
         if s:

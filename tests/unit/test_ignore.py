@@ -43,15 +43,19 @@ def _sections(text: str) -> list[str]:
 def test_render_excludes_order_and_content(tmp_path: Path) -> None:
     user = tmp_path / "ignore"
     user.write_text("*.user-global\n")
-    text = render_excludes(user, ["*.log", "docs/*.pdf"], "sub", ["nested", "we ird[1]"])
+    text = render_excludes(user, ["*.log", "docs/*.pdf"], "sub", ["nested", "we ird[1]"],
+                           ["kept/a#1.txt"])
     lines = text.splitlines()
     assert lines[0] == "*.user-global", "the user's global excludes come first"
     assert _sections(text) == ["# autosync: editor and office temporaries",
                                "# autosync: the folder's ignore patterns",
-                               "# autosync: nested repositories are never synced as part of this one"]
+                               "# autosync: nested repositories are never synced as part of this one",
+                               "# autosync: ignored files kept under another name when a pull "
+                               "took their path"]
     assert set(BUILTIN_PATTERNS) <= set(lines)
     assert "*.log" in lines and "/sub/docs/*.pdf" in lines
     assert "/nested/" in lines and "/we\\ ird\\[1\\]/" in lines
+    assert "/kept/a\\#1.txt" in lines  # exactly that file, not a comment
     assert text.endswith("\n")
 
 
