@@ -1,6 +1,6 @@
 """The XMPP connection: one per account, shared by every folder.
 
-Routing (measured on Prosody 0.12, see FIELD-NOTES): a message to the own bare JID reaches
+Routing (measured on Prosody 0.12): a message to the own bare JID reaches
 only the highest-priority resource, and a headline to it reaches none. So every autosync
 instance logs in with a recognisable resource (``autosync-<host>-<random>``) and a negative
 priority, learns the full JIDs of the other instances (own account, and `trusted` accounts

@@ -1,4 +1,4 @@
-"""Random malformed configuration files (issue 5): `autosync run --headless --config FILE`
+"""Random malformed configuration files: `autosync run --headless --config FILE`
 always exits 2 with exactly one line on stderr, never a traceback, and touches nothing.
 
 A seeded generator (no extra dependency): random bytes, truncations and byte flips of a

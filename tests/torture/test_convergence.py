@@ -1,4 +1,4 @@
-"""The short seeded torture run (issue 5): three `autosync run --headless` processes, one
+"""The short seeded torture run: three `autosync run --headless` processes, one
 bare remote, one Prosody, a few hundred random operations and a handful of faults; then the
 oracle (a)-(f) of tests/torture/harness.py. Replay a failure with the printed seed:
 

@@ -1,4 +1,4 @@
-"""Hostile XMPP payloads against the real engine + notification service (issue 5).
+"""Hostile XMPP payloads against the real engine + notification service.
 
 A real engine syncing a real folder, its real NotificationService logged into a real
 Prosody on 127.0.0.1, and two attackers that are ordinary XMPP clients on that server: one
