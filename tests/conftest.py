@@ -9,6 +9,7 @@ from keyring.backends import fail
 pytest_plugins = [
     "tests.fixtures.prosody",
     "tests.fixtures.git_remotes",
+    "tests.fixtures.hg_remotes",
     "tests.fixtures.attacker",
     "tests.fixtures.engine_harness",
     "tests.fixtures.sshd",

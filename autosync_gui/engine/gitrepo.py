@@ -18,7 +18,7 @@ from pathlib import Path
 
 import git
 
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.careful_pull import (
     EXECUTABLE,
@@ -37,9 +37,11 @@ from autosync_gui.engine.git_env import (
     first_line,
     noninteractive_env,
 )
+from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.git_runner import GitRunner, safety_options
 from autosync_gui.engine.ignore import global_excludes_file, render_excludes
 from autosync_gui.engine.open_files import open_files
+from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
@@ -147,6 +149,9 @@ def _classify_remote_error(err: str, url: str) -> RemoteError:
 class GitRepository:
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
 
+    kind = "git"
+    ignore_file_name = ".gitignore"
+
     def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str]) -> None:
         self._repo = layout.repo
         self.root = layout.root
@@ -157,6 +162,7 @@ class GitRepository:
         self.tracking_ref = f"refs/remotes/{self.remote}/{self.remote_branch}"
         self.hostname = rules.safe_host(hostname)
         self.git_dir = Path(self._repo.common_dir).resolve()
+        self.data_dir = self.git_dir
         self.state_dir = self.git_dir / "autosync"
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
@@ -172,10 +178,13 @@ class GitRepository:
         self._lock_fd: int | None = None
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
+        self.remote_display = without_credentials(self.remote_url)  # for messages and logs
         options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
                    "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
                    "-c", "merge.conflictStyle=merge", *safety_options(no_hooks)]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
+        self.file_history = FileHistory(self.runner, self.scope, self.hostname,
+                                        self.tracking_ref)
         index_file = self.root / self._run("rev-parse", "--git-path", "index").text
         self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
                                         index_file)
@@ -213,7 +222,7 @@ class GitRepository:
     def _network(self, *args: str) -> GitResult:
         result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
         if not result.ok:
-            raise _classify_remote_error(result.err, self.remote_url)
+            raise _classify_remote_error(result.err, self.remote_display)
         return result
 
     def _rev(self, ref: str) -> str | None:
@@ -327,7 +336,7 @@ class GitRepository:
                   env={"GIT_LITERAL_PATHSPECS": "1"})
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
 
-    def gitignored(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
+    def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
         """Of `paths`, the existing files a .gitignore in the tree keeps out of commits:
         (path, the .gitignore, its pattern). Our own and the user's private excludes
         (built-in temporaries, folder patterns, info/exclude) are not counted."""
@@ -395,10 +404,10 @@ class GitRepository:
                             f"refs/heads/{self.remote_branch}", check=False,
                             timeout=NETWORK_TIMEOUT).text.split()[:1] or ["(unknown)"]
             raise HostileContent(
-                f"refused commit {tip[0][:12]} from {self.remote_url}: a tree in it "
+                f"refused commit {tip[0][:12]} from {self.remote_display}: a tree in it "
                 f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
                 "remote needs a commit that removes it")
-        raise _classify_remote_error(result.err, self.remote_url)
+        raise _classify_remote_error(result.err, self.remote_display)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -422,12 +431,12 @@ class GitRepository:
             return False
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
-        raise _classify_remote_error(result.err or text, self.remote_url)
+        raise _classify_remote_error(result.err or text, self.remote_display)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
         """Merge the fetched remote branch into ours. Local work must be committed first;
-        real conflicts keep both versions (see conflicts.py) and are committed resolved."""
+        real conflicts keep both versions (see conflict_rules.py) and are committed resolved."""
         self._refuse_foreign_operation()
         upstream = self._rev(self.tracking_ref)
         if upstream is None:
@@ -534,7 +543,7 @@ class GitRepository:
     def _plan_resolution(self, stages: dict[str, dict[int, tuple[str, str]]], taken: set[str],
                          ours_rev: str, theirs_rev: str
                          ) -> tuple[list[bytes], list[str], list[str], list[Conflict]]:
-        """The resolution of unmerged paths (rules in conflicts.py): index lines (for
+        """The resolution of unmerged paths (rules in conflict_rules.py): index lines (for
         `update-index --index-info`), paths written, paths removed, conflicts found."""
         index_lines: list[bytes] = []
         write: list[str] = []
@@ -706,13 +715,16 @@ class GitRepository:
             raise RepositoryError(f"{path} does not exist in commit {commit[:10]}")
         return result.out
 
-    def restore_file(self, commit: str, path: str) -> None:
-        """Put the version of `path` in `commit` back into the work tree (streamed, never
-        through a symbolic link; a deleted file comes back too)."""
+    def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
+        """Put the version of `path` in `commit` back into the work tree, at `to` if given
+        (a file renamed since), else at `path` (streamed, never through a symbolic link; a
+        deleted file comes back too)."""
         if not _HEX.match(commit):
             raise RepositoryError(f"{commit!r} is not a commit id")
+        target = to or path
         try:
             verify_path(path)
+            verify_path(target)
         except UnsafePath as exc:
             raise RepositoryError(f"refusing to restore {exc}") from None
         listing = self._run("ls-tree", "-z", "--full-tree", commit, "--", path,
@@ -727,11 +739,11 @@ class GitRepository:
         reader = BlobReader(self.runner)
         try:
             if mode == SYMLINK:
-                target = os.fsdecode(reader.small(sha, MAX_LINK_TARGET))
-                self.work_tree.remove(path)
-                self.work_tree.symlink(path, target)
+                link = os.fsdecode(reader.small(sha, MAX_LINK_TARGET))
+                self.work_tree.remove(target)
+                self.work_tree.symlink(target, link)
             else:
-                self.work_tree.replace(path, lambda fd: reader.copy_to(sha, fd),
+                self.work_tree.replace(target, lambda fd: reader.copy_to(sha, fd),
                                        executable=mode == EXECUTABLE)
         except UnsafePath as exc:
             raise RepositoryError(f"refusing to restore {exc}") from None

@@ -1,4 +1,4 @@
-"""The conflict rule (engine/conflicts.py): which side stays and what the copy is called.
+"""The conflict rule (engine/conflict_rules.py): which side stays and what the copy is called.
 Pure functions, so every case is a row."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from autosync_gui.engine.conflicts import (
+from autosync_gui.engine.conflict_rules import (
     ParsedCopy,
     SideVersion,
     copy_name,
