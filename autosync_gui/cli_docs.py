@@ -29,6 +29,7 @@ class Option:
     help: str
     choices: tuple[str, ...] = ()
     takes_path: bool = False
+    optional_positional: bool = False  # nargs "?" or "*"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def describe(parser: argparse.ArgumentParser, words: tuple[str, ...] | None = No
             continue
         if action.help == argparse.SUPPRESS:
             continue
+        if isinstance(action, argparse._HelpAction) and len(words) > 1:
+            continue  # every command has -h; the main command's entry says so once
         option = _option(action, formatter)
         if not option.help:
             option = replace(option, help=next(
@@ -98,7 +101,8 @@ def _option(action: argparse.Action, formatter: argparse.HelpFormatter) -> Optio
     help_text = formatter._expand_help(action) if action.help else ""
     choices = tuple(str(c) for c in action.choices) if action.choices else ()
     return Option(flags=tuple(action.option_strings), metavar=metavar, help=help_text,
-                  choices=choices, takes_path=takes_value and action.type is Path)
+                  choices=choices, takes_path=takes_value and action.type is Path,
+                  optional_positional=not action.option_strings and action.nargs in ("?", "*"))
 
 
 # --------------------------------------------------------------------------- man page
@@ -124,7 +128,9 @@ def _synopsis(command: Command) -> str:
     parts = [f"\\fB{_roff(command.name)}\\fR"]
     if any(o.flags for o in command.options):
         parts.append("[\\fIoptions\\fR]")
-    parts.extend(f"\\fI{_roff(o.metavar or '')}\\fR" for o in command.options if not o.flags)
+    for positional in (o for o in command.options if not o.flags):
+        name = f"\\fI{_roff(positional.metavar or '')}\\fR"
+        parts.append(f"[{name}]" if positional.optional_positional else name)
     if command.subcommands:
         parts.append("[\\fIcommand\\fR]")
     return " ".join(parts)
@@ -154,7 +160,8 @@ def render_manpage(parser: argparse.ArgumentParser, *, version: str = __version_
         lines.append(".SH COMMANDS")
         for command in list(top.walk())[1:]:
             lines += [".SS " + _quote(command.name), _roff(command.help or command.description)]
-            if command.description and command.help and command.description != command.help:
+            if command.description and command.help and \
+                    _plain(command.description) != _plain(command.help):
                 lines += [".PP", _roff(command.description)]
             lines += _option_lines(command.options)
     lines += [
@@ -174,6 +181,11 @@ def render_manpage(parser: argparse.ArgumentParser, *, version: str = __version_
         "\\fBgit\\fR(1), \\fBsystemctl\\fR(1)",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _plain(text: str) -> str:
+    """A sentence compared loosely: "Show it." and "show it" say the same."""
+    return text.strip().rstrip(".").lower()
 
 
 def _quote(text: str) -> str:

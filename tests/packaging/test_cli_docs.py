@@ -35,6 +35,7 @@ def _extended_parser() -> argparse.ArgumentParser:
     extra.add_argument("--level", choices=["low", "high"], help="how hard")
     extra.add_argument("--into", type=Path, help="target folder")
     extra.add_argument("--secret-knob", help=argparse.SUPPRESS)
+    extra.add_argument("target", nargs="?", help="one folder (default: all)")
     return parser
 
 
@@ -59,6 +60,7 @@ def test_man_page_names_every_command_and_option_of_the_parser(tmp_path: Path) -
         assert flag in text, flag
     assert "frobnicate every folder" in text and "One of: low, high." in text
     assert "--secret-knob" not in text
+    assert "autosync frobnicate [options] [target]" in text, "an optional positional"
     assert f"autosync {__version__}" in text and "2026-01-02" in text
 
 
@@ -88,10 +90,13 @@ def _complete(script: Path, *words: str) -> list[str]:
 
 
 def test_bash_completion_follows_the_parser(tmp_path: Path) -> None:
+    parser = _extended_parser()
     script = tmp_path / "autosync"
-    script.write_text(render_bash_completion(_extended_parser()))
+    script.write_text(render_bash_completion(parser))
     (tmp_path / "my.toml").write_text("")
-    assert set(_complete(script, "autosync", "")) == {"run", "frobnicate"}
+    commands = {command.words[-1] for command in describe(parser).subcommands}
+    assert {"run", "frobnicate"} <= commands
+    assert set(_complete(script, "autosync", "")) == commands
     assert _complete(script, "autosync", "fr") == ["frobnicate"]
     assert "--version" in _complete(script, "autosync", "--")
     assert "--level" in _complete(script, "autosync", "frobnicate", "--")
