@@ -1,7 +1,7 @@
 """The Debian package, built by packaging/build-deb from this tree: what it contains, what
 lintian and the desktop validators say, and what a user gets after
-`apt-get install ./autosync_*.deb` (a working `autosync --version` and headless sync) and
-after `apt-get remove` (their configuration untouched).
+`apt-get install ./autosync_*.deb` (a working `autosync --version`, headless sync and the
+tray app) and after `apt-get remove` (their configuration untouched).
 
 Slow (a real dpkg-buildpackage run, about two minutes with a warm pip cache) and it installs
 into this machine, so it needs root and apt; the package is purged again at the end, so the
@@ -183,6 +183,22 @@ def test_installed_package_works_and_removal_keeps_the_users_files(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+    # The tray app starts from the package's own (pruned) Qt: offscreen here, the same
+    # Python and Qt libraries as on a desktop; SIGTERM quits it cleanly.
+    gui_log = tmp_path / "gui.log"
+    with gui_log.open("w") as sink:
+        gui = subprocess.Popen(["/usr/bin/autosync-gui"], stdout=sink, stderr=subprocess.STDOUT,
+                               env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    try:
+        _wait_for(lambda: "tray app running: 1 folder" in gui_log.read_text(), gui, gui_log,
+                  "the tray app to start")
+        gui.send_signal(signal.SIGTERM)
+        assert gui.wait(timeout=60) == 0, gui_log.read_text()
+    finally:
+        if gui.poll() is None:
+            gui.kill()
+            gui.wait()
 
     # Removing the package leaves the user's configuration and folder alone.
     result = _run("apt-get", "-o", "DPkg::Lock::Timeout=300", "remove", "-y", "-q", "autosync",
