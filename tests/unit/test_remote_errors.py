@@ -1,26 +1,31 @@
-"""How git's and ssh's complaints about a remote are classified (engine/git_env.py), with
-the messages git 2.39 and OpenSSH really print."""
+"""How git's and ssh's complaints about a remote are classified (engine/git_env.py) into
+the one table of remote problems (engine/remote.py), with the messages git 2.39 and OpenSSH
+really print."""
 
 from __future__ import annotations
 
 import pytest
 
-from autosync_gui.engine.git_env import RemoteProblem, classify, first_line, noninteractive_env
+from autosync_gui.engine.git_env import classify, first_line, noninteractive_env
+from autosync_gui.engine.remote import OFFLINE_PROBLEMS, RemoteError, RemoteProblem
 
 
 @pytest.mark.parametrize(("stderr", "problem"), [
     ("Host key verification failed.\nfatal: Could not read from remote repository.",
-     RemoteProblem.HOST_KEY),
+     RemoteProblem.HOST_KEY_UNKNOWN),
     ("@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n",
-     RemoteProblem.HOST_KEY),
+     RemoteProblem.HOST_KEY_CHANGED),
+    ("fatal: unable to access 'https://x/': server certificate verification failed. "
+     "CAfile: none CRLfile: none", RemoteProblem.TLS_UNTRUSTED),
     ("git@example.org: Permission denied (publickey).\nfatal: Could not read from remote "
      "repository.", RemoteProblem.AUTH),
     ("fatal: could not read Username for 'https://example.org': terminal prompts disabled",
      RemoteProblem.AUTH),
     ("remote: Invalid username or password.\nfatal: Authentication failed for 'https://x/'",
      RemoteProblem.AUTH),
+    # who you are was accepted, this repository is refused
     ("fatal: unable to access 'https://x/r.git/': The requested URL returned error: 403",
-     RemoteProblem.AUTH),
+     RemoteProblem.ACCESS_DENIED),
     ("ssh: Could not resolve hostname nowhere.invalid: Name or service not known",
      RemoteProblem.UNREACHABLE),
     ("ssh: connect to host 127.0.0.1 port 1: Connection refused", RemoteProblem.UNREACHABLE),
@@ -45,7 +50,15 @@ def test_classify(stderr: str, problem: RemoteProblem) -> None:
 def test_the_first_matching_kind_wins() -> None:
     # ssh says both; the host key is what the user must act on
     both = "Host key verification failed.\nPermission denied (publickey)."
-    assert classify(both) == RemoteProblem.HOST_KEY
+    assert classify(both) == RemoteProblem.HOST_KEY_UNKNOWN
+
+
+@pytest.mark.parametrize("problem", list(RemoteProblem))
+def test_only_network_and_missing_remotes_are_retried_by_themselves(problem: RemoteProblem) -> None:
+    error = RemoteError(problem, "ssh://alice:secret@example.org/r.git", "detail")
+    assert error.offline is (problem in {RemoteProblem.UNREACHABLE, RemoteProblem.MISSING})
+    assert OFFLINE_PROBLEMS == {RemoteProblem.UNREACHABLE, RemoteProblem.MISSING}
+    assert "secret" not in str(error) and "\n" not in str(error)
 
 
 @pytest.mark.parametrize(("stderr", "line"), [
