@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autosync_gui import __version__, log_safety, setup_cli
 from autosync_gui.config import ConfigError, Settings, load_config
@@ -24,6 +25,9 @@ from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.log_levels import set_library_levels
 from autosync_gui.secrets import take_environment_password
+
+if TYPE_CHECKING:  # imported where used: XMPP is optional in a build
+    from autosync_gui.notify.service import DisabledService, NotificationService
 
 log = logging.getLogger("autosync")
 
@@ -140,7 +144,7 @@ async def run_headless(settings: Settings, lock: InstanceLock) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    notifier = None
+    notifier: NotificationService | DisabledService | None = None
     try:
         await control.start()
         await engine.start()
@@ -162,7 +166,8 @@ async def run_headless(settings: Settings, lock: InstanceLock) -> int:
     return 0
 
 
-async def _start_notifier(engine: Engine, settings: Settings) -> object | None:
+async def _start_notifier(engine: Engine, settings: Settings
+                          ) -> NotificationService | DisabledService | None:
     """Start the XMPP notification service when configured and available."""
     if settings.xmpp is None:
         return None

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from autosync_gui.text import safe_host
+from autosync_gui.text import safe_host as safe_host  # re-exported: callers use rules.safe_host
 
 COPY_MARKER = " (conflict from "  # in every conflict copy's name
 CONFLICT_RE = re.compile(

@@ -16,7 +16,7 @@ import os
 import struct
 from typing import NamedTuple
 
-import pyinotify  # type: ignore[import-untyped]
+import pyinotify
 
 IN_MODIFY: int = pyinotify.IN_MODIFY
 IN_ATTRIB: int = pyinotify.IN_ATTRIB

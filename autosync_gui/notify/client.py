@@ -1,6 +1,6 @@
 """The XMPP connection: one per account, shared by every folder.
 
-Routing (measured on Prosody 0.12, see FIELD-NOTES): a message to the own bare JID reaches
+Routing (measured on Prosody 0.12): a message to the own bare JID reaches
 only the highest-priority resource, and a headline to it reaches none. So every autosync
 instance logs in with a recognisable resource (``autosync-<host>-<random>``) and a negative
 priority, learns the full JIDs of the other instances (own account, and `trusted` accounts
@@ -398,7 +398,7 @@ class NotifyClient:
 
     async def _ping(self, stream: _Stream) -> bool:
         try:
-            await stream.plugin["xep_0199"].ping(stream.boundjid.host,
+            await stream.plugin["xep_0199"].ping(slixmpp.JID(stream.boundjid.host),
                                                  timeout=self.ping_timeout)
         except IqTimeout:
             return False
@@ -532,7 +532,8 @@ async def attempt(stream: _Stream, settings: XmppSettings, timeout: float,
                 return Outcome.TLS_REFUSED, stream.tls_error
             return Outcome.UNREACHABLE, (f"cannot reach {where(settings)}: "
                                          f"{stream.last_error or 'connection failed'}")
-        done, _ = await asyncio.wait({session, closed}, timeout=max(0.1, deadline - loop.time()),
+        either: set[asyncio.Future[Any]] = {session, closed}
+        done, _ = await asyncio.wait(either, timeout=max(0.1, deadline - loop.time()),
                                      return_when=asyncio.FIRST_COMPLETED)
         if session in done:
             return Outcome.SESSION, ""

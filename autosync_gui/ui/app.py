@@ -11,7 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import qasync
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -26,6 +26,7 @@ from autosync_gui.control.server import ControlServer
 from autosync_gui.control.service import ControlService
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
+from autosync_gui.engine.folder import FolderSync
 from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.ui.adapter import EngineSignals
@@ -38,6 +39,9 @@ from autosync_gui.ui.notifications import Notifier
 from autosync_gui.ui.settings_dialog import SettingsDialog
 from autosync_gui.ui.tray import Actions, TrayUi
 from autosync_gui.ui.wizard import SetupWizard
+
+if TYPE_CHECKING:  # imported where used: XMPP is optional in a build
+    from autosync_gui.notify.service import DisabledService, NotificationService
 
 log = logging.getLogger("autosync.ui")
 
@@ -65,7 +69,7 @@ class TrayApp(QObject):
         self.config_error: str | None = None
         self.engine: Engine | None = None
         self.signals = EngineSignals(self)
-        self.xmpp_service: Any = None
+        self.xmpp_service: NotificationService | DisabledService | None = None
         self.instance = instance  # the lock that makes us the instance of our configuration
         self.control: ControlServer | None = None
         self.folder_errors: dict[Path, str] = {}
@@ -89,7 +93,7 @@ class TrayApp(QObject):
         self.signals.channelChanged.connect(self._on_channel)
 
     # ------------------------------------------------------------------ lifecycle
-    def folders(self) -> list[Any]:
+    def folders(self) -> list[FolderSync]:
         return self.engine.folders if self.engine is not None else []
 
     async def start(self) -> None:
@@ -145,7 +149,7 @@ class TrayApp(QObject):
         if self.instance is not None:
             self.instance.release()
 
-    async def _add_to_engine(self, folder: FolderSettings) -> Any:
+    async def _add_to_engine(self, folder: FolderSettings) -> FolderSync | None:
         assert self.engine is not None
         try:
             added = await self.engine.add_folder(folder)

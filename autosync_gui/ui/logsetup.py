@@ -5,13 +5,13 @@ wrong; rotation keeps a long-running session from filling the disk."""
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
 
 from autosync_gui.log_levels import set_library_levels
 from autosync_gui.log_safety import install, private_file_handler_opener
@@ -34,10 +34,12 @@ def log_path() -> Path:
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating log file readable by its owner only (0600)."""
 
-    def _open(self) -> TextIO:
-        return open(self.baseFilename, self.mode, encoding=self.encoding,
-                    errors=self.errors,
-                    opener=lambda path, _flags: private_file_handler_opener(path))
+    def _open(self) -> io.TextIOWrapper:
+        stream = open(self.baseFilename, self.mode, encoding=self.encoding,
+                      errors=self.errors,
+                      opener=lambda path, _flags: private_file_handler_opener(path))
+        assert isinstance(stream, io.TextIOWrapper)  # text mode (the handler's "a")
+        return stream
 
 
 def setup_logging(verbose: bool = False) -> Path:

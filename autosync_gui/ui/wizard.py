@@ -193,10 +193,10 @@ class MethodPage(AsyncPage):
         self.clone = QRadioButton("Clone an existing remote repository into the folder")
         self.existing = QRadioButton("Use the folder as it is: it is already a git work tree "
                                      "with a remote")
-        self.create = QRadioButton("Create a new repository here and a new bare remote "
+        self.create_new = QRadioButton("Create a new repository here and a new bare remote "
                                    "repository, then push the first commit")
         self.group = QButtonGroup(self)
-        for i, button in enumerate((self.clone, self.existing, self.create)):
+        for i, button in enumerate((self.clone, self.existing, self.create_new)):
             self.group.addButton(button, i)
             button.setObjectName(f"method_{Method(i).name.lower()}")
         self.url_label = QLabel()
@@ -209,7 +209,7 @@ class MethodPage(AsyncPage):
         self.needs_remote = False  # an existing repository without a remote: make one
         self.group.idToggled.connect(lambda *_: self._update())
         layout = QVBoxLayout(self)
-        for button in (self.clone, self.existing, self.create):
+        for button in (self.clone, self.existing, self.create_new):
             layout.addWidget(button)
         layout.addSpacing(8)
         layout.addWidget(self.url_label)
@@ -230,7 +230,7 @@ class MethodPage(AsyncPage):
             if (folder / ".git").exists():
                 self.existing.setChecked(True)
             elif folder.is_dir() and any(folder.iterdir()):
-                self.create.setChecked(True)
+                self.create_new.setChecked(True)
             else:
                 self.clone.setChecked(True)
         self._update()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from types import ModuleType
 
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (
@@ -61,7 +62,8 @@ async def test_login(settings: XmppSettings, password: str) -> None:
                         "server name and your network") from None
 
 
-def _secrets():  # noqa: ANN202 (module type)
+def _secrets() -> ModuleType:
+    """autosync_gui.secrets, imported when first needed (a build may lack keyring)."""
     try:
         from autosync_gui import secrets
     except ImportError as exc:

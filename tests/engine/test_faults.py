@@ -18,6 +18,8 @@ from autosync_gui.engine.gitrepo import GitRepository
 from tests.fixtures.git_remotes import BOTH_BACKENDS, Remote, commit, git
 from tests.fixtures.writers import move_folder_in
 
+pytestmark = pytest.mark.slow  # kill -9, restarts and offline remotes with real processes
+
 
 @BOTH_BACKENDS
 async def test_offline_keeps_committing_then_syncs(remote: Remote, start_engine) -> None:

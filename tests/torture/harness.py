@@ -1,4 +1,4 @@
-"""Randomized multi-replica convergence under faults (issue 5): the harness and its oracle.
+"""Randomized multi-replica convergence under faults: the harness and its oracle.
 
 Three replicas of one folder, each a separate `autosync run --headless` process (so kill -9
 is real), one bare remote, one Prosody on 127.0.0.1 (all replicas log into the same account,

@@ -22,13 +22,14 @@ from pathlib import Path
 from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.careful_pull import MAX_LINK_TARGET, kept_local_names
 from autosync_gui.engine.events import Conflict
-from autosync_gui.engine.git_env import RemoteProblem, classify
+from autosync_gui.engine.git_env import classify
 from autosync_gui.engine.hg import config as hgconfig
 from autosync_gui.engine.hg.file_history import HgFileHistory
 from autosync_gui.engine.hg.merge import HOST_TRAILER, ScratchMerge, host_of, parse_hgdate
 from autosync_gui.engine.hg.paths import verify_hg_path
 from autosync_gui.engine.hg.runner import HgResult, HgRunner, first_line
 from autosync_gui.engine.hg.update import NULL, CarefulUpdate, pattern_file
+from autosync_gui.engine.remote import RemoteProblem
 from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
@@ -121,10 +122,9 @@ def _remote_error(err: str, url: str) -> RemoteError:
     elif ("repository" in low and ("not found" in low or "does not exist" in low)) or \
             "http error 404" in low or "no suitable response" in low:
         problem = RemoteProblem.MISSING
-    elif "no remote repository" in low or "remote: ssh:" in low or "error: [errno" in low:
-        problem = RemoteProblem.UNREACHABLE
-    if problem is RemoteProblem.OTHER:
-        problem = RemoteProblem.UNREACHABLE
+    elif "no remote repository" in low or "remote: ssh:" in low or \
+            "error: [errno" in low or problem is RemoteProblem.OTHER:
+        problem = RemoteProblem.UNREACHABLE  # as before: anything unrecognised is retried
     return RemoteError(problem, url, first_line(err))
 
 

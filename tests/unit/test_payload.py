@@ -1,4 +1,5 @@
-"""The push payload: what we send round-trips; anything else is refused."""
+"""The push payload (notify/payload.py): what we send round-trips; anything else is
+refused. Table-driven, no network."""
 
 from __future__ import annotations
 
