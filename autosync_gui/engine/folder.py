@@ -17,6 +17,7 @@ from typing import Literal
 from autosync_gui.config import FolderSettings
 from autosync_gui.engine import conflicts as rules
 from autosync_gui.engine.backoff import Backoff
+from autosync_gui.engine.disk_usage import DiskUsage, measure_disk_usage
 from autosync_gui.engine.events import (
     Activity,
     ActivityKind,
@@ -281,6 +282,16 @@ class FolderSync:
 
     async def unpushed_commits(self) -> int:
         return await asyncio.to_thread(self.repo.file_history.unpushed_commits)
+
+    async def ignored_files(self, limit: int = 1000) -> list[str]:
+        """Files in the folder that are not synced because an ignore rule matches them."""
+        return await asyncio.to_thread(self.repo.file_history.ignored_files, limit)
+
+    async def disk_usage(self) -> DiskUsage:
+        """Sizes of the repository (history) and of the folder's files (a walk of both,
+        off the loop)."""
+        top = self.repo.root / self.repo.scope if self.repo.scope else self.repo.root
+        return await asyncio.to_thread(measure_disk_usage, top, self.repo.git_dir)
 
     async def restore_version(self, path: str, version: FileVersion) -> CommitResult | None:
         """Put `version` back at `path` (repository-relative; a deleted file too, and a

@@ -62,6 +62,9 @@ class CommitInfo:
     author: str
     subject: str
     files: tuple[str, ...] = field(default=())
+    # what the commit did to each of `files`, in the same order: "added", "modified",
+    # "deleted", "renamed" (empty when the backend does not say)
+    changes: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,11 @@ class FileHistoryQueries(Protocol):
 
     def unpushed_commits(self) -> int:
         """Commits the remote does not have yet (as of the last fetch)."""
+        ...
+
+    def ignored_files(self, limit: int) -> list[str]:
+        """Files in the folder an ignore rule keeps out of sync (relative to `root`; a
+        wholly ignored folder as one entry ending in /), sorted, at most `limit`."""
         ...
 
 
