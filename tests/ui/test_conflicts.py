@@ -69,7 +69,8 @@ async def test_open_both(remote: Remote, start_app, opened_urls) -> None:
     app, a, dialog = await start_with_conflict(remote, start_app)
     (_folder, conflict) = dialog.selected()
     dialog.open_both.click()
-    assert opened_urls == [str(a / conflict.path), str(a / conflict.copy_path)]
+    assert sorted(await opened_urls.wait(2)) == sorted([str(a / conflict.path),
+                                                       str(a / conflict.copy_path)])
 
 
 @pytest.mark.parametrize("keep", ["original", "copy", "both"])

@@ -78,7 +78,7 @@ async def test_open_containing_folder(remote: Remote, start_app, opened_urls) ->
     if window.current_path() != "deep/er/file.txt":
         await asyncio.wait_for(shown, 10)
     window.open_button.click()
-    assert opened_urls == [str(a / "deep" / "er")]
+    assert await opened_urls.wait(1) == [str(a / "deep" / "er")]
 
 
 async def test_100000_commits_open_without_freezing(remote: Remote, start_app) -> None:
