@@ -17,7 +17,7 @@ from pathlib import Path
 
 from autosync_gui.config import FolderSettings, Settings
 from autosync_gui.engine.activity_log import ActivityLog
-from autosync_gui.engine.events import EngineObserver, ObserverHub
+from autosync_gui.engine.events import Activity, ActivityKind, EngineObserver, ObserverHub
 from autosync_gui.engine.folder import FolderSync
 from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import RepositoryError
@@ -104,6 +104,20 @@ class Engine:
             raise
         self.failed.pop(path, None)
         return folder
+
+    async def remove_folder(self, path: Path) -> None:
+        """Stop syncing a folder (pending changes are committed and pushed once first);
+        its files and history stay."""
+        folder = self._folders.pop(Path(path), None)
+        self.failed.pop(Path(path), None)
+        if folder is not None:
+            await folder.stop(flush=True)
+            self.hub.activity(Activity(folder=Path(path), kind=ActivityKind.INFO,
+                                       summary="no longer synced"))
+
+    async def reconfigure(self, settings: FolderSettings) -> None:
+        """Apply a running folder's changed settings without restarting it."""
+        await self.folder(Path(settings.path)).reconfigure(settings)
 
     # ------------------------------------------------------------------ commands
     def _targets(self, path: Path | None) -> list[FolderSync]:

@@ -227,6 +227,18 @@ class FolderSync:
         self._request_sync("notify")
         return True
 
+    async def reconfigure(self, settings: FolderSettings) -> None:
+        """New settings for this folder, in force at once: delays and the poll interval
+        from their next use (a poll due later than the new interval comes sooner), ignore
+        patterns from the next commit, XMPP notices from the next one."""
+        old, self.settings = self.settings, settings
+        if settings.ignore != old.ignore:
+            async with self._lock:
+                await asyncio.to_thread(self.repo.set_ignore, settings.ignore)
+        if settings.poll_interval != old.poll_interval:
+            self._arm("poll", settings.poll_interval, self._due_poll)
+        self._emit(ActivityKind.INFO, "settings changed")
+
     def pause(self, until: datetime | None = None) -> None:
         """Stop committing and syncing, until `until` (aware) or until resumed. Changes
         made meanwhile are committed and synced on resume."""

@@ -262,6 +262,11 @@ class GitRepository:
         """A folder inside the tree has its own .git: never sync it as part of this one."""
         self._nested.add(relpath)
 
+    def set_ignore(self, patterns: Iterable[str]) -> None:
+        """New folder ignore patterns, in force for the next commit."""
+        self._ignore = tuple(patterns)
+        self._write_excludes()
+
     def _write_excludes(self) -> None:
         text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested,
                                kept_local_names(self.state_dir))

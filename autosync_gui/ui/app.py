@@ -18,7 +18,16 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from autosync_gui import __version__
-from autosync_gui.config import ConfigError, FolderSettings, Settings, default_config_path, load_config
+from autosync_gui.config import (
+    ConfigError,
+    FolderSettings,
+    Settings,
+    default_config_path,
+    load_config,
+    save_config,
+    with_folder,
+    without_folder,
+)
 from autosync_gui.control.client import CommandFailedError, ControlClient, NoInstanceError
 from autosync_gui.control.instance import InstanceLock, instance_paths
 from autosync_gui.control.runtime import UnsafeRuntimeError
@@ -33,6 +42,7 @@ from autosync_gui.ui.adapter import EngineSignals
 from autosync_gui.ui.common import local_time, spawn
 from autosync_gui.ui.conflicts import ConflictDialog
 from autosync_gui.ui.deleted_files import DeletedFilesDialog
+from autosync_gui.ui.folder_settings import FolderSettingsDialog
 from autosync_gui.ui.history import HistoryDialog
 from autosync_gui.ui.icons import app_icon
 from autosync_gui.ui.logsetup import install_excepthook, setup_logging
@@ -77,6 +87,7 @@ class TrayApp(QObject):
         self.activity_window: ActivityWindow | None = None
         self.versions_windows: dict[tuple[Path, str], VersionsDialog] = {}
         self.deleted_windows: dict[Path, DeletedFilesDialog] = {}
+        self.folder_settings_windows: dict[Path, FolderSettingsDialog] = {}
         self.transfers = TransferTracker(self)
         self.conflict_dialog: ConflictDialog | None = None
         self.wizard: SetupWizard | None = None
@@ -90,7 +101,8 @@ class TrayApp(QObject):
             conflicts=self.open_conflicts, add_folder=self.open_wizard,
             settings=self.open_settings, quit=self.request_quit,
             pause_until=self.pause_until, activity=self.open_activity,
-            deleted_files=self.open_deleted, open_failed=self.open_failed),
+            deleted_files=self.open_deleted, open_failed=self.open_failed,
+            folder_settings=self.open_folder_settings),
             self.config_arg, tray_retries=tray_retries, tray_retry_ms=tray_retry_ms)
         self.notifier = Notifier("all", self.tray.icon, notify_delay_ms, self)
         self.tray.transfers = self.transfers
@@ -117,6 +129,7 @@ class TrayApp(QObject):
             first_run = True
             self.settings = Settings()
         self.notifier.set_level(self.settings.ui.notifications)
+        self._folder_levels()
         self.engine = Engine(replace(self.settings, folders=()), hostname=self.hostname)
         self.engine.subscribe(self.signals)
         self.engine.subscribe(HeadlessLog())  # the log file: one line per activity
@@ -220,7 +233,8 @@ class TrayApp(QObject):
     def windows(self) -> list[Any]:
         """Every window the app has open (to close them when quitting)."""
         return [w for w in [*self.history_windows.values(), *self.versions_windows.values(),
-                            *self.deleted_windows.values(), self.activity_window,
+                            *self.deleted_windows.values(),
+                            *self.folder_settings_windows.values(), self.activity_window,
                             self.conflict_dialog, self.wizard, self.settings_dialog]
                 if w is not None]
 
@@ -344,6 +358,7 @@ class TrayApp(QObject):
             window.versionsRequested.connect(self.open_versions)
             window.deletedRequested.connect(self.open_deleted)
             window.historyRequested.connect(self.open_history)
+            window.settingsRequested.connect(self.open_folder_settings)
             self.activity_window = window
         else:
             window.rebuild()
@@ -383,6 +398,90 @@ class TrayApp(QObject):
         window.raise_()
         window.activateWindow()
         return window
+
+    def open_folder_settings(self, folder_path: Path) -> FolderSettingsDialog | None:
+        """One folder's settings, changed without a restart."""
+        path = Path(folder_path)
+        settings = next((f for f in self.settings.folders if f.path == path), None)
+        if settings is None or self.engine is None:
+            return None
+        window = self.folder_settings_windows.get(path)
+        if window is None:
+            try:
+                folder = self.engine.folder(path)
+            except KeyError:
+                folder = None
+            window = FolderSettingsDialog(settings, folder, self.settings.ui.notifications)
+            window.changed.connect(
+                lambda new, w=window: spawn(self.apply_folder_settings(new, w),
+                                            "folder-settings"))
+            window.stopRequested.connect(
+                lambda p, w=window: spawn(self.stop_syncing(p, w), "folder-stop"))
+            window.finished.connect(
+                lambda _r, p=path: self.folder_settings_windows.pop(p, None))
+            self.folder_settings_windows[path] = window
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
+
+    async def apply_folder_settings(self, new: FolderSettings,
+                                    window: FolderSettingsDialog | None = None) -> bool:
+        """Write the folder's new settings (atomically) and put them in force now."""
+        settings = with_folder(self.settings, new)
+        try:
+            await asyncio.to_thread(save_config, settings, self.config_path)
+        except (ConfigError, OSError) as exc:
+            if window is not None:
+                window.failed(f"Not saved: {exc}")
+            return False
+        self.settings = settings
+        self._folder_levels()
+        if self.engine is not None:
+            try:
+                await self.engine.reconfigure(new)
+            except KeyError:
+                pass  # not running (it could not be opened): the file has it for next time
+            except (RepositoryError, OSError) as exc:
+                if window is not None:
+                    window.failed(f"Saved, but not in force yet: {exc}")
+                return False
+        log.info("%s: settings changed", new.path)
+        if window is not None:
+            window.saved(new)
+        return True
+
+    async def stop_syncing(self, path: Path, window: FolderSettingsDialog | None = None) -> bool:
+        """Stop syncing a folder: out of the configuration, its loop stopped (pending
+        changes committed and pushed once); the files and their history stay."""
+        settings = without_folder(self.settings, Path(path))
+        try:
+            await asyncio.to_thread(save_config, settings, self.config_path)
+        except (ConfigError, OSError) as exc:
+            if window is not None:
+                window.failed(f"Not changed: {exc}")
+            return False
+        self.settings = settings
+        self._folder_levels()
+        if self.engine is not None:
+            await self.engine.remove_folder(Path(path))
+        self.folder_errors.pop(Path(path), None)
+        for key in [k for k in self.versions_windows if k[0] == Path(path)]:
+            self.versions_windows[key].close()
+        for windows in (self.history_windows, self.deleted_windows,
+                        self.folder_settings_windows):
+            open_window = windows.get(Path(path))
+            if open_window is not None:
+                open_window.close()
+        self.tray.rebuild()
+        if self.activity_window is not None:
+            self.activity_window.refresh_folders()
+        log.info("%s: no longer synced (files and history stay)", path)
+        return True
+
+    def _folder_levels(self) -> None:
+        self.notifier.folder_levels = {f.path: f.notifications for f in self.settings.folders
+                                       if f.notifications is not None}
 
     def open_failed(self, message: str) -> None:
         """A file or folder opened from the tray could not be opened: say so."""
@@ -438,6 +537,7 @@ class TrayApp(QObject):
         xmpp_changed = settings.xmpp != self.settings.xmpp
         self.settings = settings
         self.notifier.set_level(settings.ui.notifications)
+        self._folder_levels()
         self.tray.rebuild()
         if xmpp_changed:
             spawn(self._restart_xmpp(), "restart-xmpp")
