@@ -18,8 +18,8 @@ from autosync_gui.control.instance import InstanceLock, instance_paths
 from autosync_gui.control.runtime import UnsafeRuntimeError
 from autosync_gui.control.server import ControlServer
 from autosync_gui.control.service import ControlService
+from autosync_gui.engine.backends import validate_folder
 from autosync_gui.engine.engine import Engine
-from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.secrets import take_environment_password
@@ -52,7 +52,7 @@ def load_and_validate(config: Path | None) -> Settings:
                           "table with path = ...")
     for i, folder in enumerate(settings.folders):
         try:
-            GitRepository.validate(folder.path)
+            validate_folder(folder.path)
         except RepositoryError as exc:
             raise ConfigError(f"{settings.source}: folder[{i}].path: {exc}") from None
     return settings

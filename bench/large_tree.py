@@ -21,9 +21,11 @@ from pathlib import Path
 from common import (
     Autosync,
     Sandbox,
+    add_backend_argument,
     inotify_watches,
     machine,
     memory_mb,
+    plain_add_commit_push,
     print_table,
     verdict,
 )
@@ -66,30 +68,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status-runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    add_backend_argument(parser)
     args = parser.parse_args(argv)
+    vcs = args.backend
 
     sandbox = Sandbox(keep=args.keep)
     try:
         # Fixed cost: the same start on a one-file clone.
-        _, small = sandbox.remote_and_clone("small")
+        _, small = sandbox.remote_and_clone("small", vcs)
         baseline, daemon = start_to_ready(sandbox, small, args.timeout)
         base_rss, base_hwm = memory_mb(daemon.pid)
         daemon.stop()
 
-        _, clone = sandbox.remote_and_clone("large")
+        _, clone = sandbox.remote_and_clone("large", vcs)
         t = time.monotonic()
         write_tree(clone, args.files, args.dirs)
         written = time.monotonic() - t
         t = time.monotonic()
-        sandbox.git(clone, "add", "-A")
-        sandbox.git(clone, "commit", "-q", "-m", "large tree")
-        sandbox.git(clone, "push", "-q")
+        plain_add_commit_push(sandbox, vcs, clone, "large tree")
         committed = time.monotonic() - t
 
         runs = []
         for _ in range(max(1, args.status_runs)):
             s = time.monotonic()
-            out = sandbox.git(clone, "status", "--porcelain")
+            out = sandbox.run(vcs, clone, "status", *(() if vcs == "hg" else ("--porcelain",)))
             runs.append(time.monotonic() - s)
             assert out == "", f"tree not clean: {out[:200]}"
         status = statistics.median(runs)
@@ -104,13 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.close()
 
     limit = 2 * status + 2.0
-    print(f"large tree: {args.files} files in {args.dirs} folders (committed and pushed)")
+    print(f"large tree ({vcs}): {args.files} files in {args.dirs} folders (committed and pushed)")
     print(f"machine: {machine()}")
     print_table([
-        ("writing the tree / git add+commit+push", f"{written:.1f} s / {committed:.1f} s (setup)"),
-        ("git status", f"{status:.2f} s median of {len(runs)} "
+        (f"writing the tree / {vcs} add+commit+push", f"{written:.1f} s / {committed:.1f} s (setup)"),
+        (f"{vcs} status", f"{status:.2f} s median of {len(runs)} "
                        f"({', '.join(f'{r:.2f}' for r in runs)})"),
-        ("autosync spawn -> ready", f"{ready:.2f} s (target <= 2 x git status + 2 s = "
+        ("autosync spawn -> ready", f"{ready:.2f} s (target <= 2 x {vcs} status + 2 s = "
                                     f"{limit:.2f} s: {verdict(ready <= limit)})"),
         ("  baseline, one-file clone", f"{baseline:.2f} s"),
         ("  large tree minus baseline", f"{ready - baseline:.2f} s"),

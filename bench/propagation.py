@@ -22,7 +22,15 @@ import time
 import uuid
 from pathlib import Path
 
-from common import REPO, Autosync, Sandbox, machine, verdict
+from common import (
+    REPO,
+    Autosync,
+    Sandbox,
+    add_backend_argument,
+    machine,
+    plain_add_commit_push,
+    verdict,
+)
 
 sys.path.insert(0, str(REPO))
 from tests.fixtures.prosody import new_server
@@ -78,19 +86,18 @@ def record_stages(stages: dict[str, list[float]], start: float, done: float, a: 
             stages[name].append(t1 - t0)
 
 
-def plain_git_round_trips(sandbox: Sandbox, a: Path, b: Path, saves: int) -> list[float]:
-    """The floor: a person syncing by hand with plain git, each step run at once."""
+def plain_round_trips(sandbox: Sandbox, backend: str, a: Path, b: Path, saves: int
+                      ) -> list[float]:
+    """The floor: a person syncing by hand with plain git (or hg), each step at once."""
     times = []
     for i in range(saves):
         content = f"plain {i} {uuid.uuid4()}\n"
         start = time.monotonic()
         (a / "bench.txt").write_text(content)
-        sandbox.git(a, "add", "-A")
-        sandbox.git(a, "commit", "-q", "-m", f"plain {i}")
-        sandbox.git(a, "push", "-q")
-        sandbox.git(b, "pull", "-q")
+        plain_add_commit_push(sandbox, backend, a, f"plain {i}")
+        sandbox.run(backend, b, "pull", "-q", *(("-u",) if backend == "hg" else ()))
         if (b / "bench.txt").read_text() != content:
-            raise RuntimeError("plain git round trip did not carry the content")
+            raise RuntimeError("plain round trip did not carry the content")
         times.append(time.monotonic() - start)
     return times
 
@@ -105,6 +112,7 @@ def main() -> int:
     parser.add_argument("--gap", type=float, default=0.3,
                         help="pause after each save arrived, before the next (seconds)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    add_backend_argument(parser)
     args = parser.parse_args()
 
     sandbox = Sandbox(keep=args.keep)
@@ -114,9 +122,9 @@ def main() -> int:
         server.start()
         jid = server.register("bench", "bench-pw")
         sandbox.env["AUTOSYNC_XMPP_PASSWORD"] = "bench-pw"
-        bare, a = sandbox.remote_and_clone("a")
+        bare, a = sandbox.remote_and_clone("a", args.backend)
         b = sandbox.base / "b"
-        sandbox.git(sandbox.base, "clone", "-q", str(bare), str(b))
+        sandbox.run(args.backend, sandbox.base, "clone", "-q", str(bare), str(b))
         for folder in (a, b):
             procs.append(Autosync(sandbox, config(sandbox, folder, server, jid)).start())
         for proc in procs:  # both lines, in whatever order they come
@@ -145,7 +153,7 @@ def main() -> int:
             record_stages(stages, start, done, proc_a, proc_b, seen_a, seen_b)
         overheads = [t - COMMIT_DELAY - PUSH_DELAY for t in totals]
         p50, p95 = pct(overheads, 50), pct(overheads, 95)
-        print(f"propagation over XMPP: {args.saves} saves, commit_delay {COMMIT_DELAY} s, "
+        print(f"propagation over XMPP ({args.backend}): {args.saves} saves, commit_delay {COMMIT_DELAY} s, "
               f"push_delay {PUSH_DELAY} s, poll_interval 3600 s")
         print(f"machine: {machine()}")
         print(f"  total     p50 {pct(totals, 50) * 1000:7.0f} ms   p95 "
@@ -160,8 +168,8 @@ def main() -> int:
                       f"(p95 {pct(values, 95) * 1000:.0f} ms, n={len(values)})")
         for proc in procs:  # the same round trip by hand with plain git, same clones
             proc.stop()
-        plain = plain_git_round_trips(sandbox, a, b, min(args.saves, 20))
-        print(f"  plain git by hand (add+commit+push on A, pull on B, no delays), "
+        plain = plain_round_trips(sandbox, args.backend, a, b, min(args.saves, 20))
+        print(f"  plain {args.backend} by hand (add+commit+push on A, pull on B, no delays), "
               f"{len(plain)} saves: p50 {pct(plain, 50) * 1000:.0f} ms, "
               f"p95 {pct(plain, 95) * 1000:.0f} ms  <- compare with the overhead")
         print(f"  targets: overhead p50 <= {TARGET_P50 * 1000:.0f} ms "

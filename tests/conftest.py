@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fixtures.prosody",
     "tests.fixtures.git_remotes",
+    "tests.fixtures.hg_remotes",
     "tests.fixtures.attacker",
     "tests.fixtures.engine_harness",
     "tests.fixtures.sshd",

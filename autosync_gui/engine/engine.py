@@ -17,9 +17,9 @@ from pathlib import Path
 
 from autosync_gui.config import FolderSettings, Settings
 from autosync_gui.engine.activity_log import ActivityLog
+from autosync_gui.engine.backends import open_repository
 from autosync_gui.engine.events import Activity, ActivityKind, EngineObserver, ObserverHub
 from autosync_gui.engine.folder import FolderSync
-from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import RepositoryError
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,9 @@ class Engine:
         if path in self._folders:
             return self._folders[path]
         try:
-            repo = await asyncio.to_thread(GitRepository.open, path, self.hostname,
+            repo = await asyncio.to_thread(open_repository, path, self.hostname,
                                            settings.ignore)
-            lock = self._repo_locks.setdefault(repo.git_dir, asyncio.Lock())
+            lock = self._repo_locks.setdefault(repo.data_dir, asyncio.Lock())
             folder = FolderSync(settings, repo, self.hub, lock)
             self._folders[path] = folder
             await folder.start()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from autosync_gui.config import FolderSettings
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.backoff import Backoff
 from autosync_gui.engine.disk_usage import DiskUsage, measure_disk_usage
 from autosync_gui.engine.events import (
@@ -25,7 +25,6 @@ from autosync_gui.engine.events import (
     FolderState,
     ObserverHub,
 )
-from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
@@ -33,6 +32,7 @@ from autosync_gui.engine.repository import (
     FileVersion,
     HostileContent,
     RemoteError,
+    Repository,
     RepositoryBusy,
     RepositoryError,
 )
@@ -78,7 +78,7 @@ UNPAUSE_CHECK = 60.0  # a timed pause re-reads the wall clock at least this ofte
 class FolderSync:
     """The sync loop of one configured folder."""
 
-    def __init__(self, settings: FolderSettings, repo: GitRepository, hub: ObserverHub,
+    def __init__(self, settings: FolderSettings, repo: Repository, hub: ObserverHub,
                  lock: asyncio.Lock) -> None:
         self.settings = settings
         self.path = Path(settings.path)
@@ -303,7 +303,7 @@ class FolderSync:
         """Sizes of the repository (history) and of the folder's files (a walk of both,
         off the loop)."""
         top = self.repo.root / self.repo.scope if self.repo.scope else self.repo.root
-        return await asyncio.to_thread(measure_disk_usage, top, self.repo.git_dir)
+        return await asyncio.to_thread(measure_disk_usage, top, self.repo.data_dir)
 
     async def restore_version(self, path: str, version: FileVersion) -> CommitResult | None:
         """Put `version` back at `path` (repository-relative; a deleted file too, and a
@@ -524,7 +524,7 @@ class FolderSync:
         async with self._lock:
             self._set_state(FolderState.COMMITTING)
             result = await asyncio.to_thread(self.repo.commit_pending)
-            hidden = await asyncio.to_thread(self.repo.gitignored, changed) if changed else []
+            hidden = await asyncio.to_thread(self.repo.ignored_by_synced_rules, changed) if changed else []
         self._error = None
         self._busy_count = 0
         self._report_gitignored(hidden)
@@ -636,7 +636,7 @@ class FolderSync:
         if self._echo:
             self._echo = False
             self._changed_paths -= set(result.files)  # what the pull itself wrote
-            if self._changed_paths or await asyncio.to_thread(self.repo.is_dirty):
+            if bool(self._changed_paths) or await asyncio.to_thread(self.repo.is_dirty):
                 self._mark_changed()  # the user saved something while we merged
         if not result.changed:
             return
@@ -648,7 +648,7 @@ class FolderSync:
                    f"{_short_list(result.files)}",
                    files=result.files, host=host)
         for path in result.files:
-            if path.rsplit("/", 1)[-1] == ".gitignore":
+            if path.rsplit("/", 1)[-1] == self.repo.ignore_file_name:
                 self._pulled_ignore_files.add(path)
         for path, kept in result.kept_local:
             self._emit(ActivityKind.CONFLICT,

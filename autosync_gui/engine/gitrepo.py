@@ -18,7 +18,7 @@ from pathlib import Path
 
 import git
 
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.careful_pull import (
     EXECUTABLE,
@@ -174,6 +174,9 @@ def _name_status(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
 class GitRepository:
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
 
+    kind = "git"
+    ignore_file_name = ".gitignore"
+
     def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str]) -> None:
         self._repo = layout.repo
         self.root = layout.root
@@ -184,6 +187,7 @@ class GitRepository:
         self.tracking_ref = f"refs/remotes/{self.remote}/{self.remote_branch}"
         self.hostname = rules.safe_host(hostname)
         self.git_dir = Path(self._repo.common_dir).resolve()
+        self.data_dir = self.git_dir
         self.state_dir = self.git_dir / "autosync"
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
@@ -362,7 +366,7 @@ class GitRepository:
                   env={"GIT_LITERAL_PATHSPECS": "1"})
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
 
-    def gitignored(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
+    def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
         """Of `paths`, the existing files a .gitignore in the tree keeps out of commits:
         (path, the .gitignore, its pattern). Our own and the user's private excludes
         (built-in temporaries, folder patterns, info/exclude) are not counted."""
@@ -462,7 +466,7 @@ class GitRepository:
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
         """Merge the fetched remote branch into ours. Local work must be committed first;
-        real conflicts keep both versions (see conflicts.py) and are committed resolved."""
+        real conflicts keep both versions (see conflict_rules.py) and are committed resolved."""
         self._refuse_foreign_operation()
         upstream = self._rev(self.tracking_ref)
         if upstream is None:
@@ -569,7 +573,7 @@ class GitRepository:
     def _plan_resolution(self, stages: dict[str, dict[int, tuple[str, str]]], taken: set[str],
                          ours_rev: str, theirs_rev: str
                          ) -> tuple[list[bytes], list[str], list[str], list[Conflict]]:
-        """The resolution of unmerged paths (rules in conflicts.py): index lines (for
+        """The resolution of unmerged paths (rules in conflict_rules.py): index lines (for
         `update-index --index-info`), paths written, paths removed, conflicts found."""
         index_lines: list[bytes] = []
         write: list[str] = []

@@ -1,14 +1,18 @@
-"""The small version-control interface the sync loop needs, so a Mercurial backend can be
-added beside git later. All methods block: callers run them in a worker thread."""
+"""The version-control interface the engine sees: FolderSync, Engine, the UI and the
+notifier use a folder's repository only through `Repository`, whichever backend (git,
+Mercurial) implements it; `backends.open_repository` picks the backend once, when a folder
+is opened. All methods block: callers run them in a worker thread."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from autosync_gui.engine.events import Conflict
+from autosync_gui.engine.worktree_fs import WorkTree
 
 
 class RepositoryError(Exception):
@@ -130,9 +134,16 @@ class FileHistoryQueries(Protocol):
 
 
 class Repository(Protocol):
+    """One synced folder's repository (the folder may be a sub-folder of the work tree)."""
+
+    kind: str  # "git" or "hg", for messages and the README's figures
     root: Path  # the work tree's top
-    git_dir: Path  # where the repository keeps its data (used to share locks)
+    data_dir: Path  # where the repository keeps its data (folders sharing it share a lock)
     scope: str  # the watched folder relative to root ("" for the whole tree)
+    hostname: str  # this machine's name as recorded in commits (file-name safe)
+    remote: str  # the remote's name as the user knows it (for "pushed to ...")
+    work_tree: WorkTree  # link-safe file operations in the work tree
+    ignore_file_name: str  # the synced ignore file (.gitignore, .hgignore)
     remote_display: str  # the remote's URL without credentials, for messages
     file_history: FileHistoryQueries
 
@@ -141,13 +152,40 @@ class Repository(Protocol):
         ...
 
     def recover(self) -> list[str]:
-        """Undo what a killed process left behind; returns what was done."""
+        """Take this repository's autosync lock, then undo what a killed process left
+        behind; returns a line per thing done. RepositoryError if another autosync has
+        the lock."""
         ...
 
-    def commit_pending(self) -> CommitResult | None: ...
+    def release(self) -> None:
+        """Give up the lock taken by recover()."""
+        ...
+
+    def note_nested_repository(self, relpath: str) -> None:
+        """A folder inside the tree is a repository of its own: never sync it as part of
+        this one."""
+        ...
+
+    def commit_pending(self) -> CommitResult | None:
+        """Commit everything pending in the folder as one commit; None if nothing changed."""
+        ...
+
+    def is_dirty(self) -> bool:
+        """Whether the folder has changes not committed yet."""
+        ...
+
+    def set_ignore(self, patterns: Iterable[str]) -> None:
+        """New folder ignore patterns (the folder's settings), in force for the next
+        commit."""
+        ...
+
+    def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
+        """Of `paths`, the existing files an ignore file that is itself synced
+        (.gitignore, .hgignore) keeps out of commits: (path, that file, its pattern)."""
+        ...
 
     def remote_moved(self) -> bool:
-        """Cheap check whether the remote branch differs from what we fetched last."""
+        """Cheap check whether the remote branch has something we have not integrated."""
         ...
 
     def fetch(self) -> None: ...
@@ -165,6 +203,10 @@ class Repository(Protocol):
     def has_commit(self, sha: str) -> bool: ...
 
     def head(self) -> str | None: ...
+
+    def tracked_files(self) -> list[str]:
+        """Paths (relative to root) of the files committed in the folder."""
+        ...
 
     def history(self, skip: int, limit: int, path_filter: str | None) -> list[CommitInfo]: ...
 

@@ -28,6 +28,9 @@ MASK = (pyinotify.IN_CREATE | pyinotify.IN_DELETE | pyinotify.IN_MODIFY
         | pyinotify.IN_ATTRIB | pyinotify.IN_DELETE_SELF | pyinotify.IN_MOVE_SELF)
 # The system-wide setting, and the per-user-namespace one (Linux >= 5.11); the lower wins.
 _HEADER = struct.Struct("iIII")  # struct inotify_event without its name
+# A repository's own data (git, Mercurial): never watched; a folder holding one inside the
+# tree is a nested repository.
+REPOSITORY_DIRS = frozenset({".git", ".hg"})
 MAX_WATCHES_FILES = (Path("/proc/sys/fs/inotify/max_user_watches"),
                      Path("/proc/sys/user/max_inotify_watches"))
 
@@ -91,7 +94,7 @@ class _Notifier(pyinotify.AsyncioNotifier):
 
 class TreeWatcher:
     """Watches `folder` (inside the work tree `root`) and reports repository-relative
-    paths. `.git` folders and nested repositories are never watched."""
+    paths. `.git`/`.hg` folders and nested repositories are never watched."""
 
     def __init__(self, folder: Path, root: Path, *, on_change: Callable[[str], None],
                  on_rescan: Callable[[str], None], on_nested: Callable[[str], None],
@@ -151,9 +154,9 @@ class TreeWatcher:
         rel = self._rel(path)
         if rel is None:
             return False
-        if ".git" in rel.split("/"):
+        if not REPOSITORY_DIRS.isdisjoint(rel.split("/")):
             return True
-        if os.path.lexists(os.path.join(path, ".git")):
+        if any(os.path.lexists(os.path.join(path, name)) for name in REPOSITORY_DIRS):
             self._on_nested(rel)
             return True
         return False
@@ -179,8 +182,9 @@ class TreeWatcher:
         if rel is None:
             return
         parts = rel.split("/")
-        if ".git" in parts:
-            index = parts.index(".git")
+        inside = next((name for name in REPOSITORY_DIRS if name in parts), None)
+        if inside is not None:
+            index = parts.index(inside)
             if index > 0 and event.mask & pyinotify.IN_CREATE:
                 self._on_nested("/".join(parts[:index]))
                 self._on_change(rel)

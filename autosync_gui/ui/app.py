@@ -40,7 +40,7 @@ from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.ui.activity_window import ActivityWindow
 from autosync_gui.ui.adapter import EngineSignals
 from autosync_gui.ui.common import local_time, spawn
-from autosync_gui.ui.conflicts import ConflictDialog
+from autosync_gui.ui.conflict_dialog import ConflictDialog
 from autosync_gui.ui.deleted_files import DeletedFilesDialog
 from autosync_gui.ui.folder_settings import FolderSettingsDialog
 from autosync_gui.ui.history import HistoryDialog

@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autosync_gui.engine.conflicts import parse_copy_name
+from autosync_gui.engine.conflict_rules import parse_copy_name
 from autosync_gui.engine.ignore import is_temporary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
