@@ -108,6 +108,7 @@ class ActivityWindow(QDialog):
         self.folders.setRootIsDecorated(False)
         self.folders.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = self.folders.header()
+        assert header is not None  # a QTreeWidget always has one
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.folders.currentItemChanged.connect(lambda *_: self._update_buttons())
@@ -119,6 +120,7 @@ class ActivityWindow(QDialog):
         self.events.setHeaderLabels(["Time", "Folder", "What", "Details"])
         self.events.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         events_header = self.events.header()
+        assert events_header is not None
         events_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         events_header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.events.currentItemChanged.connect(lambda *_: self._update_buttons())

@@ -57,9 +57,9 @@ def image_of(name: str, data: bytes) -> QImage | None:
         return None  # a text file
     hint = {".svgz": "svgz", ".svg": "svg", ".jpg": "jpeg"}.get(suffix, suffix.lstrip("."))
     image = QImage()
-    if not image.loadFromData(QByteArray(data), hint.encode() or None):
-        if not image.loadFromData(QByteArray(data)):
-            return None
+    if not (hint and image.loadFromData(QByteArray(data), hint)) \
+            and not image.loadFromData(QByteArray(data)):
+        return None
     return None if image.isNull() else image
 
 
@@ -166,7 +166,8 @@ class SideBySideDiff(QTableWidget):
         right = new.splitlines()
         rows: list[tuple[str, int | None, str, int | None, str]] = []
         matcher = difflib.SequenceMatcher(None, left, right, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for opcode, i1, i2, j1, j2 in matcher.get_opcodes():
+            tag: str = opcode
             span = max(i2 - i1, j2 - j1)
             for k in range(span):
                 li = i1 + k if i1 + k < i2 else None
