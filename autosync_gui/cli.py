@@ -11,7 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
-from autosync_gui import __version__, log_safety
+from autosync_gui import __version__, log_safety, setup_cli
 from autosync_gui.config import ConfigError, Settings, load_config
 from autosync_gui.control.cli_commands import add_control_commands, run_control
 from autosync_gui.control.instance import InstanceLock, instance_paths
@@ -22,6 +22,7 @@ from autosync_gui.engine.backends import validate_folder
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.log_levels import set_library_levels
 from autosync_gui.secrets import take_environment_password
 
 log = logging.getLogger("autosync")
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", default=argparse.SUPPRESS)
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     add_control_commands(sub)
+    setup_cli.add_subcommands(sub)
     return parser
 
 
@@ -66,9 +68,17 @@ def main(argv: list[str] | None = None) -> int:
         return run_control(args, unknown)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a set-up subcommand that does one thing and exits
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                            format="autosync: %(message)s", stream=sys.stderr)
+        log_safety.install(*logging.getLogger().handlers)
+        set_library_levels(args.verbose)
+        return int(handler(args))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     log_safety.install(*logging.getLogger().handlers)
+    set_library_levels(args.verbose)
     headless = args.headless or (args.command == "run" and _no_gui_available())
     if not headless:
         if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
@@ -134,6 +144,8 @@ async def run_headless(settings: Settings, lock: InstanceLock) -> int:
     try:
         await control.start()
         await engine.start()
+        if settings.source is not None:
+            engine.watch_config(settings.source)  # `autosync add`/`remove` while running
         notifier = await _start_notifier(engine, settings)
         log.info("autosync %s running: %d folder(s)", __version__, len(engine.folders))
         await stop.wait()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from autosync_gui.atomic_file import write_atomically
+from autosync_gui.xdg import config_home
 
 NOTIFICATION_LEVELS = ("all", "important", "none")
 
@@ -64,8 +65,7 @@ class Settings:
 
 
 def default_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "autosync" / "config.toml"
+    return config_home() / "autosync" / "config.toml"
 
 
 def legacy_config_path() -> Path:
@@ -325,10 +325,17 @@ def render_config(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def save_config(settings: Settings, path: Path) -> None:
-    """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
+def check_settings(settings: Settings, path: Path) -> str:
+    """The file text for `settings`, checked by reading it back as the loader would:
+    raises ConfigError (one line) for anything the loader would refuse."""
     text = render_config(settings)
     parse_settings(tomllib.loads(text), path)  # never write what we could not read back
+    return text
+
+
+def save_config(settings: Settings, path: Path) -> None:
+    """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
+    text = check_settings(settings, path)
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
     write_atomically(path, text.encode("utf-8"), private=True)  # 0600: it names accounts

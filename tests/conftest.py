@@ -9,6 +9,9 @@ pytest_plugins = [
     "tests.fixtures.sshd",
     "tests.fixtures.qt",
     "tests.fixtures.dbus_notifications",
+    "tests.fixtures.https_git",
+    "tests.fixtures.git_daemon",
+    "tests.ui.keyrings",
 ]
 
 

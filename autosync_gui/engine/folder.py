@@ -417,6 +417,13 @@ class FolderSync:
 
         self._timers[name] = loop.call_later(max(0.0, delay), fire)
 
+    def _arm_earliest(self, name: str, delay: float, callback: Callable[[], None]) -> None:
+        """Like _arm, but keep a timer of that name that fires sooner."""
+        handle = self._timers.get(name)
+        if handle is not None and handle.when() <= asyncio.get_running_loop().time() + delay:
+            return
+        self._arm(name, delay, callback)
+
     def _cancel(self, name: str) -> None:
         handle = self._timers.pop(name, None)
         if handle is not None:
@@ -488,6 +495,10 @@ class FolderSync:
             self._want_sync = False
             reasons, self._sync_reasons = self._sync_reasons, set()
             await self._sync(reasons)
+
+    def _quiet_long_enough(self) -> bool:
+        quiet_for = asyncio.get_running_loop().time() - self._last_change
+        return quiet_for >= self.settings.commit_delay
 
     def _fail(self, message: str) -> None:
         self._error = message
@@ -568,11 +579,26 @@ class FolderSync:
         except RemoteError as exc:
             self._remote_failed(exc)
             return
-        if moved:
+        # The remote answered: whatever failed before (a key, a host key, a password now
+        # fixed; the network back) is worth a sync now, not after the back-off.
+        recovered = self._remote_problem is not None or self._failures > 0
+        if recovered:
+            self._failures = 0
+            self._cancel("retry")
+        if moved or recovered or await asyncio.to_thread(self.repo.ahead):
             self._request_sync("poll")
 
     async def _sync(self, reasons: set[str]) -> None:
-        if reasons == {"notify"} and not self._dirty:
+        if self._dirty and "user" not in reasons and not self._quiet_long_enough():
+            # A change is still settling: never commit before commit_delay of quiet (a
+            # notice or a reconnect must not cut a save short). The commit timer runs this
+            # sync right after the commit.
+            self._want_sync = True
+            self._sync_reasons |= reasons
+            if "commit" not in self._timers:
+                self._arm("commit", self.settings.commit_delay, self._due_commit)
+            return
+        if reasons == {"notify"} and not self._dirty and self._remote_problem is None:
             notified = list(self._notified)
             self._notified.clear()
             if notified and all(await asyncio.to_thread(
@@ -685,7 +711,8 @@ class FolderSync:
             delay = self._next_backoff()
         else:
             delay = max(self.settings.poll_interval, 60.0)
-        self._arm("retry", delay, lambda: self._request_sync("retry"))
+        # A later failure (e.g. the next poll) never pushes a pending retry further out.
+        self._arm_earliest("retry", delay, lambda: self._request_sync("retry"))
 
     async def _flush(self) -> None:
         if not self.path.is_dir():

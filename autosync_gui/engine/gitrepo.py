@@ -32,10 +32,8 @@ from autosync_gui.engine.careful_pull import (
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.git_env import (
     GitResult,
-    RemoteProblem,
-    classify,
-    first_line,
     noninteractive_env,
+    remote_error,
 )
 from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.git_runner import GitRunner, safety_options
@@ -47,11 +45,11 @@ from autosync_gui.engine.repository import (
     CommitResult,
     HostileContent,
     IntegrateResult,
-    RemoteError,
     RepositoryError,
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
 from autosync_gui.engine.worktree_fs import WorkTree
+from autosync_gui.text import safe_host
 
 log = logging.getLogger(__name__)
 
@@ -131,21 +129,6 @@ def _inspect(folder: Path) -> _Layout:
     return _Layout(repo, root, scope, branch, str(remote), remote_branch)
 
 
-def _classify_remote_error(err: str, url: str) -> RemoteError:
-    """Turn git/ssh's stderr into one clear line; `offline` errors are retried."""
-    problem = classify(err)
-    if problem is RemoteProblem.HOST_KEY:
-        return RemoteError(f"host key not trusted for {url}: check and accept it once with "
-                           "`ssh` in a terminal", offline=False)
-    if problem is RemoteProblem.AUTH:
-        return RemoteError(f"authentication failed for {url}: check your ssh key or "
-                           "credentials", offline=False)
-    if problem is RemoteProblem.MISSING:
-        return RemoteError(f"remote {url} not found (unplugged disk or moved repository?); "
-                           "retrying", offline=True)
-    return RemoteError(f"remote {url} unreachable: {first_line(err)}", offline=True)
-
-
 _STATUS_WORDS = {"A": "added", "M": "modified", "T": "modified", "D": "deleted",
                  "R": "renamed", "C": "added"}
 
@@ -185,7 +168,7 @@ class GitRepository:
         self.remote = layout.remote
         self.remote_branch = layout.remote_branch
         self.tracking_ref = f"refs/remotes/{self.remote}/{self.remote_branch}"
-        self.hostname = rules.safe_host(hostname)
+        self.hostname = safe_host(hostname)
         self.git_dir = Path(self._repo.common_dir).resolve()
         self.data_dir = self.git_dir
         self.state_dir = self.git_dir / "autosync"
@@ -247,7 +230,7 @@ class GitRepository:
     def _network(self, *args: str) -> GitResult:
         result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
         if not result.ok:
-            raise _classify_remote_error(result.err, self.remote_display)
+            raise remote_error(self.remote_display, result.err)
         return result
 
     def _rev(self, ref: str) -> str | None:
@@ -437,7 +420,7 @@ class GitRepository:
                 f"refused commit {tip[0][:12]} from {self.remote_display}: a tree in it "
                 f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
                 "remote needs a commit that removes it")
-        raise _classify_remote_error(result.err, self.remote_display)
+        raise remote_error(self.remote_display, result.err)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -461,7 +444,7 @@ class GitRepository:
             return False
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
-        raise _classify_remote_error(result.err or text, self.remote_display)
+        raise remote_error(self.remote_display, result.err or text)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
@@ -557,7 +540,7 @@ class GitRepository:
         fmt = f"%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)%x00%an"
         result = self._run("log", "-1", f"--format={fmt}", commit, check=False)
         trailer, _, author = result.text.partition("\0")
-        return rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown")
+        return safe_host((trailer.split(",")[0] or author).strip() or "unknown")
 
     def _side_version(self, side: str, path: str, mode: str, blob: str) -> rules.SideVersion:
         fmt = f"%H%x00%cI%x00%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)%x00%an"
@@ -566,7 +549,7 @@ class GitRepository:
         if not result.text:
             result = self._run("log", "-1", f"--format={fmt}", side)
         sha, when, trailer, author = ([*result.text.split("\x00"), "", "", "", ""])[:4]
-        host = rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown")
+        host = safe_host((trailer.split(",")[0] or author).strip() or "unknown")
         return rules.SideVersion(mode=mode, blob=blob, commit=sha,
                                  commit_time=datetime.fromisoformat(when), host=host)
 
@@ -732,7 +715,7 @@ class GitRepository:
             files, changes = _name_status(names)
             commits.append(CommitInfo(
                 sha=sha, time=datetime.fromisoformat(when),
-                host=rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown"),
+                host=safe_host((trailer.split(",")[0] or author).strip() or "unknown"),
                 author=author, subject=subject, files=files, changes=changes))
         return commits
 

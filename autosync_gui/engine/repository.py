@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Protocol
 
 from autosync_gui.engine.events import Conflict
+
+# The backend-neutral remote problems, re-exported for the backends and the sync loop.
+from autosync_gui.engine.remote import RemoteError as RemoteError
+from autosync_gui.engine.remote import RemoteProblem as RemoteProblem
 from autosync_gui.engine.worktree_fs import WorkTree
 
 
@@ -28,15 +32,6 @@ class HostileContent(RepositoryError):
     """Pulled content the engine refuses to apply (a path into `.git` or outside the
     folder, through a symbolic link, an unsupported entry): nothing was written; the
     folder stays in error until the remote has a commit that fixes it."""
-
-
-class RemoteError(Exception):
-    """Talking to the remote failed. `offline` means retry later (unreachable);
-    otherwise the user must act (authentication, host key, missing repository)."""
-
-    def __init__(self, message: str, *, offline: bool) -> None:
-        super().__init__(message)
-        self.offline = offline
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,7 @@ class TrayApp(QObject):
         await self.engine.start()
         for folder in self.settings.folders:
             await self._add_to_engine(folder)
+        self.engine.watch_config(self.config_path, self._on_config_reloaded)
         self.tray.rebuild()
         self.tray.show()
         await self._start_xmpp()
@@ -244,6 +245,12 @@ class TrayApp(QObject):
         await self.shutdown()
         return 0
 
+    def _on_config_reloaded(self, settings: Settings) -> None:
+        """The file changed (e.g. `autosync add`): keep our copy's folders current; the
+        engine starts and stops them, and the menu follows (see _on_activity)."""
+        self.settings = replace(self.settings, folders=settings.folders)
+        self._folder_levels()
+
     # ------------------------------------------------------------------ engine events
     def _on_state(self, path: Path, state: FolderState, _detail: str) -> None:
         if state not in (FolderState.PUSHING, FolderState.PULLING):
@@ -268,6 +275,8 @@ class TrayApp(QObject):
         self.notifier.settle(path, open_conflicts, needs_user)
 
     def _on_activity(self, event: Activity) -> None:
+        if {Path(f.path) for f in self.folders()} != set(self.tray.folder_menus):
+            self.tray.rebuild()  # a folder came or went (configuration changed)
         self.tray.add_activity(event)
         self.notifier.activity(event)
         if event.kind == ActivityKind.CONFLICT:
@@ -534,7 +543,11 @@ class TrayApp(QObject):
         return self.settings_dialog
 
     def _on_settings_saved(self, settings: Settings) -> None:
-        xmpp_changed = settings.xmpp != self.settings.xmpp
+        dialog = self.settings_dialog
+        # A new password alone leaves the settings equal: log in again all the same (a
+        # failed login is never retried by itself).
+        xmpp_changed = settings.xmpp != self.settings.xmpp or \
+            (dialog is not None and dialog.password_stored)
         self.settings = settings
         self.notifier.set_level(settings.ui.notifications)
         self._folder_levels()

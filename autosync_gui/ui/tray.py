@@ -127,6 +127,9 @@ class TrayUi(QObject):
         self.autostart_action.toggled.connect(self._on_autostart)
         self.conflicts_action = QAction("Conflicts…", self)
         self.conflicts_action.triggered.connect(lambda: self._actions.conflicts())
+        self.setup_action = QAction("Set up a folder…", self)
+        self.setup_action.setObjectName("setup_folder")
+        self.setup_action.triggered.connect(lambda: self._actions.add_folder())
         self.add_action = QAction("Add folder…", self)
         self.add_action.triggered.connect(lambda: self._actions.add_folder())
         self.settings_action = QAction("Settings…", self)
@@ -217,8 +220,7 @@ class TrayUi(QObject):
             self.menu.addAction(self.activity_action)
             self.menu.addSeparator()
         if not folders:
-            none = self.menu.addAction("No folder synced yet")
-            none.setEnabled(False)
+            self.menu.addAction(self.setup_action)
         for folder in folders:
             path = Path(folder.path)
             sub = self.menu.addMenu(path.name)
@@ -363,7 +365,7 @@ class TrayUi(QObject):
         lines = [f"autosync — {self.state.value}"]
         folders = self._folders()
         if not folders:
-            lines.append("no folder synced yet")
+            lines.append("no folder set up yet: choose “Set up a folder…” in this menu")
         lines.extend(self.folder_line(f) for f in folders)
         if self.channel is not None and self.channel[0] != ChannelState.CONNECTED:
             state, detail = self.channel
