@@ -93,12 +93,29 @@ async def test_stop_syncing_keeps_files_and_history(remote: Remote, start_app) -
     assert box is not None and box.isVisible() and str(a) in box.text()
     stop = next(b for b in box.buttons()
                 if box.buttonRole(b) == QMessageBox.ButtonRole.DestructiveRole)
-    rebuilt = signal_future(app.tray.menuRebuilt)
     stop.click()
-    await asyncio.wait_for(rebuilt, 30)
+    await until(lambda: not dialog.isVisible(), timeout=30, what="stopped and closed")
     assert app.engine.folders == []
     assert load_config(app.config_path).folders == ()
     assert a not in app.tray.folder_menus and not dialog.isVisible()
     assert (a / "last words.txt").exists() and (a / ".git").is_dir()
     assert "last words.txt" in remote_tree(remote), "pending changes were pushed once"
     assert git(a, "log", "-1", "--format=%s") != ""
+
+
+async def test_a_hand_edit_of_the_file_is_followed_in_place(remote: Remote,
+                                                            start_app) -> None:
+    from dataclasses import replace
+
+    from autosync_gui.config import save_config
+
+    a = remote.clone("a")
+    app = await start_app(a)
+    folder = app.engine.folder(a)
+    await until(lambda: folder.ready.is_set(), what="ready")
+    settings = load_config(app.config_path)
+    edited = replace(settings.folders[0], ignore=("*.bak",), notifications="none")
+    save_config(replace(settings, folders=(edited,)), app.config_path)
+    await until(lambda: folder.settings == edited, what="the engine follows the file")
+    assert app.engine.folder(a) is folder, "in place: not restarted"
+    await until(lambda: app.notifier.level_of(a) == "none", what="the level follows")

@@ -124,7 +124,7 @@ async def test_error_notification_withdrawn_when_syncing_again(
     shown = signal_future(notification_server.received, when=lambda m: "attention" in m.summary)
     app = await start_app(a)
     message = (await asyncio.wait_for(shown, 20))[0]
-    assert "not found" in message.body
+    assert str(remote.bare) in message.body
     closed = signal_future(notification_server.closed)
     moved.rename(remote.bare)
     app.engine.sync_now(a)
