@@ -18,7 +18,8 @@ async def test_new_file_is_committed_and_pushed(remote: Remote, start_engine) ->
                     what="notes.txt on the remote")
     msg = remote.message(a)
     assert "1 file changed" in msg and "laptop" in msg and "A notes.txt" in msg
-    assert rec.of(ActivityKind.PUSHED)
+    # the remote moves before the push is reported: await the report, don't race it
+    await rec.until(lambda: rec.of(ActivityKind.PUSHED), what="the push reported")
     assert remote.is_clean(a)
 
 

@@ -108,7 +108,7 @@ async def test_pause_holds_commits_and_resume_syncs(remote: Remote, start_engine
     assert "while-paused.txt" not in git(a, "ls-files")
     engine.resume(a)
     await rec.until(lambda: "while-paused.txt" in remote.tree_names(), what="synced on resume")
-    assert rec.of(ActivityKind.PUSHED)
+    await rec.until(lambda: rec.of(ActivityKind.PUSHED), what="the push reported")
 
 
 def test_mercurial_folder_is_refused_with_one_line_until_the_backend_is_finished(

@@ -88,6 +88,14 @@ async def victim(remote: Remote, attacker: Attacker, isolated_home: Path, start_
     return Victim(remote, attacker, isolated_home, engine, rec, a)
 
 
+def _read(path: Path) -> bytes | None:
+    """A file's bytes, or None while a pull has it moved aside."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 def _hook(marker: Path) -> str:
     return f"#!/bin/sh\ntouch '{marker}'\n"
 
@@ -206,8 +214,8 @@ async def test_symlink_named_like_an_old_temporary_is_harmless(victim: Victim,
                            what="links pulled")
     attacker.push_files({"README.txt": ("100644", "changed by the peer\n"), **bulk})
     await victim.pull()
-    await victim.rec.until(lambda: (victim.path / "README.txt").read_text()
-                           == "changed by the peer\n", timeout=30, what="pulled")
+    await victim.rec.until(lambda: _read(victim.path / "README.txt")
+                           == b"changed by the peer\n", timeout=30, what="pulled")
     assert bashrc.read_text() == "the victim's shell set-up\n"
     assert bashrc.stat().st_mode & 0o777 == 0o600
     victim.assert_nothing_outside_changed()
