@@ -20,6 +20,7 @@ from typing import Literal
 from autosync_gui.config import FolderSettings
 from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.backoff import Backoff
+from autosync_gui.engine.disk_usage import DiskUsage, measure_disk_usage
 from autosync_gui.engine.events import (
     Activity,
     ActivityKind,
@@ -247,6 +248,18 @@ class FolderSync:
         self._request_sync("notify")
         return True
 
+    async def reconfigure(self, settings: FolderSettings) -> None:
+        """New settings for this folder, in force at once: delays and the poll interval
+        from their next use (a poll due later than the new interval comes sooner), ignore
+        patterns from the next commit, XMPP notices from the next one."""
+        old, self.settings = self.settings, settings
+        if settings.ignore != old.ignore:
+            async with self._lock:
+                await asyncio.to_thread(self.repo.set_ignore, settings.ignore)
+        if settings.poll_interval != old.poll_interval:
+            self._arm("poll", settings.poll_interval, self._due_poll)
+        self._emit(ActivityKind.INFO, "settings changed")
+
     def pause(self, until: datetime | None = None) -> None:
         """Stop committing and syncing, until `until` (aware) or until resumed. Changes
         made meanwhile are committed and synced on resume."""
@@ -302,6 +315,16 @@ class FolderSync:
 
     async def unpushed_commits(self) -> int:
         return await asyncio.to_thread(self.repo.file_history.unpushed_commits)
+
+    async def ignored_files(self, limit: int = 1000) -> list[str]:
+        """Files in the folder that are not synced because an ignore rule matches them."""
+        return await asyncio.to_thread(self.repo.file_history.ignored_files, limit)
+
+    async def disk_usage(self) -> DiskUsage:
+        """Sizes of the repository (history) and of the folder's files (a walk of both,
+        off the loop)."""
+        top = self.repo.root / self.repo.scope if self.repo.scope else self.repo.root
+        return await asyncio.to_thread(measure_disk_usage, top, self.repo.data_dir)
 
     async def restore_version(self, path: str, version: FileVersion) -> CommitResult | None:
         """Put `version` back at `path` (repository-relative; a deleted file too, and a

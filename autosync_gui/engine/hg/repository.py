@@ -211,6 +211,10 @@ class HgRepository:
         self._nested.add(relpath)
         self._write_ignore()
 
+    def set_ignore(self, patterns: Iterable[str]) -> None:
+        self._ignore = tuple(patterns)
+        self._write_ignore()
+
     def _write_ignore(self) -> None:
         hgconfig.write_private(self._ignore_file, hgconfig.render_ignore(
             self._ignore, self.scope, self._nested, kept_local_names(self.state_dir)))
