@@ -540,11 +540,6 @@ class FolderSync:
             reasons, self._sync_reasons = self._sync_reasons, set()
             await self._sync(reasons)
 
-    def _quiet_long_enough(self) -> bool:
-        """Whether the pending changes' quiet period (quiet_period.py) is over."""
-        due = self._quiet.due(asyncio.get_running_loop().time())
-        return due is None or due <= asyncio.get_running_loop().time()
-
     def _fail(self, message: str) -> None:
         self._error = message
         if message != self._last_reported:
@@ -708,14 +703,6 @@ class FolderSync:
             self._request_sync("poll")
 
     async def _sync(self, reasons: set[str]) -> None:
-        if self._dirty and "user" not in reasons and not self._quiet_long_enough():
-            # A change is still settling: never commit before commit_delay of quiet (a
-            # notice or a reconnect must not cut a save short). The commit timer runs this
-            # sync right after the commit.
-            self._want_sync = True
-            self._sync_reasons |= reasons
-            self._schedule_commit(asyncio.get_running_loop().time())
-            return
         if reasons == {"notify"} and not self._dirty and self._remote_problem is None:
             notified = list(self._notified)
             self._notified.clear()
