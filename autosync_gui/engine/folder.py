@@ -573,6 +573,7 @@ class FolderSync:
         self._failures = 0
         self._cancel("retry")
         self.last_sync = datetime.now(UTC)
+        await asyncio.to_thread(self.repo.tidy)  # after the sync: no save waits for it
 
     async def _fetch_integrate_push(self, *, push_first: bool = False) -> None:
         """Fetch, integrate, push; a rejected push goes round again. Right after our own

@@ -87,6 +87,10 @@ class Repository(Protocol):
         """Commit what changed, except the files in `hold` (still being written)."""
         ...
 
+    def tidy(self) -> None:
+        """Housekeeping (e.g. repacking), run after a sync rather than inside one."""
+        ...
+
     def remote_moved(self) -> bool:
         """Cheap check whether the remote branch differs from what we fetched last."""
         ...
