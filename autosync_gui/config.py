@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from autosync_gui.atomic_file import write_atomically
+from autosync_gui.xdg import config_home
 
 NOTIFICATION_LEVELS = ("all", "important", "none")
 
@@ -61,20 +62,27 @@ class Settings:
 
 
 def default_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "autosync" / "config.toml"
+    return config_home() / "autosync" / "config.toml"
 
 
 def legacy_config_path() -> Path:
     return Path.home() / ".autosync"
 
 
+def choose_config_path(path: Path | None = None) -> Path:
+    """The file an instance started with `--config path` reads: the given file, else the
+    XDG TOML file, else a legacy ~/.autosync (when only that exists)."""
+    if path is not None:
+        return path
+    chosen = default_config_path()
+    if not chosen.exists() and legacy_config_path().exists():
+        return legacy_config_path()
+    return chosen
+
+
 def load_config(path: Path | None = None) -> Settings:
     """Load the given file, else the XDG TOML file, else a legacy ~/.autosync."""
-    if path is None:
-        path = default_config_path()
-        if not path.exists() and legacy_config_path().exists():
-            path = legacy_config_path()
+    path = choose_config_path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such configuration file; create it (see README) or pass --config")
     try:
@@ -309,10 +317,17 @@ def render_config(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def save_config(settings: Settings, path: Path) -> None:
-    """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
+def check_settings(settings: Settings, path: Path) -> str:
+    """The file text for `settings`, checked by reading it back as the loader would:
+    raises ConfigError (one line) for anything the loader would refuse."""
     text = render_config(settings)
     parse_settings(tomllib.loads(text), path)  # never write what we could not read back
+    return text
+
+
+def save_config(settings: Settings, path: Path) -> None:
+    """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
+    text = check_settings(settings, path)
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
     write_atomically(path, text.encode("utf-8"), private=True)  # 0600: it names accounts
@@ -322,3 +337,8 @@ def with_folder(settings: Settings, folder: FolderSettings) -> Settings:
     """Settings with one more folder (replacing an entry with the same path)."""
     others = tuple(f for f in settings.folders if f.path != folder.path)
     return replace(settings, folders=(*others, folder))
+
+
+def without_folder(settings: Settings, path: Path) -> Settings:
+    """Settings with the folder at `path` no longer synced."""
+    return replace(settings, folders=tuple(f for f in settings.folders if f.path != path))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each benchmark as a real multi-process run
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from autosync_gui.config import FolderSettings
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.backoff import Backoff
 from autosync_gui.engine.events import (
     Activity,
@@ -27,14 +27,16 @@ from autosync_gui.engine.events import (
     FolderState,
     ObserverHub,
 )
-from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.open_files import open_files, open_for_writing_under
 from autosync_gui.engine.quiet_period import Change, QuietPeriod
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
+    DeletedFile,
+    FileVersion,
     HostileContent,
     RemoteError,
+    Repository,
     RepositoryBusy,
     RepositoryError,
 )
@@ -54,6 +56,10 @@ LOCK_REPORT_AFTER = 5.0  # a commit held up this long says why (state and one lo
 MAX_CHECKED_PATHS = 200  # changed paths checked against .gitignore after each commit
 
 
+def commit_short(sha: str) -> str:
+    return sha[:10]
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
@@ -63,10 +69,23 @@ def _short_list(files: tuple[str, ...] | list[str], limit: int = 3) -> str:
     return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
 
 
+def local_minute(when: datetime) -> str:
+    """A moment as the user reads it: local time to the minute."""
+    return when.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def restore_title(name: str, version: FileVersion) -> str:
+    """The subject of a restore commit."""
+    return f"restored {name} as of {local_minute(version.time)} from {version.host}"
+
+
+UNPAUSE_CHECK = 60.0  # a timed pause re-reads the wall clock at least this often (suspend)
+
+
 class FolderSync:
     """The sync loop of one configured folder."""
 
-    def __init__(self, settings: FolderSettings, repo: GitRepository, hub: ObserverHub,
+    def __init__(self, settings: FolderSettings, repo: Repository, hub: ObserverHub,
                  lock: asyncio.Lock) -> None:
         self.settings = settings
         self.path = Path(settings.path)
@@ -87,6 +106,7 @@ class FolderSync:
         self._stall_reported = False
         self._unpushed_commit = False  # a commit made since the last push
         self._paused = False
+        self._paused_until: datetime | None = None
         self._stopping = False
         self._want_commit = False
         self._want_sync = False
@@ -96,6 +116,10 @@ class FolderSync:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # conflict copies whose hosts and times are still to be read from history, with the
+        # host that resolved the conflict when it arrived in a pull (None: found at start)
+        self._to_describe: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+        self._describer: asyncio.Task[None] | None = None
         self._suppress = 0
         self._echo = False
         self._remote_problem: RemoteError | None = None
@@ -127,6 +151,28 @@ class FolderSync:
         return self._paused
 
     @property
+    def paused_until(self) -> datetime | None:
+        """When a timed pause ends (aware); None while syncing or paused until resumed."""
+        return self._paused_until
+
+    @property
+    def error(self) -> str | None:
+        """What needs the user now (None when nothing does)."""
+        if self._error is not None or self._refused is not None:
+            return self._error or self._refused
+        return str(self._remote_problem) if self._remote_problem is not None else None
+
+    @property
+    def remote_display(self) -> str:
+        """The remote's URL without credentials, fit to show."""
+        return self.repo.remote_display
+
+    def relative_name(self, path: str) -> str:
+        """A repository-relative path as the user names it: relative to the folder."""
+        scope = self.repo.scope
+        return path[len(scope) + 1:] if scope and path.startswith(scope + "/") else path
+
+    @property
     def work_queued(self) -> bool:
         """Whether a commit or sync is requested and not yet started (for observers that
         must know the folder is truly quiet, e.g. tests of the flood guard)."""
@@ -153,10 +199,13 @@ class FolderSync:
         self.identity = await asyncio.to_thread(self.repo.identity)
         for conflict in await asyncio.to_thread(self._scan_conflict_copies):
             self._conflicts[conflict.copy_path or conflict.path] = conflict
+            self._to_describe.put_nowait((conflict.copy_path or conflict.path, None))
         self._want_commit = True
         self._request_sync("startup")
         self._arm("poll", self.settings.poll_interval, self._due_poll)
         self._task = loop.create_task(self._run(), name=f"autosync {self.path}")
+        self._describer = loop.create_task(self._describe_conflicts(),
+                                           name=f"autosync conflicts {self.path}")
 
     async def stop(self, *, flush: bool = True) -> None:
         """Stop syncing; with flush, commit what is pending and try one push."""
@@ -169,6 +218,8 @@ class FolderSync:
                 await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT)
             except TimeoutError:
                 self._task.cancel()
+        if self._describer is not None:
+            self._describer.cancel()
         self._watcher.stop()
         if flush and self._error is None:
             try:
@@ -196,18 +247,37 @@ class FolderSync:
         self._request_sync("notify")
         return True
 
-    def pause(self) -> None:
+    def pause(self, until: datetime | None = None) -> None:
+        """Stop committing and syncing, until `until` (aware) or until resumed. Changes
+        made meanwhile are committed and synced on resume."""
         self._paused = True
-        for name in ("commit", "push", "retry"):
+        self._paused_until = until
+        for name in ("commit", "push", "retry", "unpause"):
             self._cancel(name)
+        if until is not None:
+            self._check_unpause()
+        self._emit(ActivityKind.INFO, f"paused until {local_minute(until)}" if until
+                   else "paused until resumed")
         self._settle()
+
+    def _check_unpause(self) -> None:
+        if self._paused_until is None:
+            return
+        left = (self._paused_until - datetime.now(UTC)).total_seconds()
+        if left <= 0:
+            self.resume()
+        else:
+            self._arm("unpause", min(left, UNPAUSE_CHECK), self._check_unpause)
 
     def resume(self) -> None:
         if not self._paused:
             return
         self._paused = False
+        self._paused_until = None
+        self._cancel("unpause")
         self._want_commit = True
         self._request_sync("resume")
+        self._emit(ActivityKind.INFO, "resumed")
         self._settle()
 
     async def history(self, skip: int = 0, limit: int = 100,
@@ -220,9 +290,48 @@ class FolderSync:
     async def diff(self, commit: str, path: str | None = None) -> str:
         return await asyncio.to_thread(self.repo.diff, commit, path)
 
+    async def versions(self, path: str) -> list[FileVersion]:
+        """Every version of `path` (repository-relative), newest first, renames followed."""
+        return await asyncio.to_thread(self.repo.file_history.versions, path)
+
+    async def deleted_files(self, since: datetime, under: str = "") -> list[DeletedFile]:
+        return await asyncio.to_thread(self.repo.file_history.deleted_files, since, under)
+
+    async def pending_changes(self) -> int:
+        return await asyncio.to_thread(self.repo.file_history.pending_changes)
+
+    async def unpushed_commits(self) -> int:
+        return await asyncio.to_thread(self.repo.file_history.unpushed_commits)
+
+    async def restore_version(self, path: str, version: FileVersion) -> CommitResult | None:
+        """Put `version` back at `path` (repository-relative; a deleted file too, and a
+        version from before a rename) and commit it on its own as "restored NAME as of
+        DATE from HOST"; the content it replaces stays in history. Never writes through a
+        link. None when the file already was that version."""
+        if version.size is None:
+            raise RepositoryError(f"the version of {commit_short(version.commit)} is the "
+                                  f"deletion of {display(version.path)}; pick an older one")
+        title = restore_title(self.relative_name(path), version)
+        async with self._lock:
+            await asyncio.to_thread(self.repo.restore_file, version.commit, version.path, path)
+            result = await asyncio.to_thread(self.repo.file_history.commit_restore, path,
+                                             title)
+        if result is not None:
+            self._emit(ActivityKind.COMMITTED, title, files=(path,), host=self.repo.hostname,
+                       commit=result.commit)
+            self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
+        return result
+
     async def restore(self, commit: str, path: str) -> None:
-        """Write the file as it was in `commit`; the watcher then commits it as a new
-        version, so the current one stays in history. Never writes through a link."""
+        """The history viewer's restore: the file as it was in `commit`. When `commit`
+        made a version of it, that version is committed on its own as "restored NAME as
+        of DATE from HOST"; otherwise the watcher commits it. The current version stays
+        in history. Never writes through a link."""
+        version = next((v for v in await self.versions(path)
+                        if v.commit == commit and v.size is not None), None)
+        if version is not None:
+            await self.restore_version(path, version)
+            return
         await asyncio.to_thread(self.repo.restore_file, commit, path)
         self._emit(ActivityKind.INFO, f"restored {display(path)} from {commit[:10]}",
                    files=(path,))
@@ -289,6 +398,16 @@ class FolderSync:
             self._set_state(FolderState.PENDING)
         self._schedule_commit(now)
 
+    def _still_pending(self) -> None:
+        """Found dirty after a pull, with no new event of its own: pending, without
+        starting the quiet period again (pulls arriving every second would otherwise hold
+        a waiting save back indefinitely; torture seed 20261125 lost a version so)."""
+        now = asyncio.get_running_loop().time()
+        self._dirty = True
+        self._quiet.held_back(now)
+        if not (self._paused or self._stopping):
+            self._schedule_commit(now)
+
     def _schedule_commit(self, now: float) -> None:
         """Arm the commit timer for when the quiet period ends, unless it is armed for
         that time or earlier already (it re-checks when it fires)."""
@@ -313,6 +432,13 @@ class FolderSync:
             callback()
 
         self._timers[name] = loop.call_later(max(0.0, delay), fire)
+
+    def _arm_earliest(self, name: str, delay: float, callback: Callable[[], None]) -> None:
+        """Like _arm, but keep a timer of that name that fires sooner."""
+        handle = self._timers.get(name)
+        if handle is not None and handle.when() <= asyncio.get_running_loop().time() + delay:
+            return
+        self._arm(name, delay, callback)
 
     def _cancel(self, name: str) -> None:
         handle = self._timers.pop(name, None)
@@ -391,6 +517,11 @@ class FolderSync:
             reasons, self._sync_reasons = self._sync_reasons, set()
             await self._sync(reasons)
 
+    def _quiet_long_enough(self) -> bool:
+        """Whether the pending changes' quiet period (quiet_period.py) is over."""
+        due = self._quiet.due(asyncio.get_running_loop().time())
+        return due is None or due <= asyncio.get_running_loop().time()
+
     def _fail(self, message: str) -> None:
         self._error = message
         if message != self._last_reported:
@@ -435,7 +566,7 @@ class FolderSync:
                 held = await asyncio.to_thread(self._still_writing, candidates)
                 result = await asyncio.to_thread(self.repo.commit_pending, held)
                 if changed:
-                    hidden = await asyncio.to_thread(self.repo.gitignored, changed)
+                    hidden = await asyncio.to_thread(self.repo.ignored_by_synced_rules, changed)
         except RepositoryBusy as exc:
             self._changed_paths |= changed
             self._commit_stalled(exc, now)
@@ -481,7 +612,7 @@ class FolderSync:
         self._dirty = True
         self._quiet.held_back(now)
         self._stall_tried = now
-        self._stalled_lock = exc.lock or str(self.repo.git_dir / "index.lock")
+        self._stalled_lock = exc.lock or str(self.repo.data_dir / "index.lock")
         if self._stalled_since is None:
             self._stalled_since = now
         self._commit_at = now + LOCK_POLL
@@ -544,18 +675,34 @@ class FolderSync:
         except RemoteError as exc:
             self._remote_failed(exc)
             return
-        if moved:
+        # The remote answered: whatever failed before (a key, a host key, a password now
+        # fixed; the network back) is worth a sync now, not after the back-off.
+        recovered = self._remote_problem is not None or self._failures > 0
+        if recovered:
+            self._failures = 0
+            self._cancel("retry")
+        if moved or recovered or await asyncio.to_thread(self.repo.ahead):
             self._request_sync("poll")
 
     async def _sync(self, reasons: set[str]) -> None:
-        if reasons == {"notify"} and not self._dirty:
+        push_first = reasons <= {"push"}
+        if self._dirty and "user" not in reasons and not push_first \
+                and not self._quiet_long_enough():
+            # A change is still settling: never commit before commit_delay of quiet (a
+            # notice or a reconnect must not cut a save short). The commit timer runs this
+            # sync right after the commit. (A push after our own commit commits nothing:
+            # it goes at once, while the next save settles.)
+            self._want_sync = True
+            self._sync_reasons |= reasons
+            self._schedule_commit(asyncio.get_running_loop().time())
+            return
+        if reasons == {"notify"} and not self._dirty and self._remote_problem is None:
             notified = list(self._notified)
             self._notified.clear()
             if notified and all(await asyncio.to_thread(
                     lambda: [self.repo.has_commit(c) for c in notified])):
                 return  # we already have what the peer pushed
         self._cancel("push")
-        push_first = reasons <= {"push"}
         if self._dirty and not push_first:
             await self._commit()  # local work is committed before a merge
         # (A push right after our own commit leaves pending changes to their quiet period:
@@ -617,8 +764,8 @@ class FolderSync:
         if self._echo:
             self._echo = False
             self._changed_paths -= set(result.files)  # what the pull itself wrote
-            if self._changed_paths or await asyncio.to_thread(self.repo.is_dirty):
-                self._mark_changed()  # the user saved something while we merged
+            if bool(self._changed_paths) or await asyncio.to_thread(self.repo.is_dirty):
+                self._still_pending()  # saved before or while we merged
         if not result.changed:
             return
         host = result.host or "unknown"
@@ -629,7 +776,7 @@ class FolderSync:
                    f"{_short_list(result.files)}",
                    files=result.files, host=host)
         for path in result.files:
-            if path.rsplit("/", 1)[-1] == ".gitignore":
+            if path.rsplit("/", 1)[-1] == self.repo.ignore_file_name:
                 self._pulled_ignore_files.add(path)
         for path, kept in result.kept_local:
             self._emit(ActivityKind.CONFLICT,
@@ -649,7 +796,12 @@ class FolderSync:
                            "file")
             self._emit(ActivityKind.CONFLICT, summary, files=(conflict.path,),
                        host=conflict.copy_host, conflict=conflict)
+        received = [p for p in result.files if p not in self._conflicts]
         self._note_new_copies(list(result.files))
+        for path in received:
+            if path in self._conflicts:  # a copy another machine made: described apart,
+                self._to_describe.put_nowait((path, host))  # off the sync path
+
 
     def _remote_failed(self, exc: RemoteError) -> None:
         self._remote_problem = exc
@@ -661,7 +813,8 @@ class FolderSync:
             delay = self._next_backoff()
         else:
             delay = max(self.settings.poll_interval, 60.0)
-        self._arm("retry", delay, lambda: self._request_sync("retry"))
+        # A later failure (e.g. the next poll) never pushes a pending retry further out.
+        self._arm_earliest("retry", delay, lambda: self._request_sync("retry"))
 
     async def _flush(self) -> None:
         if not self.path.is_dir():
@@ -683,7 +836,8 @@ class FolderSync:
         if self._stopping:
             return
         if self._paused:
-            self._set_state(FolderState.PAUSED)
+            until = self._paused_until
+            self._set_state(FolderState.PAUSED, f"until {local_minute(until)}" if until else "")
         elif self._error is not None or self._refused is not None:
             self._set_state(FolderState.ERROR, self._error or self._refused or "")
         elif self._remote_problem is not None:
@@ -713,6 +867,33 @@ class FolderSync:
         return [c for c in (self._conflict_from_name(p)
                             for p in self.repo.conflict_copy_candidates())
                 if c is not None]
+
+    async def _describe_conflicts(self) -> None:
+        """Read whose version is where (hosts, full times) for conflict copies known only
+        by name, one at a time beside the sync loop (read-only git, no repository lock).
+        A copy that arrived in a pull was made by the machine that resolved the conflict:
+        it is announced here too, naming whose version is where."""
+        while True:
+            copy, resolved_on = await self._to_describe.get()
+            named = self._conflicts.get(copy)
+            if named is None:
+                continue  # settled meanwhile
+            try:
+                conflict = await asyncio.to_thread(self.repo.file_history.describe_conflict,
+                                                   named.path, copy, named)
+            except Exception as exc:  # a description is a nicety: never stop for it
+                log.warning("%s: cannot read the history of the conflict copy %s: %s",
+                            self.path, display(copy), exc)
+                conflict = named
+            if copy not in self._conflicts:
+                continue
+            self._conflicts[copy] = conflict
+            if resolved_on is not None:
+                self._emit(ActivityKind.CONFLICT,
+                           f"conflict on {display(conflict.path)} (resolved on {resolved_on}): "
+                           f"kept {conflict.kept_host or 'unknown'}'s version, "
+                           f"{conflict.copy_host}'s is in {display(copy)}",
+                           files=(conflict.path,), host=conflict.copy_host, conflict=conflict)
 
     def _conflict_from_name(self, path: str) -> Conflict | None:
         parsed = rules.parse_copy_name(path)

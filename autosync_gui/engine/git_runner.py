@@ -39,6 +39,22 @@ def safety_options(no_hooks: Path) -> list[str]:
             "-c", "core.fsmonitor=false"]
 
 
+# fsck checks raised to errors when fetching: a tree entry that would write into .git or
+# outside the folder, or a special file git refuses as a link, never enters the repository.
+FETCH_FSCK_ERRORS = ("hasDot", "hasDotdot", "hasDotgit", "fullPathname", "emptyName",
+                     "badFilemode", "gitmodulesSymlink", "gitattributesSymlink",
+                     "gitignoreSymlink", "mailmapSymlink", "gitmodulesPath", "gitmodulesUrl",
+                     "gitmodulesUpdate", "gitmodulesName")
+
+
+def fetch_checks() -> list[str]:
+    """`-c` options for a fetch or clone that checks every object it receives."""
+    options = ["-c", "fetch.fsckObjects=true"]
+    for msg_id in FETCH_FSCK_ERRORS:
+        options += ["-c", f"fetch.fsck.{msg_id}=error"]
+    return options
+
+
 class GitRunner:
     """Runs git in one work tree with a fixed environment and fixed options."""
 

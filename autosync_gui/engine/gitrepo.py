@@ -18,7 +18,7 @@ from pathlib import Path
 
 import git
 
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.careful_pull import (
     EXECUTABLE,
@@ -32,12 +32,11 @@ from autosync_gui.engine.careful_pull import (
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.git_env import (
     GitResult,
-    RemoteProblem,
-    classify,
-    first_line,
     noninteractive_env,
+    remote_error,
 )
-from autosync_gui.engine.git_runner import GitRunner, safety_options
+from autosync_gui.engine.git_history import FileHistory
+from autosync_gui.engine.git_runner import GitRunner, fetch_checks, safety_options
 from autosync_gui.engine.ignore import (
     autosync_lines,
     global_excludes_file,
@@ -45,16 +44,17 @@ from autosync_gui.engine.ignore import (
     with_managed_block,
 )
 from autosync_gui.engine.open_files import open_files
+from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
     HostileContent,
     IntegrateResult,
-    RemoteError,
     RepositoryError,
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
 from autosync_gui.engine.worktree_fs import WorkTree
+from autosync_gui.text import safe_host
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,6 @@ HOST_TRAILER = "Autosync-Host"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _ZERO = "0" * 40
 _FSCK_REFUSAL = re.compile(r"error: object ([0-9a-f]{40,64}): (\w+): (.*)")
-# fsck checks raised to errors when fetching: a tree entry that would write into .git or
-# outside the folder, or a special file git refuses as a link, never enters the repository.
-FETCH_FSCK_ERRORS = ("hasDot", "hasDotdot", "hasDotgit", "fullPathname", "emptyName",
-                     "badFilemode", "gitmodulesSymlink", "gitattributesSymlink",
-                     "gitignoreSymlink", "mailmapSymlink", "gitmodulesPath", "gitmodulesUrl",
-                     "gitmodulesUpdate", "gitmodulesName")
 
 
 @dataclass(frozen=True)
@@ -134,23 +128,11 @@ def _inspect(folder: Path) -> _Layout:
     return _Layout(repo, root, scope, branch, str(remote), remote_branch)
 
 
-def _classify_remote_error(err: str, url: str) -> RemoteError:
-    """Turn git/ssh's stderr into one clear line; `offline` errors are retried."""
-    problem = classify(err)
-    if problem is RemoteProblem.HOST_KEY:
-        return RemoteError(f"host key not trusted for {url}: check and accept it once with "
-                           "`ssh` in a terminal", offline=False)
-    if problem is RemoteProblem.AUTH:
-        return RemoteError(f"authentication failed for {url}: check your ssh key or "
-                           "credentials", offline=False)
-    if problem is RemoteProblem.MISSING:
-        return RemoteError(f"remote {url} not found (unplugged disk or moved repository?); "
-                           "retrying", offline=True)
-    return RemoteError(f"remote {url} unreachable: {first_line(err)}", offline=True)
-
-
 class GitRepository:
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
+
+    kind = "git"
+    ignore_file_name = ".gitignore"
 
     def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str]) -> None:
         self._repo = layout.repo
@@ -160,8 +142,9 @@ class GitRepository:
         self.remote = layout.remote
         self.remote_branch = layout.remote_branch
         self.tracking_ref = f"refs/remotes/{self.remote}/{self.remote_branch}"
-        self.hostname = rules.safe_host(hostname)
+        self.hostname = safe_host(hostname)
         self.git_dir = Path(self._repo.common_dir).resolve()
+        self.data_dir = self.git_dir
         self.state_dir = self.git_dir / "autosync"
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
@@ -179,6 +162,7 @@ class GitRepository:
         self._lock_fd: int | None = None
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
+        self.remote_display = without_credentials(self.remote_url)  # for messages and logs
         options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
                    "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
                    "-c", "merge.conflictStyle=merge",
@@ -186,6 +170,8 @@ class GitRepository:
                    # the sync, instead of inside the commit or fetch a save waits for
                    "-c", "maintenance.auto=false", *safety_options(no_hooks)]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
+        self.file_history = FileHistory(self.runner, self.scope, self.hostname,
+                                        self.tracking_ref)
         index_file = self.root / self._run("rev-parse", "--git-path", "index").text
         self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
                                         index_file)
@@ -223,7 +209,7 @@ class GitRepository:
     def _network(self, *args: str) -> GitResult:
         result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
         if not result.ok:
-            raise _classify_remote_error(result.err, self.remote_url)
+            raise remote_error(self.remote_display, result.err)
         return result
 
     def _rev(self, ref: str) -> str | None:
@@ -391,7 +377,7 @@ class GitRepository:
         git itself runs it after a commit or fetch; it detaches when it has work."""
         self._run("maintenance", "run", "--auto", "--quiet", check=False)
 
-    def gitignored(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
+    def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
         """Of `paths`, the existing files a .gitignore in the tree keeps out of commits:
         (path, the .gitignore, its pattern). Our own and the user's private excludes
         (built-in temporaries, folder patterns, info/exclude) are not counted."""
@@ -440,9 +426,7 @@ class GitRepository:
         fixing them can arrive; they are never applied (careful_pull checks the tree)."""
         refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
         skip_list = self.state_dir / "fsck-skip"
-        checks = ["-c", "fetch.fsckObjects=true"]
-        for msg_id in FETCH_FSCK_ERRORS:
-            checks += ["-c", f"fetch.fsck.{msg_id}=error"]
+        checks = fetch_checks()
         if skip_list.exists():
             checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
         result = self._run(*checks, "fetch", "--no-tags", "--quiet", "--no-write-fetch-head",
@@ -459,10 +443,10 @@ class GitRepository:
                             f"refs/heads/{self.remote_branch}", check=False,
                             timeout=NETWORK_TIMEOUT).text.split()[:1] or ["(unknown)"]
             raise HostileContent(
-                f"refused commit {tip[0][:12]} from {self.remote_url}: a tree in it "
+                f"refused commit {tip[0][:12]} from {self.remote_display}: a tree in it "
                 f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
                 "remote needs a commit that removes it")
-        raise _classify_remote_error(result.err, self.remote_url)
+        raise remote_error(self.remote_display, result.err)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -486,12 +470,12 @@ class GitRepository:
             return False
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
-        raise _classify_remote_error(result.err or text, self.remote_url)
+        raise remote_error(self.remote_display, result.err or text)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
         """Merge the fetched remote branch into ours. Local work must be committed first;
-        real conflicts keep both versions (see conflicts.py) and are committed resolved."""
+        real conflicts keep both versions (see conflict_rules.py) and are committed resolved."""
         self._refuse_foreign_operation()
         upstream = self._rev(self.tracking_ref)
         if upstream is None:
@@ -582,7 +566,7 @@ class GitRepository:
         fmt = f"%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)%x00%an"
         result = self._run("log", "-1", f"--format={fmt}", commit, check=False)
         trailer, _, author = result.text.partition("\0")
-        return rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown")
+        return safe_host((trailer.split(",")[0] or author).strip() or "unknown")
 
     def _side_version(self, side: str, path: str, mode: str, blob: str) -> rules.SideVersion:
         fmt = f"%H%x00%cI%x00%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)%x00%an"
@@ -591,14 +575,14 @@ class GitRepository:
         if not result.text:
             result = self._run("log", "-1", f"--format={fmt}", side)
         sha, when, trailer, author = ([*result.text.split("\x00"), "", "", "", ""])[:4]
-        host = rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown")
+        host = safe_host((trailer.split(",")[0] or author).strip() or "unknown")
         return rules.SideVersion(mode=mode, blob=blob, commit=sha,
                                  commit_time=datetime.fromisoformat(when), host=host)
 
     def _plan_resolution(self, stages: dict[str, dict[int, tuple[str, str]]], taken: set[str],
                          ours_rev: str, theirs_rev: str
                          ) -> tuple[list[bytes], list[str], list[str], list[Conflict]]:
-        """The resolution of unmerged paths (rules in conflicts.py): index lines (for
+        """The resolution of unmerged paths (rules in conflict_rules.py): index lines (for
         `update-index --index-info`), paths written, paths removed, conflicts found."""
         index_lines: list[bytes] = []
         write: list[str] = []
@@ -761,7 +745,7 @@ class GitRepository:
                           if n.strip(b"\n"))
             commits.append(CommitInfo(
                 sha=sha, time=datetime.fromisoformat(when),
-                host=rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown"),
+                host=safe_host((trailer.split(",")[0] or author).strip() or "unknown"),
                 author=author, subject=subject, files=files))
         return commits
 
@@ -773,13 +757,16 @@ class GitRepository:
             raise RepositoryError(f"{path} does not exist in commit {commit[:10]}")
         return result.out
 
-    def restore_file(self, commit: str, path: str) -> None:
-        """Put the version of `path` in `commit` back into the work tree (streamed, never
-        through a symbolic link; a deleted file comes back too)."""
+    def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
+        """Put the version of `path` in `commit` back into the work tree, at `to` if given
+        (a file renamed since), else at `path` (streamed, never through a symbolic link; a
+        deleted file comes back too)."""
         if not _HEX.match(commit):
             raise RepositoryError(f"{commit!r} is not a commit id")
+        target = to or path
         try:
             verify_path(path)
+            verify_path(target)
         except UnsafePath as exc:
             raise RepositoryError(f"refusing to restore {exc}") from None
         listing = self._run("ls-tree", "-z", "--full-tree", commit, "--", path,
@@ -794,11 +781,11 @@ class GitRepository:
         reader = BlobReader(self.runner)
         try:
             if mode == SYMLINK:
-                target = os.fsdecode(reader.small(sha, MAX_LINK_TARGET))
-                self.work_tree.remove(path)
-                self.work_tree.symlink(path, target)
+                link = os.fsdecode(reader.small(sha, MAX_LINK_TARGET))
+                self.work_tree.remove(target)
+                self.work_tree.symlink(target, link)
             else:
-                self.work_tree.replace(path, lambda fd: reader.copy_to(sha, fd),
+                self.work_tree.replace(target, lambda fd: reader.copy_to(sha, fd),
                                        executable=mode == EXECUTABLE)
         except UnsafePath as exc:
             raise RepositoryError(f"refusing to restore {exc}") from None

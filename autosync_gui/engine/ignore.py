@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from autosync_gui.xdg import config_home
+
 # Temporaries that editors and office suites write next to the real file.
 BUILTIN_PATTERNS: tuple[str, ...] = (
     "4913",  # vim's probe file for write permission
@@ -76,8 +78,7 @@ def global_excludes_file(configured: str | None) -> Path | None:
     """The user's global excludes file, as git would find it."""
     if configured:
         return Path(os.path.expanduser(configured))
-    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(xdg) / "git" / "ignore"
+    return config_home() / "git" / "ignore"
 
 
 def render_excludes(global_file: Path | None, folder_patterns: Iterable[str], scope: str,

@@ -1,47 +1,53 @@
-"""The kernel's inotify interface through libc: one non-blocking descriptor, watches added
-and removed by path, and the events read() returns, parsed. Nothing else: which folders
-to watch and what an event means is watcher.py's job.
+"""The kernel's inotify interface: one non-blocking descriptor, watches added and removed
+by path, and the events read() returns, parsed. Nothing else: which folders to watch and
+what an event means is watcher.py's job.
 
-Why not pyinotify: its WatchManager keeps a Python object with half a dozen attributes per
-watched folder and walks the tree into a list before watching it (136 MB for 50,000
-folders), formats every event for a debug log, and must not be shared between threads."""
+The system calls are pyinotify's (its INotifyWrapper); its WatchManager and Notifier are
+not used: they keep a Python object with half a dozen attributes per watched folder and
+walk the tree into a list before watching it (136 MB for 50,000 folders), format every
+event for a debug log, and must not be shared between threads."""
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
+import fcntl
 import os
 import struct
 from typing import NamedTuple
 
-IN_MODIFY = 0x00000002
-IN_ATTRIB = 0x00000004
-IN_CLOSE_WRITE = 0x00000008
-IN_MOVED_FROM = 0x00000040
-IN_MOVED_TO = 0x00000080
-IN_CREATE = 0x00000100
-IN_DELETE = 0x00000200
-IN_DELETE_SELF = 0x00000400
-IN_MOVE_SELF = 0x00000800
-IN_UNMOUNT = 0x00002000
-IN_Q_OVERFLOW = 0x00004000
-IN_IGNORED = 0x00008000
-IN_ONLYDIR = 0x01000000
-IN_DONT_FOLLOW = 0x02000000
-IN_EXCL_UNLINK = 0x04000000
-IN_ISDIR = 0x40000000
+import pyinotify
+
+IN_MODIFY: int = pyinotify.IN_MODIFY
+IN_ATTRIB: int = pyinotify.IN_ATTRIB
+IN_CLOSE_WRITE: int = pyinotify.IN_CLOSE_WRITE
+IN_MOVED_FROM: int = pyinotify.IN_MOVED_FROM
+IN_MOVED_TO: int = pyinotify.IN_MOVED_TO
+IN_CREATE: int = pyinotify.IN_CREATE
+IN_DELETE: int = pyinotify.IN_DELETE
+IN_DELETE_SELF: int = pyinotify.IN_DELETE_SELF
+IN_MOVE_SELF: int = pyinotify.IN_MOVE_SELF
+IN_UNMOUNT: int = pyinotify.IN_UNMOUNT
+IN_Q_OVERFLOW: int = pyinotify.IN_Q_OVERFLOW
+IN_IGNORED: int = pyinotify.IN_IGNORED
+IN_ONLYDIR: int = pyinotify.IN_ONLYDIR
+IN_DONT_FOLLOW: int = pyinotify.IN_DONT_FOLLOW
+IN_EXCL_UNLINK: int = pyinotify.IN_EXCL_UNLINK
+IN_ISDIR: int = pyinotify.IN_ISDIR
 
 _HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (name follows)
 _READ_SIZE = 256 * 1024
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_libc.inotify_init1.argtypes = [ctypes.c_int]
-_libc.inotify_init1.restype = ctypes.c_int
-_libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
-_libc.inotify_add_watch.restype = ctypes.c_int
-_libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
-_libc.inotify_rm_watch.restype = ctypes.c_int
+_SYSCALLS = pyinotify.INotifyWrapper.create()  # pyinotify's ctypes binding of libc
+
+
+def _add_watch(fd: int, path: bytes, mask: int) -> int:
+    """pyinotify's inotify_add_watch, given the path's bytes as they are (its public
+    method insists on a str it encodes strictly: names that are not UTF-8 would fail)."""
+    libc = getattr(_SYSCALLS, "_libc", None)
+    if libc is not None:
+        return int(libc.inotify_add_watch(fd, path, mask))
+    return int(_SYSCALLS.inotify_add_watch(fd, os.fsdecode(path), mask))
 
 
 class Event(NamedTuple):
@@ -60,21 +66,25 @@ class Inotify:
     """One inotify instance (close-on-exec, non-blocking)."""
 
     def __init__(self) -> None:
-        fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if _SYSCALLS is None:
+            raise OSError(errno.ENOSYS, "inotify is not available on this system")
+        fd = _SYSCALLS.inotify_init()
         if fd < 0:
-            raise _error("inotify_init1")
+            raise _error("inotify_init")
+        os.set_blocking(fd, False)
+        fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
         self.fd = fd
 
     def add_watch(self, path: str | bytes, mask: int) -> int:
         """The watch descriptor; OSError (ENOSPC at the kernel's limit, ENOENT, ENOTDIR...)."""
-        wd: int = _libc.inotify_add_watch(self.fd, os.fsencode(path), mask)
+        wd: int = _add_watch(self.fd, os.fsencode(path), mask)
         if wd < 0:
             raise _error(f"inotify_add_watch {os.fsdecode(path)}")
         return wd
 
     def rm_watch(self, wd: int) -> None:
         """Stop watching; a watch the kernel already dropped is no error."""
-        if _libc.inotify_rm_watch(self.fd, wd) < 0 and ctypes.get_errno() != errno.EINVAL:
+        if _SYSCALLS.inotify_rm_watch(self.fd, wd) < 0 and ctypes.get_errno() != errno.EINVAL:
             raise _error("inotify_rm_watch")
 
     def read(self) -> list[Event]:

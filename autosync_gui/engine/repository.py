@@ -1,15 +1,22 @@
-"""The small version-control interface the sync loop needs, so a Mercurial backend can be
-added beside git later. All methods block: callers run them in a worker thread."""
+"""The version-control interface the engine sees: FolderSync, Engine, the UI and the
+notifier use a folder's repository only through `Repository`, whichever backend (git,
+Mercurial) implements it; `backends.open_repository` picks the backend once, when a folder
+is opened. All methods block: callers run them in a worker thread."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from autosync_gui.engine.events import Conflict
+
+# The backend-neutral remote problems, re-exported for the backends and the sync loop.
+from autosync_gui.engine.remote import RemoteError as RemoteError
+from autosync_gui.engine.remote import RemoteProblem as RemoteProblem
+from autosync_gui.engine.worktree_fs import WorkTree
 
 
 class RepositoryError(Exception):
@@ -30,15 +37,6 @@ class HostileContent(RepositoryError):
     """Pulled content the engine refuses to apply (a path into `.git` or outside the
     folder, through a symbolic link, an unsupported entry): nothing was written; the
     folder stays in error until the remote has a commit that fixes it."""
-
-
-class RemoteError(Exception):
-    """Talking to the remote failed. `offline` means retry later (unreachable);
-    otherwise the user must act (authentication, host key, missing repository)."""
-
-    def __init__(self, message: str, *, offline: bool) -> None:
-        super().__init__(message)
-        self.offline = offline
 
 
 @dataclass(frozen=True)
@@ -70,21 +68,112 @@ class CommitInfo:
     files: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class FileVersion:
+    """One version of one file: the commit that made it, as the user sees it."""
+
+    commit: str
+    time: datetime  # the commit's time, aware
+    host: str  # the machine that made it (its commit's host trailer)
+    path: str  # the file's path in that commit (it may have been renamed since)
+    change: str  # "added", "modified", "renamed", "deleted"
+    size: int | None  # bytes; None for a deletion
+    previous_path: str | None = None  # for "renamed": the name before
+
+
+@dataclass(frozen=True)
+class DeletedFile:
+    """A file deleted lately and not there any more."""
+
+    path: str
+    commit: str  # the commit that deleted it
+    time: datetime
+    host: str  # the machine that deleted it
+    last_commit: str  # a commit that still has its last content
+    size: int | None
+
+
+class FileHistoryQueries(Protocol):
+    """A file's history as a user sees it (engine/git_history.py for git)."""
+
+    def versions(self, path: str) -> list[FileVersion]:
+        """Every version of `path` (relative to `root`), newest first, following renames;
+        a deletion counts as a version (size None)."""
+        ...
+
+    def deleted_files(self, since: datetime, under: str) -> list[DeletedFile]:
+        """Files below `under` (relative to `root`; "" for the folder) deleted since
+        `since` and not there any more, newest first."""
+        ...
+
+    def commit_restore(self, path: str, title: str) -> CommitResult | None:
+        """Commit the restored file at `path` alone, titled `title`; None when it was
+        unchanged."""
+        ...
+
+    def describe_conflict(self, path: str, copy_path: str, fallback: Conflict) -> Conflict:
+        """The conflict whose copy is `copy_path`, hosts and times read from history
+        (`fallback` for what history does not tell)."""
+        ...
+
+    def pending_changes(self) -> int:
+        """Files changed in the folder and not committed yet."""
+        ...
+
+    def unpushed_commits(self) -> int:
+        """Commits the remote does not have yet (as of the last fetch)."""
+        ...
+
+
 class Repository(Protocol):
+    """One synced folder's repository (the folder may be a sub-folder of the work tree)."""
+
+    kind: str  # "git" or "hg", for messages and the README's figures
     root: Path  # the work tree's top
-    git_dir: Path  # where the repository keeps its data (used to share locks)
+    data_dir: Path  # where the repository keeps its data (folders sharing it share a lock)
     scope: str  # the watched folder relative to root ("" for the whole tree)
+    hostname: str  # this machine's name as recorded in commits (file-name safe)
+    remote: str  # the remote's name as the user knows it (for "pushed to ...")
+    work_tree: WorkTree  # link-safe file operations in the work tree
+    ignore_file_name: str  # the synced ignore file (.gitignore, .hgignore)
+    remote_display: str  # the remote's URL without credentials, for messages
+    file_history: FileHistoryQueries
 
     def identity(self) -> str | None:
         """Stable across replicas and remote URL spellings: root commit plus branch."""
         ...
 
     def recover(self) -> list[str]:
-        """Undo what a killed process left behind; returns what was done."""
+        """Take this repository's autosync lock, then undo what a killed process left
+        behind; returns a line per thing done. RepositoryError if another autosync has
+        the lock."""
+        ...
+
+    def release(self) -> None:
+        """Give up the lock taken by recover()."""
+        ...
+
+    def note_nested_repository(self, relpath: str) -> None:
+        """A folder inside the tree is a repository of its own: never sync it as part of
+        this one."""
+        ...
+
+    def conflict_copy_candidates(self) -> list[str]:
+        """Tracked paths in the folder whose names look like conflict copies."""
         ...
 
     def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
-        """Commit what changed, except the files in `hold` (still being written)."""
+        """Commit everything pending in the folder as one commit, except the files in
+        `hold` (still being written); None if nothing changed."""
+        ...
+
+    def is_dirty(self) -> bool:
+        """Whether the folder has changes not committed yet."""
+        ...
+
+    def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
+        """Of `paths`, the existing files an ignore file that is itself synced
+        (.gitignore, .hgignore) keeps out of commits: (path, that file, its pattern)."""
         ...
 
     def tidy(self) -> None:
@@ -92,7 +181,7 @@ class Repository(Protocol):
         ...
 
     def remote_moved(self) -> bool:
-        """Cheap check whether the remote branch differs from what we fetched last."""
+        """Cheap check whether the remote branch has something we have not integrated."""
         ...
 
     def fetch(self) -> None: ...
@@ -111,8 +200,16 @@ class Repository(Protocol):
 
     def head(self) -> str | None: ...
 
+    def tracked_files(self) -> list[str]:
+        """Paths (relative to root) of the files committed in the folder."""
+        ...
+
     def history(self, skip: int, limit: int, path_filter: str | None) -> list[CommitInfo]: ...
 
     def file_at(self, commit: str, path: str) -> bytes: ...
 
     def diff(self, commit: str, path: str | None) -> str: ...
+
+    def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
+        """Write `path` as it was in `commit` into the work tree, at `to` if given."""
+        ...

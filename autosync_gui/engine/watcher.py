@@ -25,6 +25,9 @@ from autosync_gui.engine.quiet_period import Change
 
 log = logging.getLogger(__name__)
 
+# A repository's own data (git, Mercurial): never watched; a folder holding one inside the
+# tree is a nested repository.
+REPOSITORY_DIRS = frozenset({".git", ".hg"})
 MASK = (inotify.IN_CREATE | inotify.IN_DELETE | inotify.IN_MODIFY | inotify.IN_CLOSE_WRITE
         | inotify.IN_MOVED_FROM | inotify.IN_MOVED_TO | inotify.IN_ATTRIB
         | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF | inotify.IN_ONLYDIR
@@ -146,14 +149,13 @@ class TreeWatcher:
             try:
                 with os.scandir(absolute) as entries:
                     names = [e.name for e in entries if e.is_dir(follow_symlinks=False)
-                             or e.name == ".git"]
+                             or e.name in REPOSITORY_DIRS]
             except OSError:
                 names = []
-            if ".git" in names:
-                names.remove(".git")
-                nested = rel != ""  # the root's own .git is the repository itself
-            else:
-                nested = False
+            own = [n for n in names if n in REPOSITORY_DIRS]
+            for name in own:
+                names.remove(name)
+            nested = bool(own) and rel != ""  # the root's own is the repository itself
             if nested:
                 if wd >= 0:
                     self._inotify.rm_watch(wd)
@@ -228,7 +230,7 @@ class TreeWatcher:
         if not name:
             return
         rel = f"{base}/{name}" if base else name
-        if name == ".git":
+        if name in REPOSITORY_DIRS:
             if base and mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
                 self._on_nested(base)  # `git init` or a clone finishing inside the tree
                 self._on_change(rel, Change.OTHER)

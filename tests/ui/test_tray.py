@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from autosync_gui import __version__
 from autosync_gui.engine.events import FolderState
 from autosync_gui.ui.icons import TrayState
 from tests.fixtures.git_remotes import Remote
@@ -21,8 +22,20 @@ async def test_menu_lists_each_folder_with_its_actions(remote: Remote, start_app
     assert any(t.startswith("a — ") for t in texts)
     for key in ("sync", "pause", "open", "history"):
         assert (a, key) in app.tray.folder_actions
-    assert {"Add folder…", "Settings…", "Start at login", "Quit"} <= set(texts)
+    assert {"Add folder…", "Settings…", "Start at login", "About autosync", "Quit"} <= set(texts)
     assert "Recent changes" in texts
+
+
+async def test_about_box_shows_the_version(remote: Remote, start_app) -> None:
+    a = remote.clone("a")
+    app = await start_app(a)
+    app.tray.about_action.trigger()
+    box = app.tray.about_box
+    assert box is not None and box.isVisible()
+    assert f"autosync {__version__}" in box.text()
+    app.tray.about_action.trigger()  # a second click shows the same box again
+    assert app.tray.about_box is box
+    box.close()
 
 
 async def test_sync_now_commits_and_pushes(remote: Remote, start_app) -> None:

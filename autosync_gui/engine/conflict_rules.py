@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-_HOST_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+from autosync_gui.text import safe_host as safe_host  # re-exported: callers use rules.safe_host
+
 COPY_MARKER = " (conflict from "  # in every conflict copy's name
 CONFLICT_RE = re.compile(
     r"^(?P<stem>.*?) \((?P<marker>conflict from) (?P<host>[A-Za-z0-9._-]{1,64}) "
@@ -33,12 +34,6 @@ class SideVersion:
     commit: str  # the last commit on this side that touched the path
     commit_time: datetime  # aware, in the commit's own offset
     host: str
-
-
-def safe_host(host: str) -> str:
-    """A host name fit for a file name (it may come from a remote commit)."""
-    cleaned = _HOST_UNSAFE.sub("-", host).strip(".-")[:64]
-    return cleaned or "unknown"
 
 
 def newer_first(a: SideVersion, b: SideVersion) -> tuple[SideVersion, SideVersion]:
