@@ -703,6 +703,7 @@ class FolderSync:
             self._request_sync("poll")
 
     async def _sync(self, reasons: set[str]) -> None:
+        push_first = reasons <= {"push"}
         if reasons == {"notify"} and not self._dirty and self._remote_problem is None:
             notified = list(self._notified)
             self._notified.clear()
@@ -710,7 +711,6 @@ class FolderSync:
                     lambda: [self.repo.has_commit(c) for c in notified])):
                 return  # we already have what the peer pushed
         self._cancel("push")
-        push_first = reasons <= {"push"}
         if self._dirty and not push_first:
             await self._commit()  # local work is committed before a merge
         # (A push right after our own commit leaves pending changes to their quiet period:
@@ -728,6 +728,7 @@ class FolderSync:
         self._failures = 0
         self._cancel("retry")
         self.last_sync = datetime.now(UTC)
+        await asyncio.to_thread(self.repo.tidy)  # after the sync: no save waits for it
 
     async def _fetch_integrate_push(self, *, push_first: bool = False) -> None:
         """Fetch, integrate, push; a rejected push goes round again. Right after our own

@@ -190,7 +190,10 @@ class GitRepository:
         self.remote_display = without_credentials(self.remote_url)  # for messages and logs
         options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
                    "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
-                   "-c", "merge.conflictStyle=merge", *safety_options(no_hooks)]
+                   "-c", "merge.conflictStyle=merge",
+                   # git's housekeeping after each commit and fetch runs in `tidy`, after
+                   # the sync, instead of inside the commit or fetch a save waits for
+                   "-c", "maintenance.auto=false", *safety_options(no_hooks)]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
         self.file_history = FileHistory(self.runner, self.scope, self.hostname,
                                         self.tracking_ref)
@@ -398,6 +401,11 @@ class GitRepository:
             args += ["--", *(spec if hold else [self.scope])]
         self._run(*args, stdin=message.encode("utf-8", "surrogateescape"), env=env)
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
+
+    def tidy(self) -> None:
+        """git's automatic housekeeping (repacking loose objects when there are many), as
+        git itself runs it after a commit or fetch; it detaches when it has work."""
+        self._run("maintenance", "run", "--auto", "--quiet", check=False)
 
     def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
         """Of `paths`, the existing files a .gitignore in the tree keeps out of commits:

@@ -189,6 +189,10 @@ class Repository(Protocol):
         (.gitignore, .hgignore) keeps out of commits: (path, that file, its pattern)."""
         ...
 
+    def tidy(self) -> None:
+        """Housekeeping (e.g. repacking), run after a sync rather than inside one."""
+        ...
+
     def remote_moved(self) -> bool:
         """Cheap check whether the remote branch has something we have not integrated."""
         ...

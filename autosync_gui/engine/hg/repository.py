@@ -355,6 +355,9 @@ class HgRepository:
             return None  # the remote has no changeset on our branch yet
         raise _remote_error(result.err, self.remote_display)
 
+    def tidy(self) -> None:
+        """Nothing to do: Mercurial's store needs no repacking between syncs."""
+
     def remote_moved(self) -> bool:
         node = self._remote_head()
         return node is not None and not self._nodes(f"id({node}) and ::.")
