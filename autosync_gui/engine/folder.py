@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from autosync_gui.engine.events import (
     Conflict,
     FolderState,
     ObserverHub,
+    TransferDirection,
+    TransferProgress,
 )
 from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import (
@@ -44,6 +47,7 @@ FLUSH_TIMEOUT = 20.0
 KEEP_NOTIFIED = 64
 BUSY_REPORT_AFTER = 50
 MAX_CHECKED_PATHS = 200  # changed paths checked against .gitignore after each commit
+PROGRESS_INTERVAL = 0.25  # seconds between two progress events of one transfer
 
 
 def _plural(n: int, word: str) -> str:
@@ -98,6 +102,9 @@ class FolderSync:
         self._busy_count = 0
         self._watched = 0
         self.ready = asyncio.Event()  # set once watches are in place and start-up catch-up ran
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_progress = 0.0
+        repo.progress_sink = self._progress_from_thread
         self._watcher = TreeWatcher(
             repo.root / repo.scope if repo.scope else repo.root, repo.root,
             on_change=self._on_change, on_rescan=self._on_rescan,
@@ -123,6 +130,7 @@ class FolderSync:
         """Recover from a crash, start watching, then catch up (commit, fetch, push).
         Raises RepositoryError when the folder cannot be synced at all."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
         async with self._lock:
             for line in await asyncio.to_thread(self.repo.recover):
                 self._emit(ActivityKind.INFO, line)
@@ -236,6 +244,22 @@ class FolderSync:
         self.sync_now()
 
     # ================================================================== events in
+    def _progress_from_thread(self, what: str, direction: TransferDirection, done: int,
+                              total: int | None, rate: float | None, finished: bool) -> None:
+        """Called by the repository on the worker thread of a transfer: a few events a
+        second reach the observers, on the loop's thread."""
+        now = time.monotonic()
+        if not finished and now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        event = TransferProgress(folder=self.path, direction=direction, what=what,
+                                 done_bytes=done, total_bytes=total, rate=rate,
+                                 finished=finished)
+        loop.call_soon_threadsafe(self._hub.transfer_progress, event)
+
     def _on_change(self, rel: str) -> None:
         if rel and len(self._changed_paths) < MAX_CHECKED_PATHS:
             self._changed_paths.add(rel)

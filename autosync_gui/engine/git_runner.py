@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from autosync_gui.engine.git_env import GitResult
+from autosync_gui.engine.progress import ProgressLine, run_with_progress
 from autosync_gui.engine.repository import RepositoryBusy, RepositoryError
 
 # Environment variables that hold secrets of ours; never passed to a child.
@@ -34,6 +35,18 @@ def safety_options(no_hooks: Path) -> list[str]:
             "-c", "core.protectHFS=true", "-c", "core.protectNTFS=true",
             "-c", "submodule.recurse=false", "-c", "fetch.recurseSubmodules=false",
             "-c", "core.fsmonitor=false"]
+
+
+def big_file_options() -> list[str]:
+    """Options that keep git's own memory and time in proportion for large files:
+    blobs above 512 MB are streamed, never delta-compressed (git's default, stated);
+    the delta search of a push holds at most 1 GB per thread; received data is kept as
+    packs, never exploded into loose objects (a 1 MB edit of a 300 MB file would become
+    a 300 MB loose object); git's own automatic gc never starts in the middle of a sync
+    (autosync runs maintenance itself, off the event loop: maintenance.py)."""
+    return ["-c", "core.bigFileThreshold=512m", "-c", "pack.windowMemory=1g",
+            "-c", "transfer.unpackLimit=1", "-c", "fetch.unpackLimit=1",
+            "-c", "gc.auto=0", "-c", "maintenance.auto=false"]
 
 
 class GitRunner:
@@ -69,6 +82,14 @@ class GitRunner:
             first = result.err.strip().splitlines()[:1] or ["(no message)"]
             raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
         return result
+
+    def run_progress(self, *args: str, on_progress: Callable[[ProgressLine], None] | None,
+                     idle_timeout: float, env: Mapping[str, str] | None = None) -> GitResult:
+        """A transfer (push, fetch, git lfs ...) that reports progress as it goes and is
+        ended only when it has been silent for `idle_timeout` seconds."""
+        return run_with_progress(self.command(*args), cwd=self.root,
+                                 env=self.environment(env), on_progress=on_progress,
+                                 idle_timeout=idle_timeout)
 
     def popen(self, *args: str, env: Mapping[str, str] | None = None
               ) -> subprocess.Popen[bytes]:

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from autosync_gui.engine.careful_pull import (
     CarefulPull,
     kept_local_names,
 )
-from autosync_gui.engine.events import Conflict
+from autosync_gui.engine.events import Conflict, TransferDirection
 from autosync_gui.engine.git_env import (
     GitResult,
     RemoteProblem,
@@ -36,9 +36,10 @@ from autosync_gui.engine.git_env import (
     first_line,
     noninteractive_env,
 )
-from autosync_gui.engine.git_runner import GitRunner, safety_options
+from autosync_gui.engine.git_runner import GitRunner, big_file_options, safety_options
 from autosync_gui.engine.ignore import global_excludes_file, render_excludes
 from autosync_gui.engine.open_files import open_files
+from autosync_gui.engine.progress import ProgressLine
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
@@ -57,6 +58,9 @@ MAX_LISTED_FILES = 50
 HOST_TRAILER = "Autosync-Host"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _ZERO = "0" * 40
+# (what, direction, bytes done, bytes in all or None, bytes per second or None, finished);
+# called on the worker thread that runs the transfer.
+ProgressSink = Callable[[str, TransferDirection, int, "int | None", "float | None", bool], None]
 _FSCK_REFUSAL = re.compile(r"error: object ([0-9a-f]{40,64}): (\w+): (.*)")
 # fsck checks raised to errors when fetching: a tree entry that would write into .git or
 # outside the folder, or a special file git refuses as a link, never enters the repository.
@@ -169,11 +173,13 @@ class GitRepository:
         self._excludes = self.state_dir / "exclude"
         self._identity: str | None = None
         self._lock_fd: int | None = None
+        self.progress_sink: ProgressSink | None = None
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
         options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
                    "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
-                   "-c", "merge.conflictStyle=merge", *safety_options(no_hooks)]
+                   "-c", "merge.conflictStyle=merge", *safety_options(no_hooks),
+                   *big_file_options()]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
         index_file = self.root / self._run("rev-parse", "--git-path", "index").text
         self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
@@ -213,6 +219,24 @@ class GitRepository:
         result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
         if not result.ok:
             raise _classify_remote_error(result.err, self.remote_url)
+        return result
+
+    def _transfer(self, what: str, direction: TransferDirection, *args: str,
+                  total: int | None = None, env: dict[str, str] | None = None) -> GitResult:
+        """A network transfer with progress sent to progress_sink (see ProgressSink)."""
+        sink = self.progress_sink
+        done = [0]
+
+        def seen(line: ProgressLine) -> None:
+            if sink is not None and line.moves_data and line.done_bytes is not None:
+                done[0] = line.done_bytes
+                sink(what, direction, line.done_bytes, total, line.rate, False)
+
+        result = self.runner.run_progress(*args, on_progress=seen, env=env,
+                                          idle_timeout=NETWORK_TIMEOUT)
+        if sink is not None:
+            sink(what, direction, max(done[0], total or 0) if result.ok else done[0], total,
+                 None, True)
         return result
 
     def _rev(self, ref: str) -> str | None:
@@ -380,9 +404,9 @@ class GitRepository:
             checks += ["-c", f"fetch.fsck.{msg_id}=error"]
         if skip_list.exists():
             checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
-        result = self._run(*checks, "fetch", "--no-tags", "--quiet", "--no-write-fetch-head",
-                           "--no-recurse-submodules", self.remote, refspec, check=False,
-                           timeout=NETWORK_TIMEOUT)
+        result = self._transfer("git fetch", TransferDirection.DOWNLOAD, *checks, "fetch",
+                                "--no-tags", "--progress", "--no-write-fetch-head",
+                                "--no-recurse-submodules", self.remote, refspec)
         if result.ok or "couldn't find remote ref" in result.err.lower():
             return
         refused = _FSCK_REFUSAL.findall(result.err)
@@ -410,9 +434,10 @@ class GitRepository:
         head = self._rev("HEAD")
         if head is None:
             return True
-        result = self._run("push", "--porcelain", "--quiet", self.remote,
-                           f"HEAD:refs/heads/{self.remote_branch}", check=False,
-                           timeout=NETWORK_TIMEOUT)
+        result = self._transfer("git push", TransferDirection.UPLOAD, "push", "--porcelain",
+                                "--progress", self.remote,
+                                f"HEAD:refs/heads/{self.remote_branch}",
+                                total=self._push_size(head))
         if result.ok:
             self._run("update-ref", self.tracking_ref, head)
             return True
@@ -422,6 +447,16 @@ class GitRepository:
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
         raise _classify_remote_error(result.err or text, self.remote_url)
+
+    def _push_size(self, head: str) -> int | None:
+        """About how many bytes a push of `head` sends: the stored size of the objects
+        the remote branch does not have (git's own estimate; None when unknown)."""
+        upstream = self._rev(self.tracking_ref)
+        args = ["rev-list", "--objects", "--disk-usage", head]
+        if upstream is not None:
+            args += ["--not", upstream]
+        result = self._run(*args, check=False)
+        return int(result.text) if result.ok and result.text.isdigit() else None
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
