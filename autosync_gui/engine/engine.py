@@ -21,8 +21,12 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    def __init__(self, settings: Settings, *, hostname: str | None = None) -> None:
+    def __init__(self, settings: Settings, *, hostname: str | None = None,
+                 confirm_large_files: bool = False) -> None:
+        """`confirm_large_files`: a new large file waits outside commits until the
+        user answers its notice (for the tray app; headless mode syncs it and says so)."""
         self.settings = settings
+        self.confirm_large_files = confirm_large_files
         self.hostname = hostname or socket.gethostname().split(".")[0]
         self.hub = ObserverHub()
         self._folders: dict[Path, FolderSync] = {}
@@ -58,7 +62,9 @@ class Engine:
         path = Path(settings.path)
         if path in self._folders:
             return self._folders[path]
-        repo = await asyncio.to_thread(GitRepository.open, path, self.hostname, settings.ignore)
+        repo = await asyncio.to_thread(GitRepository.open, path, self.hostname, settings.ignore,
+                                       settings.large_file_size)
+        repo.hold_large_files = self.confirm_large_files
         lock = self._repo_locks.setdefault(repo.git_dir, asyncio.Lock())
         folder = FolderSync(settings, repo, self.hub, lock)
         self._folders[path] = folder

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -38,6 +39,7 @@ from autosync_gui.engine.repository import (
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display
 from autosync_gui.engine.watcher import TreeWatcher
+from autosync_gui.sizes import human_size
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class FolderSync:
         self._echo = False
         self._remote_problem: RemoteError | None = None
         self._changed_paths: set[str] = set()  # since the last commit (bounded)
+        self._changes_known = False  # _changed_paths holds every change since the last commit
         self._gitignore_reported: set[str] = set()
         self._pulled_ignore_files: set[str] = set()  # .gitignore files last changed by a pull
         self._error: str | None = None
@@ -413,13 +416,17 @@ class FolderSync:
         self._dirty = False
         self._first_change = None
         changed, self._changed_paths = self._changed_paths, set()
+        hint = changed if self._changes_known and "" not in changed \
+            and len(changed) < MAX_CHECKED_PATHS else None
+        self._changes_known = True
         async with self._lock:
             self._set_state(FolderState.COMMITTING)
-            result = await asyncio.to_thread(self.repo.commit_pending)
+            result = await asyncio.to_thread(self.repo.commit_pending, hint)
             hidden = await asyncio.to_thread(self.repo.gitignored, changed) if changed else []
         self._error = None
         self._busy_count = 0
         self._report_gitignored(hidden)
+        self._report_large_files()
         if result is None:
             return
         self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
@@ -436,6 +443,32 @@ class FolderSync:
                    files=tuple(f.split(" ", 1)[1] for f in result.files),
                    host=self.repo.hostname, commit=result.commit)
         self._note_new_copies([f.rsplit(" ", 1)[-1] for f in result.files])
+
+    def _report_large_files(self) -> None:
+        notices, self.repo.large_notices = self.repo.large_notices, []
+        for path, size in notices:
+            held = " (waiting: don't sync it, or sync it anyway)" \
+                if self.repo.hold_large_files else ""
+            self._emit(ActivityKind.LARGE_FILE,
+                       f"{display(path)} ({human_size(size)}) will be kept in history; every "
+                       f"saved version adds about {human_size(size)} on the server and on "
+                       f"each machine{held}", files=(path,), size=size)
+
+    async def dont_sync(self, path: str) -> str:
+        """Keep `path` (relative to the repository root) out of sync: it joins the
+        folder's `ignore` (settings.ignore, for the configuration file). Returns the
+        pattern added."""
+        pattern = await asyncio.to_thread(self.repo.ignore_path, path)
+        if pattern not in self.settings.ignore:
+            self.settings = replace(self.settings, ignore=(*self.settings.ignore, pattern))
+        self._emit(ActivityKind.INFO, f"{display(path)} is not synced (ignore {pattern})",
+                   files=(path,))
+        return pattern
+
+    def sync_anyway(self, path: str) -> None:
+        """Commit a held large file after all (it enters history)."""
+        self.repo.allow_large_file(path)
+        self.sync_now()
 
     def _report_gitignored(self, hidden: list[tuple[str, str, str]]) -> None:
         """New files that a .gitignore written on another machine keeps out of sync: said

@@ -37,7 +37,8 @@ from autosync_gui.engine.git_env import (
     noninteractive_env,
 )
 from autosync_gui.engine.git_runner import GitRunner, big_file_options, safety_options
-from autosync_gui.engine.ignore import global_excludes_file, render_excludes
+from autosync_gui.engine.ignore import escape_path, global_excludes_file, render_excludes
+from autosync_gui.engine.large_files import changed_large_files, incompressible
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.progress import ProgressLine
 from autosync_gui.engine.repository import (
@@ -50,11 +51,13 @@ from autosync_gui.engine.repository import (
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
 from autosync_gui.engine.worktree_fs import WorkTree
+from autosync_gui.sizes import human_size
 
 log = logging.getLogger(__name__)
 
 NETWORK_TIMEOUT = 120.0
 MAX_LISTED_FILES = 50
+MAX_SHOWN_FILE = 32 << 20  # file_at reads into memory: only for what a viewer can show
 HOST_TRAILER = "Autosync-Host"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _ZERO = "0" * 40
@@ -150,7 +153,8 @@ def _classify_remote_error(err: str, url: str) -> RemoteError:
 class GitRepository:
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
 
-    def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str]) -> None:
+    def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str],
+                 large_file_size: int = 0) -> None:
         self._repo = layout.repo
         self.root = layout.root
         self.scope = layout.scope
@@ -174,6 +178,14 @@ class GitRepository:
         self._identity: str | None = None
         self._lock_fd: int | None = None
         self.progress_sink: ProgressSink | None = None
+        self.large_file_size = large_file_size
+        # New large files: announced once (large_notices, taken by the folder loop);
+        # with hold_large_files they wait outside commits until the user decides.
+        self.hold_large_files = False
+        self.large_notices: list[tuple[str, int]] = []
+        self._announced: set[str] = set()
+        self._held: set[str] = set()
+        self._allowed: set[str] = set()
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
         options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
@@ -196,8 +208,9 @@ class GitRepository:
         _inspect(folder)
 
     @classmethod
-    def open(cls, folder: Path, hostname: str, ignore: Iterable[str] = ()) -> GitRepository:
-        return cls(_inspect(folder), hostname, ignore)
+    def open(cls, folder: Path, hostname: str, ignore: Iterable[str] = (),
+             large_file_size: int = 0) -> GitRepository:
+        return cls(_inspect(folder), hostname, ignore, large_file_size)
 
     def _build_env(self, reader: git.GitConfigParser) -> dict[str, str]:
         ssh = str(reader.get_value("core", "sshcommand", "")) \
@@ -257,7 +270,7 @@ class GitRepository:
 
     def _write_excludes(self) -> None:
         text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested,
-                               kept_local_names(self.state_dir))
+                               [*kept_local_names(self.state_dir), *self._held])
         if text != self._excludes_written:
             tmp = self._excludes.with_suffix(".tmp")
             tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
@@ -334,10 +347,57 @@ class GitRepository:
                 i += 2
         return changes
 
-    def commit_pending(self) -> CommitResult | None:
-        """Commit everything pending in the folder as one commit; None if nothing changed."""
+    def ignore_path(self, path: str) -> str:
+        """Keep `path` (relative to the root) out of sync from now on; returns the
+        folder `ignore` pattern that does it (for the configuration)."""
+        relative = path[len(self.scope) + 1:] if self.scope else path
+        pattern = "/" + escape_path(relative)
+        if pattern not in self._ignore:
+            self._ignore = (*self._ignore, pattern)
+        self._held.discard(path)
+        self._write_excludes()
+        return pattern
+
+    def allow_large_file(self, path: str) -> None:
+        """The user chose to keep a held large file in history: commit it next time."""
+        self._allowed.add(path)
+        self._held.discard(path)
+        self._write_excludes()
+
+    def _prepare_large_files(self, hint: Iterable[str] | None) -> None:
+        """Before `git add`: new large files are announced (and held back when asked
+        to); large files that do not compress are added uncompressed (git would spend
+        most of the time deflating them for nothing)."""
+        large = changed_large_files(self.runner, self.work_tree, self.scope,
+                                    self.large_file_size, hint)
+        if not large:
+            return
+        tracked = set(self._run("ls-files", "-z", "--", *large,
+                                env={"GIT_LITERAL_PATHSPECS": "1"}).out.split(b"\0"))
+        held_before = set(self._held)
+        for path, size in sorted(large.items()):
+            if os.fsencode(path) in tracked or path in self._allowed:
+                continue
+            if path not in self._announced:
+                self._announced.add(path)
+                self.large_notices.append((path, size))
+            if self.hold_large_files:
+                self._held.add(path)
+        if self._held != held_before:
+            self._write_excludes()
+        plain = [p for p in large if p not in self._held and incompressible(self.work_tree, p)]
+        if plain:
+            self._run("-c", "core.compression=0", "-c", "core.looseCompression=0",
+                      "-c", "pack.compression=0", "add", "--", *plain,
+                      env={"GIT_LITERAL_PATHSPECS": "1"})
+
+    def commit_pending(self, hint: Iterable[str] | None = None) -> CommitResult | None:
+        """Commit everything pending in the folder as one commit; None if nothing changed.
+        `hint`: the paths seen changing since the last commit (None: unknown)."""
         self._write_excludes()
         self._refuse_foreign_operation()
+        if self.large_file_size:
+            self._prepare_large_files(hint)
         self._run("add", "-A", "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
         changes = self._staged_changes()
         if not changes:
@@ -662,21 +722,39 @@ class GitRepository:
 
     def _saved_during_merge(self, path: str, expected: set[str] | None) -> bool:
         """Whether the file at `path` holds something neither side of the merge had and
-        git did not write (conflict markers): a save that happened while we merged."""
+        git did not write (conflict markers): a save that happened while we merged.
+        Read in chunks: the file may be gigabytes."""
         if expected is None:
             return False
-        target = self.root / path
-        try:
-            if target.is_symlink() or not target.is_file():
-                return False
-            data = target.read_bytes()
-        except OSError:
+        info = self.work_tree.lstat(path)
+        if info is None or (info.st_mode & 0o170000) != 0o100000:
             return False
-        if b"<<<<<<< " in data and b">>>>>>> " in data:
+        if self._has_conflict_markers(path):
             return False  # git's own conflict output
-        result = self._run("hash-object", "--", path, check=False,
-                           env={"GIT_LITERAL_PATHSPECS": "1"})
-        return result.ok and result.text not in expected
+        hex_len = len(next(iter(expected))) if expected else 40
+        blob = self.work_tree.blob_id(path, hex_len)
+        return blob is not None and blob not in expected
+
+    def _has_conflict_markers(self, path: str) -> bool:
+        seen_start = seen_end = False
+        tail = b""
+        try:
+            with self.work_tree.parent(path) as (dir_fd, name):
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        except (OSError, UnsafePath):
+            return False
+        try:
+            while not (seen_start and seen_end):
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                window = tail + chunk
+                seen_start = seen_start or b"<<<<<<< " in window
+                seen_end = seen_end or b">>>>>>> " in window
+                tail = window[-8:]
+        finally:
+            os.close(fd)
+        return seen_start and seen_end
 
     # ------------------------------------------------------------------ queries
     def head(self) -> str | None:
@@ -733,8 +811,14 @@ class GitRepository:
         return commits
 
     def file_at(self, commit: str, path: str) -> bytes:
+        """The file's bytes in `commit`, for showing; larger files are refused (restore
+        them instead: restore_file streams)."""
         if not _HEX.match(commit):
             raise RepositoryError(f"{commit!r} is not a commit id")
+        size = self._run("cat-file", "-s", f"{commit}:{path}", check=False)
+        if size.ok and size.text.isdigit() and int(size.text) > MAX_SHOWN_FILE:
+            raise RepositoryError(f"{display(path)} in commit {commit[:10]} is too large to "
+                                  f"show ({human_size(int(size.text))}); restore it instead")
         result = self._run("cat-file", "blob", f"{commit}:{path}", check=False)
         if not result.ok:
             raise RepositoryError(f"{path} does not exist in commit {commit[:10]}")

@@ -76,12 +76,12 @@ def render_excludes(global_file: Path | None, folder_patterns: Iterable[str], sc
     parts.append("# autosync: the folder's ignore patterns")
     parts.extend(scoped_pattern(p, scope) for p in folder_patterns)
     parts.append("# autosync: nested repositories are never synced as part of this one")
-    parts.extend(f"/{_escape(p)}/" for p in sorted(nested_repos))
+    parts.extend(f"/{escape_path(p)}/" for p in sorted(nested_repos))
     parts.append("# autosync: ignored files kept under another name when a pull took their path")
-    parts.extend(f"/{_escape(p)}" for p in sorted(private_files))
+    parts.extend(f"/{escape_path(p)}" for p in sorted(private_files))
     return "\n".join(parts) + "\n"
 
 
-def _escape(path: str) -> str:
+def escape_path(path: str) -> str:
     """Escape gitignore metacharacters so a path matches only itself."""
     return re.sub(r"([\\*?\[\]!# ])", r"\\\1", path)

@@ -18,8 +18,8 @@ async def test_new_file_is_committed_and_pushed(remote: Remote, start_engine) ->
     a = remote.clone("a")
     engine, rec = await start_engine(a, hostname="laptop")
     (a / "notes.txt").write_text("hello\n")
-    await rec.until(lambda: remote.tree_files().get("notes.txt") == b"hello\n",
-                    what="notes.txt on the remote")
+    await rec.until(lambda: remote.tree_files().get("notes.txt") == b"hello\n"
+                    and rec.of(ActivityKind.PUSHED), what="notes.txt on the remote, pushed")
     msg = git(a, "log", "-1", "--format=%B")
     assert "1 file changed" in msg and "laptop" in msg and "A notes.txt" in msg
     assert rec.of(ActivityKind.PUSHED)

@@ -48,3 +48,43 @@ async def test_push_and_fetch_report_progress(remote: Remote, start_engine) -> N
 
 def _loose(clone: Path) -> int:
     return int(git(clone, "count-objects", "-v").splitlines()[0].split()[1])
+
+
+async def test_new_large_file_is_announced_once_and_synced(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    engine, rec = await start_engine(a, large_file_size=100_000)
+    (a / "small.txt").write_text("small\n")
+    (a / "video.mp4").write_bytes(os.urandom(300_000))
+    await rec.until(lambda: "video.mp4" in remote.tree_names()
+                    and rec.of(ActivityKind.PUSHED), what="video on the remote")
+    notices = rec.of(ActivityKind.LARGE_FILE)
+    assert len(notices) == 1 and notices[0].files == ("video.mp4",)
+    assert notices[0].size == 300_000
+    assert "video.mp4 (300 KB) will be kept in history; every saved version adds about " \
+           "300 KB on the server and on each machine" in notices[0].summary
+    (a / "video.mp4").write_bytes(os.urandom(300_000))  # an edit: already in history
+    pushed = len(rec.of(ActivityKind.PUSHED))
+    await rec.until(lambda: len(rec.of(ActivityKind.PUSHED)) > pushed, what="edit pushed")
+    assert len(rec.of(ActivityKind.LARGE_FILE)) == 1
+
+
+async def test_held_large_file_waits_for_the_users_answer(remote: Remote, start_engine) -> None:
+    a = remote.clone("a")
+    engine, rec = await start_engine(a, large_file_size=100_000)
+    folder = engine.folder(a)
+    folder.repo.hold_large_files = True  # what the tray app asks for (confirm_large_files)
+    (a / "films").mkdir()
+    (a / "films" / "raw take.mov").write_bytes(os.urandom(200_000))
+    (a / "films" / "final.mov").write_bytes(os.urandom(200_000))
+    (a / "notes.txt").write_text("shot list\n")
+    await rec.until(lambda: len(rec.of(ActivityKind.LARGE_FILE)) == 2, what="two notices")
+    await rec.until(lambda: "notes.txt" in remote.tree_names(), what="the small file synced")
+    assert not {"films/raw take.mov", "films/final.mov"} & remote.tree_names()
+    pattern = await folder.dont_sync("films/raw take.mov")
+    assert pattern == "/films/raw\\ take.mov" and pattern in folder.settings.ignore
+    folder.sync_anyway("films/final.mov")
+    await rec.until(lambda: "films/final.mov" in remote.tree_names(), what="final.mov synced")
+    engine.sync_now(a)
+    await rec.until(lambda: folder.state.value == "idle", what="idle")
+    assert "films/raw take.mov" not in remote.tree_names()
+    assert not folder.repo.is_dirty()  # ignored now (autosync's excludes), not pending
