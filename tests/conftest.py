@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.sshd",
     "tests.fixtures.qt",
     "tests.fixtures.dbus_notifications",
+    "tests.fixtures.lfs_server",
 ]
 
 

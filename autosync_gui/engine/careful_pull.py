@@ -228,16 +228,18 @@ class CarefulPull:
         return HostileContent(f"refused {source}: path '{display(path)}' {reason}; nothing "
                               "was written. The remote needs a commit that removes it")
 
-    def _on_disk(self, change: Change) -> str | None:
-        """The id of what is at the path now, comparable with change.old."""
+    def _on_disk(self, change: Change) -> set[str]:
+        """The ids of what is at the path now, comparable with change.old (a file stored
+        with Git LFS matches its pointer's id too)."""
         hex_len = len(change.old)
         if change.old_mode == GITLINK:
             info = self._tree.lstat(change.path)
-            return change.old if info is not None and (info.st_mode & 0o170000) == 0o040000 \
-                else None
+            return {change.old} if info is not None and \
+                (info.st_mode & 0o170000) == 0o040000 else set()
         if change.old_mode == SYMLINK:
-            return self._link_id(change.path, hex_len)
-        return self._tree.blob_id(change.path, hex_len)
+            link = self._link_id(change.path, hex_len)
+            return {link} if link else set()
+        return self._tree.blob_ids(change.path, hex_len)
 
     def _link_id(self, rel: str, hex_len: int) -> str | None:
         try:
@@ -254,7 +256,7 @@ class CarefulPull:
         ignored_candidates: list[str] = []
         for change in changes:
             if change.removes:
-                if self._on_disk(change) != change.old:
+                if change.old not in self._on_disk(change):
                     return change.path, []
             elif self._tree.lstat(change.path) is not None:
                 ignored_candidates.append(change.path)
@@ -317,7 +319,7 @@ class CarefulPull:
         for aside, path, expected in replaced:
             still_writing = self._tree.aside_path(aside) in writing
             changed = self._tree.aside_exists(aside) and \
-                self._tree.aside_blob_id(aside, len(expected)) != expected
+                expected not in self._tree.aside_blob_ids(aside, len(expected))
             if still_writing or changed:
                 self._keep_save(aside, path, outcome)
             else:
@@ -359,7 +361,7 @@ class CarefulPull:
         if change.old_mode == SYMLINK:
             self._tree.discard(aside)  # a link's "content" is its target, known to git
             return True
-        if self._tree.aside_blob_id(aside, len(change.old)) != change.old:
+        if change.old not in self._tree.aside_blob_ids(aside, len(change.old)):
             self._keep_save(aside, change.path, outcome)  # saved meanwhile: theirs stays
             return False
         replaced.append((aside, change.path, change.old))
@@ -419,8 +421,8 @@ class CarefulPull:
             path = str(entry.get("path", ""))
             if not aside.name or not self._tree.aside_exists(aside):
                 continue
-            blob = self._tree.aside_blob_id(aside)
-            if blob is not None and self._run("cat-file", "-e", blob, check=False).ok:
+            blobs = self._tree.aside_blob_ids(aside)
+            if any(self._run("cat-file", "-e", blob, check=False).ok for blob in blobs):
                 self._tree.discard(aside)  # a version git has (the committed one)
             else:
                 with contextlib.suppress(UnsafePath):

@@ -445,6 +445,9 @@ class FolderSync:
         self._note_new_copies([f.rsplit(" ", 1)[-1] for f in result.files])
 
     def _report_large_files(self) -> None:
+        notes, self.repo.lfs_notes = self.repo.lfs_notes, []
+        for note in notes:
+            self._emit(ActivityKind.INFO, note)
         notices, self.repo.large_notices = self.repo.large_notices, []
         for path, size in notices:
             held = " (waiting: don't sync it, or sync it anyway)" \
@@ -563,6 +566,7 @@ class FolderSync:
             self._changed_paths -= set(result.files)  # what the pull itself wrote
             if self._changed_paths or await asyncio.to_thread(self.repo.is_dirty):
                 self._mark_changed()  # the user saved something while we merged
+        self._report_large_files()
         if not result.changed:
             return
         host = result.host or "unknown"

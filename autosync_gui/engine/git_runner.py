@@ -29,9 +29,12 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def safety_options(no_hooks: Path) -> list[str]:
+def safety_options() -> list[str]:
     """Options for every git call on a synced repository (see the module doc)."""
-    return ["-c", f"core.hooksPath={no_hooks}",  # an empty folder: no hook ever runs
+    # Hooks are looked up under /dev/null, where no file can ever be: no hook runs. (An
+    # empty folder would do for git, but git-lfs installs its own hooks wherever
+    # core.hooksPath points, even from its filter process; under /dev/null it cannot.)
+    return ["-c", "core.hooksPath=/dev/null",
             "-c", "core.protectHFS=true", "-c", "core.protectNTFS=true",
             "-c", "submodule.recurse=false", "-c", "fetch.recurseSubmodules=false",
             "-c", "core.fsmonitor=false"]

@@ -39,6 +39,7 @@ from autosync_gui.engine.git_env import (
 from autosync_gui.engine.git_runner import GitRunner, big_file_options, safety_options
 from autosync_gui.engine.ignore import escape_path, global_excludes_file, render_excludes
 from autosync_gui.engine.large_files import changed_large_files, incompressible
+from autosync_gui.engine.lfs import MAX_POINTER, LargeFileStore, parse_pointer, rules_in
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.progress import ProgressLine
 from autosync_gui.engine.repository import (
@@ -167,8 +168,6 @@ class GitRepository:
         self.state_dir = self.git_dir / "autosync"
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
-        no_hooks = self.state_dir / "no-hooks"
-        no_hooks.mkdir(mode=0o700, exist_ok=True)
         ensure_neutral_attributes(self.git_dir)
         self.work_tree = WorkTree(self.root, self.state_dir / "scratch")
         self._ignore = tuple(ignore)
@@ -190,12 +189,19 @@ class GitRepository:
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
         options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
                    "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
-                   "-c", "merge.conflictStyle=merge", *safety_options(no_hooks),
+                   "-c", "merge.conflictStyle=merge", *safety_options(),
                    *big_file_options()]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
         index_file = self.root / self._run("rev-parse", "--git-path", "index").text
         self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
                                         index_file)
+        self.lfs = LargeFileStore(self.runner, self.git_dir, self.scope, self.remote,
+                                  self.remote_url, self.work_tree)
+        self.lfs_notes: list[str] = []  # one-line reports for the folder loop
+        self._lfs_rules: list[str] = []
+        self._lfs_reported = False
+        if self._rev("HEAD") is not None:
+            self._use_lfs_rules(self.lfs.committed_rules("HEAD"))
         global_file = reader.get_value("core", "excludesfile", "") \
             if reader.has_option("core", "excludesfile") else ""
         self._global_excludes = global_excludes_file(str(global_file) or None)
@@ -262,6 +268,62 @@ class GitRepository:
     @property
     def _pathspec(self) -> str:
         return self.scope or "."
+
+    # ------------------------------------------------------------------ Git LFS
+    def _use_lfs_rules(self, rules: list[str]) -> None:
+        """Make the LFS rules committed for this folder the ones git applies here."""
+        if rules and not self.lfs.installed:
+            if not self._lfs_reported:
+                self._lfs_reported = True
+                self.lfs_notes.append(f"{self.root}: this folder stores large files with Git "
+                                      "LFS but git-lfs is not installed; they arrive as small "
+                                      "pointer files until you install it (apt install "
+                                      "git-lfs)")
+            rules = []
+        if rules:
+            self.lfs.enable_filter()
+        self._lfs_rules = rules
+        self.work_tree.lfs = bool(rules)
+        ensure_neutral_attributes(self.git_dir, self.lfs.info_lines(rules))
+
+    def _lfs_progress(self, what: str, direction: TransferDirection,
+                      total: int | None = None) -> Callable[[ProgressLine], None]:
+        sink = self.progress_sink
+
+        def seen(line: ProgressLine) -> None:
+            if sink is not None and line.moves_data and line.done_bytes is not None:
+                sink(what, direction, line.done_bytes, total, line.rate, False)
+        return seen
+
+    def _lfs_done(self, what: str, direction: TransferDirection, result: GitResult) -> None:
+        if self.progress_sink is not None:
+            self.progress_sink(what, direction, 0, None, None, True)
+        if not result.ok:
+            raise _classify_remote_error(result.err, f"the LFS server of {self.remote_url}")
+
+    def _lfs_fetch(self, commit: str, include: str | None = None) -> None:
+        what = "LFS download"
+        result = self.lfs.fetch(commit, self._lfs_progress(what, TransferDirection.DOWNLOAD),
+                                include)
+        self._lfs_done(what, TransferDirection.DOWNLOAD, result)
+
+    def _lfs_for_large_files(self, large: dict[str, int]) -> set[str]:
+        """Large files that go to Git LFS (rules written for those not yet covered)."""
+        if not self.lfs.usable():
+            if not self._lfs_reported and self.lfs.installed:
+                self._lfs_reported = True
+                self.lfs_notes.append(f"{self.root}: large files stay in git history: "
+                                      f"{self.lfs.why_not}")
+            return set()
+        paths = sorted(large)
+        covered = self.lfs.filtered(paths)
+        uncovered = [p for p in paths if p not in covered]
+        if uncovered and self.lfs.write_rules(uncovered):
+            current = self.work_tree.root / self.lfs.attributes_path
+            with contextlib.suppress(OSError):
+                text = current.read_text(encoding="utf-8", errors="surrogateescape")
+                self._use_lfs_rules(sorted({*self._lfs_rules, *rules_in(text)}))
+        return self.lfs.filtered(paths)
 
     # ------------------------------------------------------------------ ignore rules
     def note_nested_repository(self, relpath: str) -> None:
@@ -370,6 +432,10 @@ class GitRepository:
         most of the time deflating them for nothing)."""
         large = changed_large_files(self.runner, self.work_tree, self.scope,
                                     self.large_file_size, hint)
+        if not large:
+            return
+        for path in self._lfs_for_large_files(large):
+            del large[path]  # stored with LFS: history keeps a pointer only
         if not large:
             return
         tracked = set(self._run("ls-files", "-z", "--", *large,
@@ -494,6 +560,10 @@ class GitRepository:
         head = self._rev("HEAD")
         if head is None:
             return True
+        if self._lfs_rules:  # the objects first, so no replica sees a pointer it cannot fetch
+            what = "LFS upload"
+            self._lfs_done(what, TransferDirection.UPLOAD,
+                           self.lfs.push(self._lfs_progress(what, TransferDirection.UPLOAD)))
         result = self._transfer("git push", TransferDirection.UPLOAD, "push", "--porcelain",
                                 "--progress", self.remote,
                                 f"HEAD:refs/heads/{self.remote_branch}",
@@ -542,6 +612,7 @@ class GitRepository:
             target = upstream
             if head is not None and not self._is_ancestor(head, upstream):
                 target, found = self._merge_commit(head, upstream, host)
+            self._prepare_lfs_checkout(target)
             outcome = self.careful_pull.fast_forward(head, target, source)
             if outcome.moved:
                 break
@@ -563,6 +634,15 @@ class GitRepository:
         return IntegrateResult(changed=before != after, files=changed_files, host=host,
                                conflicts=found, kept_local=tuple(outcome.kept_local),
                                saved_beside=tuple(outcome.saved_beside))
+
+    def _prepare_lfs_checkout(self, target: str) -> None:
+        """The LFS rules of `target` apply before its files are written, and its LFS
+        objects are on this machine by then (one download, with progress)."""
+        rules = self.lfs.committed_rules(target)
+        if rules != self._lfs_rules:
+            self._use_lfs_rules(sorted({*self._lfs_rules, *rules}))
+        if self._lfs_rules:
+            self._lfs_fetch(target)
 
     def _merge_commit(self, head: str, upstream: str, host: str
                       ) -> tuple[str, tuple[Conflict, ...]]:
@@ -732,8 +812,8 @@ class GitRepository:
         if self._has_conflict_markers(path):
             return False  # git's own conflict output
         hex_len = len(next(iter(expected))) if expected else 40
-        blob = self.work_tree.blob_id(path, hex_len)
-        return blob is not None and blob not in expected
+        ids = self.work_tree.blob_ids(path, hex_len)
+        return bool(ids) and not ids & expected
 
     def _has_conflict_markers(self, path: str) -> bool:
         seen_start = seen_end = False
@@ -842,6 +922,17 @@ class GitRepository:
         mode, _kind, sha = fields
         if mode not in (REGULAR, EXECUTABLE, SYMLINK):
             raise RepositoryError(f"{display(path)} in commit {commit[:10]} is not a file")
+        pointer = self._lfs_pointer(commit, path, sha) if mode != SYMLINK else None
+        if pointer is not None:
+            oid, size = pointer
+            if not self.lfs.object_path(oid).exists():
+                self._lfs_fetch(commit, include=path)
+            try:
+                self.work_tree.replace(path, lambda fd: self.lfs.copy_object(oid, size, fd),
+                                       executable=mode == EXECUTABLE)
+            except UnsafePath as exc:
+                raise RepositoryError(f"refusing to restore {exc}") from None
+            return
         reader = BlobReader(self.runner)
         try:
             if mode == SYMLINK:
@@ -855,6 +946,15 @@ class GitRepository:
             raise RepositoryError(f"refusing to restore {exc}") from None
         finally:
             reader.close()
+
+    def _lfs_pointer(self, commit: str, path: str, sha: str) -> tuple[str, int] | None:
+        """(oid, size) when `path` in `commit` is stored with Git LFS."""
+        if not self.lfs.installed:
+            return None
+        size = self._run("cat-file", "-s", sha, check=False)
+        if not size.ok or not size.text.isdigit() or int(size.text) > MAX_POINTER:
+            return None
+        return parse_pointer(self._run("cat-file", "blob", sha).out)
 
     def diff(self, commit: str, path: str | None = None) -> str:
         if not _HEX.match(commit):

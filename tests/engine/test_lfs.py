@@ -1,0 +1,110 @@
+"""Git LFS between two replicas through a real LFS server (giftless over TLS with basic
+auth on 127.0.0.1): push, pull, a conflict and a restore of LFS files; the filter set up in
+the repository only, pulled .gitattributes still unable to name any other filter."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autosync_gui.engine.events import ActivityKind, TransferDirection
+from autosync_gui.engine.lfs import parse_pointer
+from tests.fixtures.git_remotes import Remote, git
+from tests.fixtures.lfs_server import LfsServer
+
+pytestmark = pytest.mark.skipif(shutil.which("git-lfs") is None, reason="needs git-lfs")
+LARGE = 100_000
+
+
+@pytest.fixture(autouse=True)
+def _own_ca(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The machine may export GIT_SSL_CAINFO, which would override http.sslCAInfo.
+    monkeypatch.delenv("GIT_SSL_CAINFO", raising=False)
+
+
+def replicas(remote: Remote, server: LfsServer) -> tuple[Path, Path]:
+    a, b = remote.clone("a"), remote.clone("b")
+    server.configure(a)
+    server.configure(b)
+    return a, b
+
+
+def pointer_on_remote(remote: Remote, path: str) -> tuple[str, int] | None:
+    return parse_pointer(remote.tree_files().get(path, b""))
+
+
+async def test_large_file_goes_through_lfs_and_arrives_whole(remote: Remote, lfs_server,
+                                                             start_engine) -> None:
+    a, b = replicas(remote, lfs_server)
+    engine_a, rec_a = await start_engine(a, hostname="alpha", large_file_size=LARGE)
+    engine_b, rec_b = await start_engine(b, hostname="beta", large_file_size=LARGE)
+    payload = os.urandom(300_000)
+    (a / "clip.mp4").write_bytes(payload)
+    (a / "small.txt").write_text("not large\n")
+    await rec_a.until(lambda: rec_a.of(ActivityKind.PUSHED), timeout=60, what="push")
+    pointer = pointer_on_remote(remote, "clip.mp4")
+    assert pointer == (hashlib.sha256(payload).hexdigest(), len(payload))
+    assert remote.tree_files()["small.txt"] == b"not large\n"  # small files stay in git
+    assert pointer[0] in lfs_server.stored_objects()
+    assert "/clip*.mp4 filter=lfs" in remote.tree_files()[".gitattributes"].decode()
+    assert not rec_a.of(ActivityKind.LARGE_FILE)  # history keeps a pointer only
+    uploads = [p for p in rec_a.progress if p.what == "LFS upload"]
+    assert uploads and uploads[-1].finished and uploads[-1].direction == TransferDirection.UPLOAD
+    # The filter lives in the repository's own config; no hook was installed anywhere.
+    assert git(a, "config", "--local", "filter.lfs.process") == "git-lfs filter-process"
+    assert not [h for h in (a / ".git" / "hooks").iterdir() if not h.name.endswith(".sample")]
+
+    engine_b.sync_now(b)
+    await rec_b.until(lambda: (b / "clip.mp4").exists(), timeout=60, what="clip on b")
+    assert (b / "clip.mp4").read_bytes() == payload
+    assert any(p.what == "LFS download" and p.finished for p in rec_b.progress)
+    await rec_b.until(lambda: engine_b.folder(b).state.value == "idle", what="b idle")
+    assert git(b, "status", "--porcelain") == ""
+
+
+async def test_lfs_conflict_and_restore(remote: Remote, lfs_server, start_engine) -> None:
+    a, b = replicas(remote, lfs_server)
+    engine_a, rec_a = await start_engine(a, hostname="alpha", large_file_size=LARGE)
+    engine_b, rec_b = await start_engine(b, hostname="beta", large_file_size=LARGE)
+    first = os.urandom(200_000)
+    (a / "scan.tif").write_bytes(first)
+    await rec_a.until(lambda: rec_a.of(ActivityKind.PUSHED), timeout=60, what="first push")
+    engine_b.sync_now(b)
+    await rec_b.until(lambda: (b / "scan.tif").exists()
+                      and (b / "scan.tif").read_bytes() == first, timeout=60, what="on b")
+    first_commit = git(a, "rev-parse", "HEAD")
+
+    engine_b.pause(b)
+    ours, theirs = os.urandom(200_000), os.urandom(200_000)
+    (b / "scan.tif").write_bytes(theirs)
+    pushed = len(rec_a.of(ActivityKind.PUSHED))
+    (a / "scan.tif").write_bytes(ours)
+    await rec_a.until(lambda: len(rec_a.of(ActivityKind.PUSHED)) > pushed, timeout=60,
+                      what="a's edit pushed")
+    engine_b.resume(b)
+    await rec_b.until(lambda: rec_b.of(ActivityKind.CONFLICT), timeout=60, what="conflict")
+    conflict = rec_b.of(ActivityKind.CONFLICT)[-1].conflict
+    assert conflict is not None and conflict.copy_path is not None
+    versions = {(b / "scan.tif").read_bytes(), (b / conflict.copy_path).read_bytes()}
+    assert versions == {ours, theirs}  # both real content, no pointer text
+    await rec_b.until(lambda: remote.tree_names() >= {conflict.copy_path}, timeout=60,
+                      what="the copy pushed")
+    copy_pointer = pointer_on_remote(remote, conflict.copy_path)
+    assert copy_pointer is not None and copy_pointer[0] in lfs_server.stored_objects()
+    engine_a.sync_now(a)
+    await rec_a.until(lambda: (a / conflict.copy_path).exists(), timeout=60, what="copy on a")
+    assert {(a / "scan.tif").read_bytes(), (a / conflict.copy_path).read_bytes()} == versions
+
+    # Restore the first version on b after dropping b's local copy of it: fetched again.
+    oid = hashlib.sha256(first).hexdigest()
+    local = b / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+    local.unlink()
+    await engine_b.folder(b).restore(first_commit, "scan.tif")
+    assert (b / "scan.tif").read_bytes() == first
+    assert local.exists()
+    await rec_b.until(lambda: pointer_on_remote(remote, "scan.tif") == (oid, len(first)),
+                      timeout=60, what="the restored version synced")
