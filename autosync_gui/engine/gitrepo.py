@@ -195,6 +195,8 @@ class GitRepository:
         index_file = self.root / self._run("rev-parse", "--git-path", "index").text
         self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
                                         index_file)
+        self.partial = str(reader.get_value(f'remote "{self.remote}"', "promisor", "false")
+                           ).lower() == "true"
         self.lfs = LargeFileStore(self.runner, self.git_dir, self.scope, self.remote,
                                   self.remote_url, self.work_tree)
         self.lfs_notes: list[str] = []  # one-line reports for the folder loop
@@ -324,6 +326,47 @@ class GitRepository:
                 text = current.read_text(encoding="utf-8", errors="surrogateescape")
                 self._use_lfs_rules(sorted({*self._lfs_rules, *rules_in(text)}))
         return self.lfs.filtered(paths)
+
+    # ------------------------------------------------------------------ partial clones
+    def _missing(self, *objects: str) -> list[str]:
+        """Of `objects` (ids, or ranges like `A --not B`), the objects a partial clone
+        has not fetched yet; rev-list never fetches on its own."""
+        result = self._run("rev-list", "--objects", "--missing=print", "--no-object-names",
+                           *objects, check=False)
+        if not result.ok:
+            return [o for o in objects if _HEX.match(o)]  # a blob id given alone: missing
+        return [line[1:] for line in result.text.splitlines() if line.startswith("?")]
+
+    def _fetch_objects(self, shas: list[str], what: str) -> None:
+        """Fetch these objects from the promisor remote in one go, with progress."""
+        result = self._transfer(what, TransferDirection.DOWNLOAD,
+                                "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--progress",
+                                "--no-tags", "--no-write-fetch-head",
+                                "--recurse-submodules=no", "--filter=blob:none",
+                                self.remote, *shas)
+        if not result.ok:
+            raise _classify_remote_error(result.err, self.remote_url)
+
+    def ensure_version(self, sha: str, path: str, commit: str) -> None:
+        """An old version a partial clone left out is fetched now (with progress); when
+        the remote cannot be reached, one line says so."""
+        if not self.partial or not self._missing(sha):
+            return
+        try:
+            self._fetch_objects([sha], "old version")
+        except RemoteError as exc:
+            raise RepositoryError(
+                f"{display(path)} as of {commit[:10]} is not on this machine yet (large "
+                f"files' old versions are fetched when needed) and the remote cannot be "
+                f"reached now: {exc}; try again when online") from None
+
+    def _prefetch(self, target: str, head: str | None) -> None:
+        """In a partial clone, the large blobs a pull is about to write, in one fetch."""
+        if not self.partial:
+            return
+        missing = self._missing(target, *(["--not", head] if head else []))
+        if missing:
+            self._fetch_objects(missing, "git fetch")
 
     # ------------------------------------------------------------------ ignore rules
     def note_nested_repository(self, relpath: str) -> None:
@@ -613,6 +656,7 @@ class GitRepository:
             if head is not None and not self._is_ancestor(head, upstream):
                 target, found = self._merge_commit(head, upstream, host)
             self._prepare_lfs_checkout(target)
+            self._prefetch(target, head)
             outcome = self.careful_pull.fast_forward(head, target, source)
             if outcome.moved:
                 break
@@ -895,6 +939,9 @@ class GitRepository:
         them instead: restore_file streams)."""
         if not _HEX.match(commit):
             raise RepositoryError(f"{commit!r} is not a commit id")
+        entry = self._run("rev-parse", "-q", "--verify", f"{commit}:{path}", check=False)
+        if entry.ok:
+            self.ensure_version(entry.text, path, commit)
         size = self._run("cat-file", "-s", f"{commit}:{path}", check=False)
         if size.ok and size.text.isdigit() and int(size.text) > MAX_SHOWN_FILE:
             raise RepositoryError(f"{display(path)} in commit {commit[:10]} is too large to "
@@ -922,6 +969,7 @@ class GitRepository:
         mode, _kind, sha = fields
         if mode not in (REGULAR, EXECUTABLE, SYMLINK):
             raise RepositoryError(f"{display(path)} in commit {commit[:10]} is not a file")
+        self.ensure_version(sha, path, commit)
         pointer = self._lfs_pointer(commit, path, sha) if mode != SYMLINK else None
         if pointer is not None:
             oid, size = pointer

@@ -17,12 +17,18 @@ from pathlib import Path
 
 import git
 
+from autosync_gui.config import DEFAULT_LARGE_FILE_SIZE
 from autosync_gui.engine.git_env import (
     SSH_OPTIONS,
     RemoteProblem,
     classify,
     first_line,
     noninteractive_env,
+)
+from autosync_gui.engine.partial_clone import (
+    bare_remote_config_commands,
+    clone_options,
+    configure_bare_remote,
 )
 
 NETWORK_TIMEOUT = 60.0
@@ -95,15 +101,22 @@ def check_folder_empty(folder: Path) -> None:
                              "'use an existing git work tree'")
 
 
-def clone_remote(url: str, folder: Path) -> None:
-    """Clone `url` into `folder` (which must be new or empty)."""
+def clone_remote(url: str, folder: Path, large_file_size: int = DEFAULT_LARGE_FILE_SIZE) -> None:
+    """Clone `url` into `folder` (which must be new or empty); a partial clone without
+    blobs of `large_file_size` or more when the server allows it."""
     url = url.strip()
     folder = folder.expanduser()
     check_folder_empty(folder)
     check_remote(url)
     created = not folder.exists()
     try:
-        _run(["clone", "--", url, str(folder)])
+        options = clone_options(large_file_size)
+        # git ignores --filter for a plain local path (it copies the objects): say file://
+        source = f"file://{_local_path(url).resolve()}" if options and _is_local(url) \
+            and not url.startswith("file://") else url
+        _run(["clone", *options, "--", source, str(folder)])
+        if source != url:
+            _run(["remote", "set-url", "origin", "--", url], cwd=folder)
     except git.GitCommandError as exc:
         if created and folder.exists() and not any(folder.iterdir()):
             folder.rmdir()
@@ -181,7 +194,8 @@ def _create_bare(url: str) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _run(["init", "--bare", "--quiet", "-b", DEFAULT_BRANCH, str(path)])
-        except (OSError, git.GitCommandError) as exc:
+            configure_bare_remote(path)
+        except (OSError, git.GitCommandError, subprocess.CalledProcessError) as exc:
             why = _stderr(exc) if isinstance(exc, git.GitCommandError) else str(exc)
             raise SetupError(f"remote {url}: cannot create it ({first_line(why)}); "
                              "choose a writable path") from None
@@ -211,6 +225,8 @@ def _create_bare(url: str) -> None:
     remote_cmd = (f"test ! -e {quoted} || test -z \"$(ls -A {quoted})\" || "
                   f"{{ echo 'already exists and is not empty' >&2; exit 1; }}; "
                   f"git init --bare --quiet {quoted}")
+    for command in bare_remote_config_commands(path):
+        remote_cmd += " && " + shlex.join(command)
     cmd += [host, remote_cmd]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=NETWORK_TIMEOUT,
