@@ -50,6 +50,7 @@ KEEP_NOTIFIED = 64
 BUSY_REPORT_AFTER = 50
 MAX_CHECKED_PATHS = 200  # changed paths checked against .gitignore after each commit
 PROGRESS_INTERVAL = 0.25  # seconds between two progress events of one transfer
+MAINTENANCE_DELAY = 5.0  # seconds after the last sync before the object store is tidied
 
 
 def _plural(n: int, word: str) -> str:
@@ -106,6 +107,8 @@ class FolderSync:
         self._watched = 0
         self.ready = asyncio.Event()  # set once watches are in place and start-up catch-up ran
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._maintenance: asyncio.Task[None] | None = None
+        self.maintenance_runs = 0  # finished rounds (for tests and benchmarks)
         self._last_progress = 0.0
         repo.progress_sink = self._progress_from_thread
         self._watcher = TreeWatcher(
@@ -160,6 +163,11 @@ class FolderSync:
             except TimeoutError:
                 self._task.cancel()
         self._watcher.stop()
+        if self._maintenance is not None and not self._maintenance.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._maintenance), STOP_TIMEOUT)
+            except TimeoutError:
+                log.warning("%s: maintenance still running at exit", self.path)
         if flush and self._error is None:
             try:
                 await asyncio.wait_for(self._flush(), FLUSH_TIMEOUT)
@@ -339,6 +347,25 @@ class FolderSync:
         self._on_change("")
         if self._rescan_every is not None:
             self._arm("rescan", self._rescan_every, self._due_rescan)
+
+    def _due_maintenance(self) -> None:
+        """Tidy the object store in a worker thread, beside (not instead of) syncing."""
+        if self._maintenance is not None and not self._maintenance.done():
+            self._arm("maintenance", MAINTENANCE_DELAY, self._due_maintenance)
+            return
+        self._maintenance = asyncio.get_running_loop().create_task(
+            self._run_maintenance(), name=f"autosync maintenance {self.path}")
+
+    async def _run_maintenance(self) -> None:
+        try:
+            done = await asyncio.to_thread(self.repo.maintain)
+        except Exception:
+            log.exception("%s: maintenance failed", self.path)
+            return
+        finally:
+            self.maintenance_runs += 1
+        if done:
+            log.info("%s: %s", self.path, done)
 
     def _request_sync(self, reason: str) -> None:
         self._sync_reasons.add(reason)
@@ -522,6 +549,7 @@ class FolderSync:
         self._failures = 0
         self._cancel("retry")
         self.last_sync = datetime.now(UTC)
+        self._arm("maintenance", MAINTENANCE_DELAY, self._due_maintenance)
 
     async def _fetch_integrate_push(self, *, push_first: bool = False) -> None:
         """Fetch, integrate, push; a rejected push goes round again. Right after our own

@@ -40,6 +40,7 @@ from autosync_gui.engine.git_runner import GitRunner, big_file_options, safety_o
 from autosync_gui.engine.ignore import escape_path, global_excludes_file, render_excludes
 from autosync_gui.engine.large_files import changed_large_files, incompressible
 from autosync_gui.engine.lfs import MAX_POINTER, LargeFileStore, parse_pointer, rules_in
+from autosync_gui.engine.maintenance import run_maintenance
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.progress import ProgressLine
 from autosync_gui.engine.repository import (
@@ -326,6 +327,11 @@ class GitRepository:
                 text = current.read_text(encoding="utf-8", errors="surrogateescape")
                 self._use_lfs_rules(sorted({*self._lfs_rules, *rules_in(text)}))
         return self.lfs.filtered(paths)
+
+    # ------------------------------------------------------------------ maintenance
+    def maintain(self) -> str | None:
+        """Tidy the object store (maintenance.py); safe beside a running sync."""
+        return run_maintenance(self.runner, self.git_dir, prune_lfs=bool(self._lfs_rules))
 
     # ------------------------------------------------------------------ partial clones
     def _missing(self, *objects: str) -> list[str]:

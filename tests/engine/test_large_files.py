@@ -88,3 +88,63 @@ async def test_held_large_file_waits_for_the_users_answer(remote: Remote, start_
     await rec.until(lambda: folder.state.value == "idle", what="idle")
     assert "films/raw take.mov" not in remote.tree_names()
     assert not folder.repo.is_dirty()  # ignored now (autosync's excludes), not pending
+
+
+def store_bytes(git_dir: Path) -> int:
+    return sum(p.stat().st_size for p in (git_dir / "objects").rglob("*") if p.is_file())
+
+
+async def test_small_edits_of_a_big_file_cost_about_the_edit(remote: Remote,
+                                                            start_engine) -> None:
+    from autosync_gui.engine import folder as folder_module
+    from autosync_gui.engine.partial_clone import configure_bare_remote
+
+    configure_bare_remote(remote.bare)  # as autosync creates remotes
+    a, b = remote.clone("a"), remote.clone("b")
+    folder_module.MAINTENANCE_DELAY = 0.5
+    engine_a, rec_a = await start_engine(a, hostname="alpha", large_file_size=0)
+    engine_b, rec_b = await start_engine(b, hostname="beta", large_file_size=0)
+    fa, fb = engine_a.folder(a), engine_b.folder(b)
+    size = 6 << 20
+    content = bytearray(os.urandom(size))
+
+    async def save_and_sync(data: bytes) -> None:
+        pushed = len(rec_a.of(ActivityKind.PUSHED))
+        (a / "master.wav").write_bytes(data)
+        await rec_a.until(lambda: len(rec_a.of(ActivityKind.PUSHED)) > pushed, timeout=60,
+                          what="pushed")
+        runs = (fa.maintenance_runs, fb.maintenance_runs)  # the next rounds come after this
+        engine_b.sync_now(b)
+        await rec_b.until(lambda: (b / "master.wav").read_bytes() == data
+                          if (b / "master.wav").exists() else False, timeout=60, what="on b")
+        runs = (runs[0], fb.maintenance_runs)
+        await rec_a.until(lambda: fa.maintenance_runs > runs[0], timeout=60, what="a tidied")
+        await rec_b.until(lambda: fb.maintenance_runs > runs[1], timeout=60, what="b tidied")
+        await rec_b.until(lambda: len(list((remote.bare / "objects" / "pack").glob("*.pack")))
+                          == 1, timeout=60, what="the remote's gc after the push")
+
+    await save_and_sync(bytes(content))
+    before = {name: store_bytes(d) for name, d in
+              (("remote", remote.bare), ("a", a / ".git"), ("b", b / ".git"))}
+    edit = 50_000
+    for i in range(3):
+        offset = size // 4 * (i + 1)
+        content[offset:offset + edit] = os.urandom(edit)
+        await save_and_sync(bytes(content))
+    after = {name: store_bytes(d) for name, d in
+             (("remote", remote.bare), ("a", a / ".git"), ("b", b / ".git"))}
+    growth = {name: after[name] - before[name] for name in after}
+    assert all(g <= 3 * edit + 300_000 for g in growth.values()), growth
+    folder_module.MAINTENANCE_DELAY = 5.0
+
+
+def test_maintenance_plan() -> None:
+    from autosync_gui.engine.maintenance import StoreSize, plan
+
+    mb = 1 << 20
+    assert plan(StoreSize((300 * mb,), 0, 0)) is None  # one pack: nothing to do
+    assert plan(StoreSize((300 * mb, 301 * mb), 0, 0)) == ["repack", "-a", "-d", "-q"]
+    assert plan(StoreSize((300 * mb,), 3, 300 * mb)) == ["repack", "-a", "-d", "-q"]
+    assert plan(StoreSize((300 * mb, mb, mb, mb), 0, 0)) == ["repack", "-d", "-q",
+                                                              "--geometric=2"]
+    assert plan(StoreSize((300 * mb, mb), 5, 4096)) is None  # small change: later
