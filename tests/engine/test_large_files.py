@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from autosync_gui.engine.events import ActivityKind, TransferDirection
 from autosync_gui.engine.progress import parse_progress
 from tests.fixtures.git_remotes import Remote, git
@@ -148,3 +150,59 @@ def test_maintenance_plan() -> None:
     assert plan(StoreSize((300 * mb, mb, mb, mb), 0, 0)) == ["repack", "-d", "-q",
                                                               "--geometric=2"]
     assert plan(StoreSize((300 * mb, mb), 5, 4096)) is None  # small change: later
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+async def test_memory_stays_flat_with_a_1_gb_file(remote: Remote, tmp_path: Path) -> None:
+    """Two headless autosync processes move a 1 GB file A -> B; each one's own peak
+    resident memory stays under 100 MB, and so does a restore of that version."""
+    import subprocess
+    import sys
+
+    from tests.fixtures.waiting import Changed
+
+    a, b = remote.clone("a"), remote.clone("b")
+    procs = []
+    for clone, poll in ((a, 3600), (b, 1)):
+        config = tmp_path / f"{clone.name}.toml"
+        config.write_text(f'[[folder]]\npath = "{clone}"\ncommit_delay = 0.5\n'
+                          f"push_delay = 0.1\npoll_interval = {poll}\n")
+        with open(tmp_path / f"{clone.name}.log", "wb") as log:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "autosync_gui", "run", "--headless", "--config",
+                 str(config)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=log))
+    size = 1 << 30
+    try:
+        with open(a / "film.mkv", "wb") as fh:
+            for _ in range(size >> 24):
+                fh.write(os.urandom(1 << 24))
+        waiting = Changed()
+        await waiting.until(lambda: (b / "film.mkv").exists()
+                            and (b / "film.mkv").stat().st_size == size
+                            and "pulled 1 file" in (tmp_path / "b.log").read_text(),
+                            timeout=3000, what="the 1 GB file on B")
+        peaks = [_peak_mb(p.pid) for p in procs]
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(120)
+    assert all(peak < 100 for peak in peaks), peaks
+    film = git(b, "rev-parse", "HEAD")
+    (b / "film.mkv").write_bytes(b"replaced\n")
+    script = ("import resource, sys; from pathlib import Path\n"
+              "from autosync_gui.engine.gitrepo import GitRepository\n"
+              "repo = GitRepository.open(Path(sys.argv[1]), 'test')\n"
+              "repo.restore_file(sys.argv[2], 'film.mkv')\n"
+              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(b), film], capture_output=True,
+                          text=True, check=True, timeout=1800)
+    assert int(done.stdout.strip()) < 100
+    assert (b / "film.mkv").stat().st_size == size
+
+
+def _peak_mb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(ln for ln in status.splitlines() if ln.startswith("VmHWM:"))
+    return int(line.split()[1]) // 1024
