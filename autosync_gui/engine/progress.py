@@ -10,6 +10,7 @@ silent one is stuck)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import threading
@@ -71,7 +72,8 @@ def run_with_progress(command: list[str], *, cwd: Path, env: Mapping[str, str],
 
     def read_stdout() -> None:
         assert process.stdout is not None
-        for chunk in iter(lambda: process.stdout.read1(65536), b""):  # type: ignore[union-attr]
+        fd = process.stdout.fileno()
+        for chunk in iter(lambda: os.read(fd, 65536), b""):
             out_chunks.append(chunk)
             last_output[0] = time.monotonic()
 
@@ -91,7 +93,8 @@ def run_with_progress(command: list[str], *, cwd: Path, env: Mapping[str, str],
     kept_size = 0
     pending = b""
     assert process.stderr is not None
-    for chunk in iter(lambda: process.stderr.read1(65536), b""):  # type: ignore[union-attr]
+    err_fd = process.stderr.fileno()
+    for chunk in iter(lambda: os.read(err_fd, 65536), b""):
         last_output[0] = time.monotonic()
         pending += chunk
         *lines, pending = re.split(rb"[\r\n]", pending)
@@ -108,6 +111,9 @@ def run_with_progress(command: list[str], *, cwd: Path, env: Mapping[str, str],
         kept.append(pending.decode("utf-8", "replace"))
     status = process.wait()
     reader.join()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
     err = "\n".join(kept)
     if timed_out.is_set():
         status = -9

@@ -225,7 +225,7 @@ def _create_bare(url: str) -> None:
     remote_cmd = (f"test ! -e {quoted} || test -z \"$(ls -A {quoted})\" || "
                   f"{{ echo 'already exists and is not empty' >&2; exit 1; }}; "
                   f"git init --bare --quiet {quoted}")
-    for command in bare_remote_config_commands(path):
+    for command in bare_remote_config_commands(str(path)):
         remote_cmd += " && " + shlex.join(command)
     cmd += [host, remote_cmd]
     try:
