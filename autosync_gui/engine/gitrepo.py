@@ -313,7 +313,7 @@ class GitRepository:
     def _lfs_for_large_files(self, large: dict[str, int]) -> set[str]:
         """Large files that go to Git LFS (rules written for those not yet covered)."""
         if not self.lfs.usable():
-            if not self._lfs_reported and self.lfs.installed:
+            if not self._lfs_reported and not self.lfs.no_endpoint:
                 self._lfs_reported = True
                 self.lfs_notes.append(f"{self.root}: large files stay in git history: "
                                       f"{self.lfs.why_not}")

@@ -133,6 +133,7 @@ class LargeFileStore:
         self.installed = git_lfs_installed()
         self._usable: bool | None = None
         self.why_not = ""
+        self.no_endpoint = False  # the usual case for a plain ssh/local remote: nothing to say
 
     # ------------------------------------------------------------------ where rules live
     @property
@@ -183,15 +184,16 @@ class LargeFileStore:
         return self._usable
 
     def _decide(self) -> bool:
-        if not self.installed:
-            self.why_not = "git-lfs is not installed (Debian: apt install git-lfs)"
-            return False
         url = self._remote_url
         remote_kind = url.startswith(("https://", "http://", "ssh://")) or (
             ":" in url and "://" not in url and not url.startswith("/")
             and "/" not in url.split(":", 1)[0])
         if not (remote_kind or self.endpoint_pinned()):
+            self.no_endpoint = True
             self.why_not = "the remote has no LFS endpoint (set lfs.url to use one)"
+            return False
+        if not self.installed:
+            self.why_not = "git-lfs is not installed (Debian: apt install git-lfs)"
             return False
         if self.lfsconfig_unpinned():
             self.why_not = ("a synced .lfsconfig names an LFS server; autosync does not follow "

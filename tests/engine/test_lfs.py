@@ -108,3 +108,23 @@ async def test_lfs_conflict_and_restore(remote: Remote, lfs_server, start_engine
     assert local.exists()
     await rec_b.until(lambda: pointer_on_remote(remote, "scan.tif") == (oid, len(first)),
                       timeout=60, what="the restored version synced")
+
+
+async def test_without_git_lfs_large_files_stay_in_git_with_one_line(
+        remote: Remote, lfs_server, start_engine, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    a = remote.clone("a")
+    lfs_server.configure(a)  # an LFS server is configured, but this machine lacks git-lfs
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    engine, rec = await start_engine(a, large_file_size=LARGE)
+    payload = os.urandom(150_000)
+    (a / "clip.mp4").write_bytes(payload)
+    await rec.until(lambda: rec.of(ActivityKind.PUSHED), timeout=60, what="pushed")
+    assert remote.tree_files()["clip.mp4"] == payload  # plain git, no pointer
+    lines = [x.summary for x in rec.of(ActivityKind.INFO) if "git-lfs" in x.summary]
+    assert lines == [f"{a}: large files stay in git history: git-lfs is not installed "
+                     "(Debian: apt install git-lfs)"]
+    assert len(rec.of(ActivityKind.LARGE_FILE)) == 1
