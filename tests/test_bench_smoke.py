@@ -54,3 +54,14 @@ def test_idle_smoke() -> None:
     assert figure(out, "CPU, autosync process") >= 0
     assert figure(out, "CPU, incl. its git children") >= 0
     assert "voluntary context switches" in out
+
+
+@pytest.mark.timeout(200)
+def test_big_files_smoke() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "big_files.py"), "--size", "4M"],
+                            capture_output=True, text=True, timeout=190, check=False)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert "machine: " in result.stdout
+    assert re.search(r"B's file identical\s+yes", result.stdout)
+    assert figure(result.stdout, "plain git by hand (add, commit, push; fetch, checkout)") > 0
+    assert figure(result.stdout, "autosync peak RSS, A / B") > 0
