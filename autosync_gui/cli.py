@@ -1,4 +1,5 @@
-"""Command line: `autosync [run] [--config FILE] [--headless]`, `autosync --version`."""
+"""Command line: `autosync [run] [--config FILE] [--headless]`, `autosync --version`, and
+the commands that control a running instance (control/cli_commands.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from pathlib import Path
 
 from autosync_gui import __version__, log_safety
 from autosync_gui.config import ConfigError, Settings, load_config
+from autosync_gui.control.cli_commands import add_control_commands, run_control
+from autosync_gui.control.instance import InstanceLock, instance_paths
+from autosync_gui.control.runtime import UnsafeRuntimeError
+from autosync_gui.control.server import ControlServer
+from autosync_gui.control.service import ControlService
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.headless_log import HeadlessLog
@@ -33,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     run.add_argument("--headless", action="store_true", default=argparse.SUPPRESS)
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    add_control_commands(sub)
     return parser
 
 
@@ -52,8 +59,13 @@ def load_and_validate(config: Path | None) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
     take_environment_password()  # out of os.environ before any child process starts
+    if getattr(args, "control", None) is not None:
+        return run_control(args, unknown)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     log_safety.install(*logging.getLogger().handlers)
@@ -72,7 +84,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for warning in settings.warnings:
         log.warning("%s", warning)
-    return asyncio.run(run_headless(settings))
+    try:
+        lock = InstanceLock(instance_paths(settings.source))
+        if not lock.acquire():
+            print(f"autosync: an instance for {lock.paths.config} already runs; see it with "
+                  "`autosync status`, or stop it first", file=sys.stderr)
+            return 2
+    except UnsafeRuntimeError as exc:
+        print(f"autosync: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run_headless(settings, lock))
+    finally:
+        lock.release()
 
 
 def _no_gui_available() -> bool:
@@ -94,25 +118,32 @@ def gui_main(argv: list[str] | None = None) -> int:
     return run_app(sys.argv[1:] if argv is None else argv)
 
 
-async def run_headless(settings: Settings) -> int:
-    """Run until SIGINT/SIGTERM; then commit what is pending, try one push, exit 0."""
+async def run_headless(settings: Settings, lock: InstanceLock) -> int:
+    """Run until SIGINT/SIGTERM; then commit what is pending, try one push, exit 0.
+    `lock` (held) makes this the instance of its configuration; commands reach it over
+    the control socket."""
     engine = Engine(settings)
     engine.subscribe(HeadlessLog())
+    control = ControlServer(ControlService(engine, mode="headless", config=lock.paths.config),
+                            lock.paths)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     notifier = None
     try:
+        await control.start()
         await engine.start()
         notifier = await _start_notifier(engine, settings)
         log.info("autosync %s running: %d folder(s)", __version__, len(engine.folders))
         await stop.wait()
         log.info("stopping: committing pending changes and pushing once")
-    except RepositoryError as exc:
+    except (RepositoryError, UnsafeRuntimeError) as exc:
         print(f"autosync: {exc}", file=sys.stderr)
+        await control.stop()
         await engine.stop(flush=False)
         return 2
+    await control.stop()
     if notifier is not None:
         await notifier.stop()
     await engine.stop(flush=True)

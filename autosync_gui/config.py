@@ -74,12 +74,20 @@ def legacy_config_path() -> Path:
     return Path.home() / ".autosync"
 
 
+def choose_config_path(path: Path | None = None) -> Path:
+    """The file an instance started with `--config path` reads: the given file, else the
+    XDG TOML file, else a legacy ~/.autosync (when only that exists)."""
+    if path is not None:
+        return path
+    chosen = default_config_path()
+    if not chosen.exists() and legacy_config_path().exists():
+        return legacy_config_path()
+    return chosen
+
+
 def load_config(path: Path | None = None) -> Settings:
     """Load the given file, else the XDG TOML file, else a legacy ~/.autosync."""
-    if path is None:
-        path = default_config_path()
-        if not path.exists() and legacy_config_path().exists():
-            path = legacy_config_path()
+    path = choose_config_path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such configuration file; create it (see README) or pass --config")
     try:

@@ -1,21 +1,26 @@
 """The engine: every configured folder's sync loop in one asyncio process.
 
 This is the one interface the GUI, the headless command and the XMPP client use:
-state and activity come out through `subscribe`; sync_now / pause / resume / add_folder
-go in. Qt-free."""
+state and activity come out through `subscribe` (the recent activity stays readable in
+`activity_log`); sync_now / pause / resume / add_folder go in, and `locate` maps a path a
+user names to its folder. Qt-free."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from autosync_gui.config import FolderSettings, Settings
+from autosync_gui.engine.activity_log import ActivityLog
 from autosync_gui.engine.events import EngineObserver, ObserverHub
 from autosync_gui.engine.folder import FolderSync
 from autosync_gui.engine.gitrepo import GitRepository
+from autosync_gui.engine.repository import RepositoryError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,9 @@ class Engine:
         self.confirm_large_files = confirm_large_files
         self.hostname = hostname or socket.gethostname().split(".")[0]
         self.hub = ObserverHub()
+        self.activity_log = ActivityLog()
+        self.hub.subscribe(self.activity_log)
+        self.failed: dict[Path, str] = {}  # configured folders that could not be opened
         self._folders: dict[Path, FolderSync] = {}
         self._repo_locks: dict[Path, asyncio.Lock] = {}
 
@@ -43,6 +51,31 @@ class Engine:
 
     def folder(self, path: Path) -> FolderSync:
         return self._folders[Path(path)]
+
+    def locate(self, path: Path) -> tuple[FolderSync, str]:
+        """The folder holding `path` (absolute; the folder itself or anything inside it,
+        existing or not) and the path relative to that folder's repository root ("" for
+        the root). Links in the leading folders are resolved (a path that leads out of
+        the folder through one is not in it); the last name is not. Raises LookupError
+        with one line naming the folders."""
+        target = Path(os.path.normpath(path))
+        real = Path(os.path.realpath(target.parent)) / target.name if target.name else target
+        best: tuple[int, FolderSync, Path] | None = None
+        for folder in self._folders.values():
+            root = Path(os.path.realpath(folder.path))
+            if (real == root or root in real.parents) \
+                    and (best is None or len(root.parts) > best[0]):
+                best = (len(root.parts), folder, real.relative_to(root))
+        if best is None:
+            known = ", ".join(str(f.path) for f in self._folders.values()) or "none"
+            raise LookupError(f"{path} is not inside a synced folder (synced: {known}); "
+                              "give a path inside one")
+        _depth, folder, inside = best
+        if ".git" in inside.parts:
+            raise LookupError(f"{path} is inside the repository's .git folder; give a path "
+                              "of a synced file")
+        rel = "/".join(p for p in (folder.repo.scope, inside.as_posix()) if p and p != ".")
+        return folder, rel
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -62,13 +95,19 @@ class Engine:
         path = Path(settings.path)
         if path in self._folders:
             return self._folders[path]
-        repo = await asyncio.to_thread(GitRepository.open, path, self.hostname, settings.ignore,
-                                       settings.large_file_size)
-        repo.hold_large_files = self.confirm_large_files
-        lock = self._repo_locks.setdefault(repo.git_dir, asyncio.Lock())
-        folder = FolderSync(settings, repo, self.hub, lock)
-        self._folders[path] = folder
-        await folder.start()
+        try:
+            repo = await asyncio.to_thread(GitRepository.open, path, self.hostname,
+                                           settings.ignore, settings.large_file_size)
+            repo.hold_large_files = self.confirm_large_files
+            lock = self._repo_locks.setdefault(repo.git_dir, asyncio.Lock())
+            folder = FolderSync(settings, repo, self.hub, lock)
+            self._folders[path] = folder
+            await folder.start()
+        except RepositoryError as exc:
+            self._folders.pop(path, None)
+            self.failed[path] = str(exc)
+            raise
+        self.failed.pop(path, None)
         return folder
 
     # ------------------------------------------------------------------ commands
@@ -80,9 +119,10 @@ class Engine:
         for folder in self._targets(path):
             folder.sync_now()
 
-    def pause(self, path: Path | None = None) -> None:
+    def pause(self, path: Path | None = None, until: datetime | None = None) -> None:
+        """Pause one folder or all, until `until` (aware) or until resumed."""
         for folder in self._targets(path):
-            folder.pause()
+            folder.pause(until)
 
     def resume(self, path: Path | None = None) -> None:
         for folder in self._targets(path):

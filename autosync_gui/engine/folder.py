@@ -32,6 +32,8 @@ from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
+    DeletedFile,
+    FileVersion,
     HostileContent,
     RemoteError,
     RepositoryBusy,
@@ -53,6 +55,10 @@ PROGRESS_INTERVAL = 0.25  # seconds between two progress events of one transfer
 MAINTENANCE_DELAY = 5.0  # seconds after the last sync before the object store is tidied
 
 
+def commit_short(sha: str) -> str:
+    return sha[:10]
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
@@ -60,6 +66,19 @@ def _plural(n: int, word: str) -> str:
 def _short_list(files: tuple[str, ...] | list[str], limit: int = 3) -> str:
     shown = ", ".join(display(f) for f in files[:limit])
     return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
+
+
+def local_minute(when: datetime) -> str:
+    """A moment as the user reads it: local time to the minute."""
+    return when.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def restore_title(name: str, version: FileVersion) -> str:
+    """The subject of a restore commit."""
+    return f"restored {name} as of {local_minute(version.time)} from {version.host}"
+
+
+UNPAUSE_CHECK = 60.0  # a timed pause re-reads the wall clock at least this often (suspend)
 
 
 class FolderSync:
@@ -81,6 +100,7 @@ class FolderSync:
         self._first_change: float | None = None
         self._last_change = 0.0
         self._paused = False
+        self._paused_until: datetime | None = None
         self._stopping = False
         self._want_commit = False
         self._want_sync = False
@@ -90,6 +110,10 @@ class FolderSync:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # conflict copies whose hosts and times are still to be read from history, with the
+        # host that resolved the conflict when it arrived in a pull (None: found at start)
+        self._to_describe: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+        self._describer: asyncio.Task[None] | None = None
         self._suppress = 0
         self._echo = False
         self._remote_problem: RemoteError | None = None
@@ -127,6 +151,28 @@ class FolderSync:
         return self._paused
 
     @property
+    def paused_until(self) -> datetime | None:
+        """When a timed pause ends (aware); None while syncing or paused until resumed."""
+        return self._paused_until
+
+    @property
+    def error(self) -> str | None:
+        """What needs the user now (None when nothing does)."""
+        if self._error is not None or self._refused is not None:
+            return self._error or self._refused
+        return str(self._remote_problem) if self._remote_problem is not None else None
+
+    @property
+    def remote_display(self) -> str:
+        """The remote's URL without credentials, fit to show."""
+        return self.repo.remote_display
+
+    def relative_name(self, path: str) -> str:
+        """A repository-relative path as the user names it: relative to the folder."""
+        scope = self.repo.scope
+        return path[len(scope) + 1:] if scope and path.startswith(scope + "/") else path
+
+    @property
     def work_queued(self) -> bool:
         """Whether a commit or sync is requested and not yet started (for observers that
         must know the folder is truly quiet, e.g. tests of the flood guard)."""
@@ -146,10 +192,13 @@ class FolderSync:
         self.identity = await asyncio.to_thread(self.repo.identity)
         for conflict in await asyncio.to_thread(self._scan_conflict_copies):
             self._conflicts[conflict.copy_path or conflict.path] = conflict
+            self._to_describe.put_nowait((conflict.copy_path or conflict.path, None))
         self._want_commit = True
         self._request_sync("startup")
         self._arm("poll", self.settings.poll_interval, self._due_poll)
         self._task = loop.create_task(self._run(), name=f"autosync {self.path}")
+        self._describer = loop.create_task(self._describe_conflicts(),
+                                           name=f"autosync conflicts {self.path}")
 
     async def stop(self, *, flush: bool = True) -> None:
         """Stop syncing; with flush, commit what is pending and try one push."""
@@ -162,6 +211,8 @@ class FolderSync:
                 await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT)
             except TimeoutError:
                 self._task.cancel()
+        if self._describer is not None:
+            self._describer.cancel()
         self._watcher.stop()
         if self._maintenance is not None and not self._maintenance.done():
             try:
@@ -194,18 +245,37 @@ class FolderSync:
         self._request_sync("notify")
         return True
 
-    def pause(self) -> None:
+    def pause(self, until: datetime | None = None) -> None:
+        """Stop committing and syncing, until `until` (aware) or until resumed. Changes
+        made meanwhile are committed and synced on resume."""
         self._paused = True
-        for name in ("commit", "push", "retry"):
+        self._paused_until = until
+        for name in ("commit", "push", "retry", "unpause"):
             self._cancel(name)
+        if until is not None:
+            self._check_unpause()
+        self._emit(ActivityKind.INFO, f"paused until {local_minute(until)}" if until
+                   else "paused until resumed")
         self._settle()
+
+    def _check_unpause(self) -> None:
+        if self._paused_until is None:
+            return
+        left = (self._paused_until - datetime.now(UTC)).total_seconds()
+        if left <= 0:
+            self.resume()
+        else:
+            self._arm("unpause", min(left, UNPAUSE_CHECK), self._check_unpause)
 
     def resume(self) -> None:
         if not self._paused:
             return
         self._paused = False
+        self._paused_until = None
+        self._cancel("unpause")
         self._want_commit = True
         self._request_sync("resume")
+        self._emit(ActivityKind.INFO, "resumed")
         self._settle()
 
     async def history(self, skip: int = 0, limit: int = 100,
@@ -218,9 +288,48 @@ class FolderSync:
     async def diff(self, commit: str, path: str | None = None) -> str:
         return await asyncio.to_thread(self.repo.diff, commit, path)
 
+    async def versions(self, path: str) -> list[FileVersion]:
+        """Every version of `path` (repository-relative), newest first, renames followed."""
+        return await asyncio.to_thread(self.repo.file_history.versions, path)
+
+    async def deleted_files(self, since: datetime, under: str = "") -> list[DeletedFile]:
+        return await asyncio.to_thread(self.repo.file_history.deleted_files, since, under)
+
+    async def pending_changes(self) -> int:
+        return await asyncio.to_thread(self.repo.file_history.pending_changes)
+
+    async def unpushed_commits(self) -> int:
+        return await asyncio.to_thread(self.repo.file_history.unpushed_commits)
+
+    async def restore_version(self, path: str, version: FileVersion) -> CommitResult | None:
+        """Put `version` back at `path` (repository-relative; a deleted file too, and a
+        version from before a rename) and commit it on its own as "restored NAME as of
+        DATE from HOST"; the content it replaces stays in history. Never writes through a
+        link. None when the file already was that version."""
+        if version.size is None:
+            raise RepositoryError(f"the version of {commit_short(version.commit)} is the "
+                                  f"deletion of {display(version.path)}; pick an older one")
+        title = restore_title(self.relative_name(path), version)
+        async with self._lock:
+            await asyncio.to_thread(self.repo.restore_file, version.commit, version.path, path)
+            result = await asyncio.to_thread(self.repo.file_history.commit_restore, path,
+                                             title)
+        if result is not None:
+            self._emit(ActivityKind.COMMITTED, title, files=(path,), host=self.repo.hostname,
+                       commit=result.commit)
+            self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
+        return result
+
     async def restore(self, commit: str, path: str) -> None:
-        """Write the file as it was in `commit`; the watcher then commits it as a new
-        version, so the current one stays in history. Never writes through a link."""
+        """The history viewer's restore: the file as it was in `commit`. When `commit`
+        made a version of it, that version is committed on its own as "restored NAME as
+        of DATE from HOST"; otherwise the watcher commits it. The current version stays
+        in history. Never writes through a link."""
+        version = next((v for v in await self.versions(path)
+                        if v.commit == commit and v.size is not None), None)
+        if version is not None:
+            await self.restore_version(path, version)
+            return
         await asyncio.to_thread(self.repo.restore_file, commit, path)
         self._emit(ActivityKind.INFO, f"restored {display(path)} from {commit[:10]}",
                    files=(path,))
@@ -625,7 +734,12 @@ class FolderSync:
                            "file")
             self._emit(ActivityKind.CONFLICT, summary, files=(conflict.path,),
                        host=conflict.copy_host, conflict=conflict)
+        received = [p for p in result.files if p not in self._conflicts]
         self._note_new_copies(list(result.files))
+        for path in received:
+            if path in self._conflicts:  # a copy another machine made: described apart,
+                self._to_describe.put_nowait((path, host))  # off the sync path
+
 
     def _remote_failed(self, exc: RemoteError) -> None:
         self._remote_problem = exc
@@ -654,7 +768,8 @@ class FolderSync:
         if self._stopping:
             return
         if self._paused:
-            self._set_state(FolderState.PAUSED)
+            until = self._paused_until
+            self._set_state(FolderState.PAUSED, f"until {local_minute(until)}" if until else "")
         elif self._error is not None or self._refused is not None:
             self._set_state(FolderState.ERROR, self._error or self._refused or "")
         elif self._remote_problem is not None:
@@ -681,6 +796,33 @@ class FolderSync:
     def _scan_conflict_copies(self) -> list[Conflict]:
         return [c for c in (self._conflict_from_name(p) for p in self.repo.tracked_files())
                 if c is not None]
+
+    async def _describe_conflicts(self) -> None:
+        """Read whose version is where (hosts, full times) for conflict copies known only
+        by name, one at a time beside the sync loop (read-only git, no repository lock).
+        A copy that arrived in a pull was made by the machine that resolved the conflict:
+        it is announced here too, naming whose version is where."""
+        while True:
+            copy, resolved_on = await self._to_describe.get()
+            named = self._conflicts.get(copy)
+            if named is None:
+                continue  # settled meanwhile
+            try:
+                conflict = await asyncio.to_thread(self.repo.file_history.describe_conflict,
+                                                   named.path, copy, named)
+            except Exception as exc:  # a description is a nicety: never stop for it
+                log.warning("%s: cannot read the history of the conflict copy %s: %s",
+                            self.path, display(copy), exc)
+                conflict = named
+            if copy not in self._conflicts:
+                continue
+            self._conflicts[copy] = conflict
+            if resolved_on is not None:
+                self._emit(ActivityKind.CONFLICT,
+                           f"conflict on {display(conflict.path)} (resolved on {resolved_on}): "
+                           f"kept {conflict.kept_host or 'unknown'}'s version, "
+                           f"{conflict.copy_host}'s is in {display(copy)}",
+                           files=(conflict.path,), host=conflict.copy_host, conflict=conflict)
 
     def _conflict_from_name(self, path: str) -> Conflict | None:
         parsed = rules.parse_copy_name(path)

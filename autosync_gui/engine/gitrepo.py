@@ -22,6 +22,7 @@ from autosync_gui.engine import conflicts as rules
 from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.careful_pull import (
     EXECUTABLE,
+    MAX_LINK_TARGET,
     REGULAR,
     SYMLINK,
     BlobReader,
@@ -36,6 +37,7 @@ from autosync_gui.engine.git_env import (
     first_line,
     noninteractive_env,
 )
+from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.git_runner import GitRunner, big_file_options, safety_options
 from autosync_gui.engine.ignore import escape_path, global_excludes_file, render_excludes
 from autosync_gui.engine.large_files import changed_large_files, incompressible
@@ -43,6 +45,7 @@ from autosync_gui.engine.lfs import MAX_POINTER, LargeFileStore, parse_pointer, 
 from autosync_gui.engine.maintenance import run_maintenance
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.progress import ProgressLine
+from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
@@ -188,11 +191,14 @@ class GitRepository:
         self._allowed: set[str] = set()
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
+        self.remote_display = without_credentials(self.remote_url)  # for messages and logs
         options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
                    "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
                    "-c", "merge.conflictStyle=merge", *safety_options(),
                    *big_file_options()]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
+        self.file_history = FileHistory(self.runner, self.scope, self.hostname,
+                                        self.tracking_ref)
         index_file = self.root / self._run("rev-parse", "--git-path", "index").text
         self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
                                         index_file)
@@ -240,7 +246,7 @@ class GitRepository:
     def _network(self, *args: str) -> GitResult:
         result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
         if not result.ok:
-            raise _classify_remote_error(result.err, self.remote_url)
+            raise _classify_remote_error(result.err, self.remote_display)
         return result
 
     def _transfer(self, what: str, direction: TransferDirection, *args: str,
@@ -593,10 +599,10 @@ class GitRepository:
                             f"refs/heads/{self.remote_branch}", check=False,
                             timeout=NETWORK_TIMEOUT).text.split()[:1] or ["(unknown)"]
             raise HostileContent(
-                f"refused commit {tip[0][:12]} from {self.remote_url}: a tree in it "
+                f"refused commit {tip[0][:12]} from {self.remote_display}: a tree in it "
                 f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
                 "remote needs a commit that removes it")
-        raise _classify_remote_error(result.err, self.remote_url)
+        raise _classify_remote_error(result.err, self.remote_display)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -625,7 +631,7 @@ class GitRepository:
             return False
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
-        raise _classify_remote_error(result.err or text, self.remote_url)
+        raise _classify_remote_error(result.err or text, self.remote_display)
 
     def _push_size(self, head: str) -> int | None:
         """About how many bytes a push of `head` sends: the stored size of the objects
@@ -957,13 +963,16 @@ class GitRepository:
             raise RepositoryError(f"{path} does not exist in commit {commit[:10]}")
         return result.out
 
-    def restore_file(self, commit: str, path: str) -> None:
-        """Put the version of `path` in `commit` back into the work tree (streamed, never
-        through a symbolic link; a deleted file comes back too)."""
+    def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
+        """Put the version of `path` in `commit` back into the work tree, at `to` if given
+        (a file renamed since), else at `path` (streamed, never through a symbolic link; a
+        deleted file comes back too)."""
         if not _HEX.match(commit):
             raise RepositoryError(f"{commit!r} is not a commit id")
+        target = to or path
         try:
             verify_path(path)
+            verify_path(target)
         except UnsafePath as exc:
             raise RepositoryError(f"refusing to restore {exc}") from None
         listing = self._run("ls-tree", "-z", "--full-tree", commit, "--", path,
@@ -982,7 +991,7 @@ class GitRepository:
             if not self.lfs.object_path(oid).exists():
                 self._lfs_fetch(commit, include=path)
             try:
-                self.work_tree.replace(path, lambda fd: self.lfs.copy_object(oid, size, fd),
+                self.work_tree.replace(target, lambda fd: self.lfs.copy_object(oid, size, fd),
                                        executable=mode == EXECUTABLE)
             except UnsafePath as exc:
                 raise RepositoryError(f"refusing to restore {exc}") from None
@@ -990,11 +999,11 @@ class GitRepository:
         reader = BlobReader(self.runner)
         try:
             if mode == SYMLINK:
-                target = os.fsdecode(reader.small(sha, 4096))
-                self.work_tree.remove(path)
-                self.work_tree.symlink(path, target)
+                link = os.fsdecode(reader.small(sha, MAX_LINK_TARGET))
+                self.work_tree.remove(target)
+                self.work_tree.symlink(target, link)
             else:
-                self.work_tree.replace(path, lambda fd: reader.copy_to(sha, fd),
+                self.work_tree.replace(target, lambda fd: reader.copy_to(sha, fd),
                                        executable=mode == EXECUTABLE)
         except UnsafePath as exc:
             raise RepositoryError(f"refusing to restore {exc}") from None

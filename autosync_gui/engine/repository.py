@@ -64,10 +64,69 @@ class CommitInfo:
     files: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class FileVersion:
+    """One version of one file: the commit that made it, as the user sees it."""
+
+    commit: str
+    time: datetime  # the commit's time, aware
+    host: str  # the machine that made it (its commit's host trailer)
+    path: str  # the file's path in that commit (it may have been renamed since)
+    change: str  # "added", "modified", "renamed", "deleted"
+    size: int | None  # bytes; None for a deletion
+    previous_path: str | None = None  # for "renamed": the name before
+
+
+@dataclass(frozen=True)
+class DeletedFile:
+    """A file deleted lately and not there any more."""
+
+    path: str
+    commit: str  # the commit that deleted it
+    time: datetime
+    host: str  # the machine that deleted it
+    last_commit: str  # a commit that still has its last content
+    size: int | None
+
+
+class FileHistoryQueries(Protocol):
+    """A file's history as a user sees it (engine/git_history.py for git)."""
+
+    def versions(self, path: str) -> list[FileVersion]:
+        """Every version of `path` (relative to `root`), newest first, following renames;
+        a deletion counts as a version (size None)."""
+        ...
+
+    def deleted_files(self, since: datetime, under: str) -> list[DeletedFile]:
+        """Files below `under` (relative to `root`; "" for the folder) deleted since
+        `since` and not there any more, newest first."""
+        ...
+
+    def commit_restore(self, path: str, title: str) -> CommitResult | None:
+        """Commit the restored file at `path` alone, titled `title`; None when it was
+        unchanged."""
+        ...
+
+    def describe_conflict(self, path: str, copy_path: str, fallback: Conflict) -> Conflict:
+        """The conflict whose copy is `copy_path`, hosts and times read from history
+        (`fallback` for what history does not tell)."""
+        ...
+
+    def pending_changes(self) -> int:
+        """Files changed in the folder and not committed yet."""
+        ...
+
+    def unpushed_commits(self) -> int:
+        """Commits the remote does not have yet (as of the last fetch)."""
+        ...
+
+
 class Repository(Protocol):
     root: Path  # the work tree's top
     git_dir: Path  # where the repository keeps its data (used to share locks)
     scope: str  # the watched folder relative to root ("" for the whole tree)
+    remote_display: str  # the remote's URL without credentials, for messages
+    file_history: FileHistoryQueries
 
     def identity(self) -> str | None:
         """Stable across replicas and remote URL spellings: root commit plus branch."""
@@ -104,3 +163,7 @@ class Repository(Protocol):
     def file_at(self, commit: str, path: str) -> bytes: ...
 
     def diff(self, commit: str, path: str | None) -> str: ...
+
+    def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
+        """Write `path` as it was in `commit` into the work tree, at `to` if given."""
+        ...

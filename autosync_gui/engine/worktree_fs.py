@@ -297,49 +297,27 @@ class WorkTree:
             return True
 
     # ------------------------------------------------------------------ creating
-    @contextlib.contextmanager
-    def _temporary(self, dir_fd: int, rel: str, executable: bool
-                   ) -> Iterator[tuple[int, int, str]]:
-        """An exclusive new file (fd, its folder's fd, its name) in the scratch folder or
-        beside rel; removed afterwards unless it was renamed or linked away."""
-        mode = 0o777 if executable else 0o666  # less the umask, as git's checkout does
-        name = f".autosync-{secrets.token_hex(16)}.part"
-        if self.same_fs:
-            with self._scratch_fd() as scratch:
-                fd = os.open(name, _NEW_FLAGS, mode, dir_fd=scratch)
-                try:
-                    yield fd, scratch, name
-                finally:
-                    os.close(fd)
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(name, dir_fd=scratch)
-        else:
-            fd = os.open(name, _NEW_FLAGS, mode, dir_fd=dir_fd)
-            try:
-                yield fd, dir_fd, name
-            finally:
-                os.close(fd)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(name, dir_fd=dir_fd)
-
-    def create(self, rel: str, write: Callable[[int], None], *, executable: bool = False
-               ) -> bool:
-        """A new file at rel with the content `write(fd)` produces; False (nothing
-        changed) when rel is taken by then: whatever is there stays."""
-        with self.parent(rel, create=True) as (dir_fd, name), \
-                self._temporary(dir_fd, rel, executable) as (fd, tmp_dir, tmp):
-            write(fd)
-            return self._link_no_replace(tmp_dir, tmp, dir_fd, name)
-
     def replace(self, rel: str, write: Callable[[int], None], *, executable: bool = False
                 ) -> None:
         """Put new content at rel, replacing the entry there (a link is replaced, never
-        followed): for restoring a version the user asked for."""
-        with self.parent(rel, create=True) as (dir_fd, name), \
-                self._temporary(dir_fd, rel, executable) as (fd, tmp_dir, tmp):
-            write(fd)
-            os.fsync(fd)
-            os.rename(tmp, name, src_dir_fd=tmp_dir, dst_dir_fd=dir_fd)
+        followed): for restoring a version the user asked for. The content is written to
+        an exclusive new file in the scratch folder (or beside rel on another file
+        system) and renamed over rel once complete."""
+        mode = 0o777 if executable else 0o666  # less the umask, as git's checkout does
+        name = f".autosync-{secrets.token_hex(16)}.part"
+        with self.parent(rel, create=True) as (dir_fd, target), contextlib.ExitStack() as stack:
+            tmp_dir = stack.enter_context(self._scratch_fd()) if self.same_fs else dir_fd
+            fd = os.open(name, _NEW_FLAGS, mode, dir_fd=tmp_dir)
+            try:
+                write(fd)
+                os.fsync(fd)
+                os.rename(name, target, src_dir_fd=tmp_dir, dst_dir_fd=dir_fd)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=tmp_dir)
+                raise
+            finally:
+                os.close(fd)
 
     def symlink(self, rel: str, target: str) -> bool:
         """A symbolic link at rel (never replacing); False when rel is taken."""
@@ -349,12 +327,6 @@ class WorkTree:
             except FileExistsError:
                 return False
         return True
-
-    def make_dir(self, rel: str) -> None:
-        """An empty folder at rel (where git keeps a submodule's place)."""
-        with self.parent(rel, create=True) as (dir_fd, name), \
-                contextlib.suppress(FileExistsError):
-            os.mkdir(name, 0o777, dir_fd=dir_fd)
 
     # ------------------------------------------------------------------ removing
     def remove(self, rel: str) -> None:

@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +19,22 @@ from PyQt6.QtWidgets import QApplication, QMessageBox
 
 from autosync_gui import __version__
 from autosync_gui.config import ConfigError, FolderSettings, Settings, default_config_path, load_config
+from autosync_gui.control.client import CommandFailedError, ControlClient, NoInstanceError
+from autosync_gui.control.instance import InstanceLock, instance_paths
+from autosync_gui.control.runtime import UnsafeRuntimeError
+from autosync_gui.control.server import ControlServer
+from autosync_gui.control.service import ControlService
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.ui.adapter import EngineSignals
-from autosync_gui.ui.common import spawn
+from autosync_gui.ui.common import local_time, spawn
 from autosync_gui.ui.conflicts import ConflictDialog
 from autosync_gui.ui.history import HistoryDialog
 from autosync_gui.ui.icons import app_icon
 from autosync_gui.ui.logsetup import install_excepthook, setup_logging
 from autosync_gui.ui.notifications import Notifier
 from autosync_gui.ui.settings_dialog import SettingsDialog
-from autosync_gui.ui.single_instance import SingleInstance
 from autosync_gui.ui.tray import Actions, TrayUi
 from autosync_gui.ui.wizard import SetupWizard
 
@@ -46,7 +51,8 @@ class TrayApp(QObject):
 
     def __init__(self, config_path: Path | None = None, *, hostname: str | None = None,
                  tray_retries: int = 5, tray_retry_ms: int = 2000,
-                 notify_delay_ms: int = 1500, parent: QObject | None = None) -> None:
+                 notify_delay_ms: int = 1500, instance: InstanceLock | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         app = QApplication.instance()
         if isinstance(app, QApplication):
@@ -59,18 +65,22 @@ class TrayApp(QObject):
         self.engine: Engine | None = None
         self.signals = EngineSignals(self)
         self.xmpp_service: Any = None
+        self.instance = instance  # the lock that makes us the instance of our configuration
+        self.control: ControlServer | None = None
         self.folder_errors: dict[Path, str] = {}
         self.history_windows: dict[Path, HistoryDialog] = {}
         self.conflict_dialog: ConflictDialog | None = None
         self.wizard: SetupWizard | None = None
         self.settings_dialog: SettingsDialog | None = None
         self._error_box: QMessageBox | None = None
+        self.resume_question: QMessageBox | None = None  # "Sync now" on a paused folder
         self._quit = asyncio.Event()
         self._stopping = False
         self.tray = TrayUi(self.folders, Actions(
             sync_now=self.sync_now, toggle_pause=self.toggle_pause, history=self.open_history,
             conflicts=self.open_conflicts, add_folder=self.open_wizard,
-            settings=self.open_settings, quit=self.request_quit),
+            settings=self.open_settings, quit=self.request_quit,
+            pause_until=self.pause_until),
             self.config_arg, tray_retries=tray_retries, tray_retry_ms=tray_retry_ms)
         self.notifier = Notifier("all", self.tray.icon, notify_delay_ms, self)
         self.signals.stateChanged.connect(self._on_state)
@@ -96,6 +106,7 @@ class TrayApp(QObject):
         self.notifier.set_level(self.settings.ui.notifications)
         self.engine = Engine(replace(self.settings, folders=()), hostname=self.hostname)
         self.engine.subscribe(self.signals)
+        await self._start_control(self.engine)
         await self.engine.start()
         for folder in self.settings.folders:
             await self._add_to_engine(folder)
@@ -109,6 +120,27 @@ class TrayApp(QObject):
         log.info("autosync %s tray app running: %d folder(s)", __version__,
                  len(self.folders()))
         self.started.emit()
+
+    async def _start_control(self, engine: Engine) -> None:
+        """Serve `autosync status` & co. (and later launches) on the control socket of
+        our configuration; run_app took its lock already, a test's app takes it here."""
+        if self.instance is None:
+            self.instance = InstanceLock(instance_paths(self.config_arg))
+            if not self.instance.acquire():
+                log.error("another autosync instance runs for %s; this one takes no commands",
+                          self.instance.paths.config)
+                return
+        service = ControlService(engine, mode="tray", config=self.instance.paths.config,
+                                 on_activate=self.present)
+        self.control = ControlServer(service, self.instance.paths)
+        await self.control.start()
+
+    async def stop_control(self) -> None:
+        control, self.control = self.control, None
+        if control is not None:
+            await control.stop()
+        if self.instance is not None:
+            self.instance.release()
 
     async def _add_to_engine(self, folder: FolderSettings) -> Any:
         assert self.engine is not None
@@ -163,8 +195,13 @@ class TrayApp(QObject):
             if window is not None:
                 window.close()
         await self._stop_xmpp()
+        if self.control is not None:
+            await self.control.stop()
+            self.control = None
         if self.engine is not None:
             await self.engine.stop(flush=True)
+        if self.instance is not None:
+            self.instance.release()
         self.tray.hide()
         self.stopped.emit()
 
@@ -203,8 +240,38 @@ class TrayApp(QObject):
 
     # ------------------------------------------------------------------ menu actions
     def sync_now(self, path: Path) -> None:
-        if self.engine is not None:
+        """Sync now; a paused folder first asks whether to resume (it would do nothing)."""
+        if self.engine is None:
+            return
+        folder = self.engine.folder(path)
+        if not folder.paused:
             self.engine.sync_now(path)
+            return
+        until = f" (until {local_time(folder.paused_until)})" if folder.paused_until else ""
+        box = QMessageBox(QMessageBox.Icon.Question, "autosync",
+                          f"{path.name} is paused{until}. Resume syncing it and sync now?")
+        box.setObjectName("resume_question")
+        box.setWindowIcon(app_icon())
+        resume = box.addButton("Resume and sync", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Stay paused", QMessageBox.ButtonRole.RejectRole)
+        box.finished.connect(lambda _r, b=box, p=path, yes=resume: self._resume_answered(
+            b, p, b.clickedButton() is yes))
+        self.resume_question = box
+        box.open()  # not exec(): a nested loop inside qasync
+
+    def _resume_answered(self, box: QMessageBox, path: Path, resume: bool) -> None:
+        if self.resume_question is box:
+            self.resume_question = None
+        if resume and self.engine is not None:
+            self.engine.resume(path)
+            self.engine.sync_now(path)
+        self.tray.refresh()
+
+    def pause_until(self, path: Path, until: datetime | None) -> None:
+        """Pause a folder for a while (until `until`), or until resumed (None)."""
+        if self.engine is not None:
+            self.engine.pause(path, until)
+            self.tray.refresh()
 
     def toggle_pause(self, path: Path) -> None:
         if self.engine is None:
@@ -313,9 +380,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _main(app: QApplication, args: argparse.Namespace, instance: SingleInstance) -> int:
-    tray_app = TrayApp(args.config)
-    instance.activated.connect(tray_app.present)
+async def _main(app: QApplication, args: argparse.Namespace, instance: InstanceLock) -> int:
+    tray_app = TrayApp(args.config, instance=instance)
     app.aboutToQuit.connect(tray_app.request_quit)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -329,8 +395,25 @@ async def _main(app: QApplication, args: argparse.Namespace, instance: SingleIns
         instance.release()
 
 
+def _show_running(instance: InstanceLock) -> int:
+    """Another instance of this configuration runs: ask it to show itself."""
+    try:
+        with ControlClient(instance.paths, timeout=10).connect(wait=10) as client:
+            client.call("activate")
+    except CommandFailedError as exc:
+        print(f"autosync: {exc}", file=sys.stderr)
+        return exc.code
+    except (NoInstanceError, OSError) as exc:
+        print(f"autosync: another autosync holds {instance.paths.lock} but does not answer "
+              f"({exc}); stop it and start again", file=sys.stderr)
+        return 1
+    print("autosync is already running; showing it", file=sys.stderr)
+    return 0
+
+
 def run_app(argv: list[str]) -> int:
-    """Start the tray app; with another instance running, ask it to show itself."""
+    """Start the tray app; with another instance of the configuration running, ask it to
+    show itself."""
     args = _parse(argv)
     path = setup_logging(args.verbose)
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
@@ -340,12 +423,13 @@ def run_app(argv: list[str]) -> int:
     app.setDesktopFileName("autosync")
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)
-    instance = SingleInstance()
-    if not instance.acquire():
-        told = instance.notify_running("activate")
-        print("autosync is already running" + ("; showing it" if told else ""),
-              file=sys.stderr)
-        return 0 if told else 1
+    try:
+        instance = InstanceLock(instance_paths(args.config))
+        if not instance.acquire():
+            return _show_running(instance)
+    except UnsafeRuntimeError as exc:
+        print(f"autosync: {exc}", file=sys.stderr)
+        return 2
     install_excepthook()
     log.info("logging to %s", path)
     return int(qasync.run(_main(app, args, instance)) or 0)

@@ -7,6 +7,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,33 @@ class RecentItem:
     text: str
 
 
+def tomorrow() -> datetime:
+    """The start of tomorrow, local time (aware)."""
+    now = datetime.now().astimezone()
+    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+# "Pause for a while": menu key, text, when the pause ends (None: until resumed)
+PAUSE_CHOICES: tuple[tuple[str, str, Callable[[], datetime | None]], ...] = (
+    ("pause-15m", "For 15 minutes",
+     lambda: datetime.now().astimezone() + timedelta(minutes=15)),
+    ("pause-1h", "For 1 hour", lambda: datetime.now().astimezone() + timedelta(hours=1)),
+    ("pause-tomorrow", "Until tomorrow", tomorrow),
+    ("pause-resumed", "Until resumed", lambda: None),
+)
+
+
 class Actions:
     """What the menu asks the application to do (kept apart so tests call the same)."""
 
     def __init__(self, *, sync_now: Callable[[Path], None], toggle_pause: Callable[[Path], None],
                  history: Callable[[Path], None], conflicts: Callable[[], None],
                  add_folder: Callable[[], None], settings: Callable[[], None],
-                 quit: Callable[[], None]) -> None:
+                 quit: Callable[[], None],
+                 pause_until: Callable[[Path, datetime | None], None] | None = None) -> None:
         self.sync_now = sync_now
         self.toggle_pause = toggle_pause
+        self.pause_until = pause_until
         self.history = history
         self.conflicts = conflicts
         self.add_folder = add_folder
@@ -187,6 +206,9 @@ class TrayUi(QObject):
                 action.setObjectName(f"{key}:{path}")
                 action.triggered.connect(slot)
                 self.folder_actions[(path, key)] = action
+                if key == "pause" and sub is not None \
+                        and self._actions.pause_until is not None:
+                    self._add_pause_choices(sub, path)
         self.menu.addSeparator()
         self.menu.addAction(self.conflicts_action)
         self.menu.addMenu(self.recent_menu)
@@ -202,6 +224,22 @@ class TrayUi(QObject):
         self._rebuild_recent()
         self.refresh()
         self.menuRebuilt.emit()
+
+    def _add_pause_choices(self, menu: QMenu, path: Path) -> None:
+        """"Pause for a while": 15 minutes, 1 hour, until tomorrow, until resumed."""
+        choices = menu.addMenu("Pause for a while")
+        assert choices is not None
+        for key, text, until in PAUSE_CHOICES:
+            action = choices.addAction(text)
+            assert action is not None
+            action.setObjectName(f"{key}:{path}")
+            action.triggered.connect(
+                lambda _c=False, p=path, u=until: self._pause_until(p, u()))
+            self.folder_actions[(path, key)] = action
+
+    def _pause_until(self, path: Path, until: datetime | None) -> None:
+        if self._actions.pause_until is not None:
+            self._actions.pause_until(path, until)
 
     def _rebuild_recent(self) -> None:
         self.recent_menu.clear()
@@ -258,7 +296,10 @@ class TrayUi(QObject):
             if sub is None:
                 continue
             state = FolderState(folder.state)
-            sub.setTitle(f"{path.name} — {STATE_WORDS.get(state, str(state))}")
+            words = STATE_WORDS.get(state, str(state))
+            if state == FolderState.PAUSED and folder.detail:
+                words += f" {folder.detail}"  # "until 2025-01-31 14:30"
+            sub.setTitle(f"{path.name} — {words}")
             sub.setIcon(state_icon(tray_state([state])))
             pause = self.folder_actions[(path, "pause")]
             pause.setText("Resume" if getattr(folder, "paused", False) else "Pause")

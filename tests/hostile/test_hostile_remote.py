@@ -127,14 +127,20 @@ async def test_dot_dot_entry_is_refused(victim: Victim, attacker: Attacker, bulk
 
 
 # ------------------------------------------------------------------ 2. symbolic links
-async def test_no_write_through_a_pulled_symlink(victim: Victim, attacker: Attacker, bulk,
-                                                 tmp_path: Path) -> None:
+async def _link_to_outside(victim: Victim, attacker: Attacker, tmp_path: Path) -> Path:
+    """A pulled link `evil` to a folder outside the victim's (legitimate content)."""
     outside = tmp_path / "outside"
     outside.mkdir()
     victim._before = victim._outside()
     attacker.push_files({"evil": ("120000", str(outside))})
     await victim.pull()
     await victim.rec.until(lambda: (victim.path / "evil").is_symlink(), what="link pulled")
+    return outside
+
+
+async def test_no_write_through_a_pulled_symlink(victim: Victim, attacker: Attacker, bulk,
+                                                 tmp_path: Path) -> None:
+    outside = await _link_to_outside(victim, attacker, tmp_path)
     # a tree that holds both the link and a folder of the same name
     attacker.sync()
     keys = attacker.blob("ssh-ed25519 AAAA attacker\n")
@@ -159,12 +165,7 @@ async def test_no_write_through_a_pulled_symlink(victim: Victim, attacker: Attac
 
 async def test_link_replaced_by_a_folder_writes_inside(victim: Victim, attacker: Attacker,
                                                        bulk, tmp_path: Path) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    victim._before = victim._outside()
-    attacker.push_files({"evil": ("120000", str(outside))})
-    await victim.pull()
-    await victim.rec.until(lambda: (victim.path / "evil").is_symlink(), what="link pulled")
+    outside = await _link_to_outside(victim, attacker, tmp_path)
     attacker.push_tree(_without(attacker, "evil",
                                 {"evil/authorized_keys": ("100644", "key\n"), **bulk}))
     await victim.pull()

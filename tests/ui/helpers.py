@@ -44,6 +44,7 @@ async def start_app(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
 
     yield start
     for app in apps:
+        await app.stop_control()
         await app._stop_xmpp()
         if not app._stopping:
             if app.engine is not None:

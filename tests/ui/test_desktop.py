@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from autosync_gui.control.instance import InstanceLock, instance_paths
 from autosync_gui.ui import autostart
 from autosync_gui.ui.logsetup import log_path, setup_logging
-from autosync_gui.ui.single_instance import SingleInstance
 from tests.fixtures.git_remotes import Remote
 from tests.fixtures.qt import next_signal
 
@@ -53,44 +53,29 @@ def test_autostart_entry_is_valid(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-async def test_second_instance_asks_the_first_to_show_itself(qapp, tmp_path: Path) -> None:
-    first = SingleInstance("autosync-test", tmp_path)
-    assert first.acquire()
-    second = SingleInstance("autosync-test", tmp_path)
-    assert not second.acquire()
-    activated = asyncio.ensure_future(next_signal(first.activated, 10))
-    # the second launch talks from another process, as a real second launch would
-    code = ("import sys; from pathlib import Path; from PyQt6.QtCore import QCoreApplication;"
-            "from autosync_gui.ui.single_instance import SingleInstance;"
-            "app = QCoreApplication([]);"
-            f"s = SingleInstance('autosync-test', Path({str(tmp_path)!r}));"
-            "assert not s.acquire(); sys.exit(0 if s.notify_running('activate') else 3)")
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code)
-    assert await proc.wait() == 0
-    assert await activated == ("activate",)
-    first.release()
-    third = SingleInstance("autosync-test", tmp_path)
-    assert third.acquire(), "after the first quits, a new launch is first"
-    third.release()
-
-
 async def test_second_launch_of_run_app_exits_and_shows_the_first(
-        remote: Remote, start_app, tmp_path: Path) -> None:
+        remote: Remote, start_app) -> None:
     a = remote.clone("a")
     app = await start_app(a)
-    guard = SingleInstance()
-    assert guard.acquire()
-    guard.activated.connect(app.present)
     shown = asyncio.ensure_future(next_signal(app.tray.presented, 15))
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "autosync_gui", "--config", str(app.config_path), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 30)
-    guard.release()
     assert proc.returncode == 0, err.decode()
     assert "already running" in err.decode()
     await shown
+
+
+async def test_after_the_app_quits_a_new_launch_is_first(remote: Remote, start_app) -> None:
+    a = remote.clone("a")
+    app = await start_app(a)
+    later = InstanceLock(instance_paths(app.config_path))
+    assert not later.acquire(), "one instance per configuration"
+    await app.shutdown()
+    assert later.acquire(), "the lock goes with the instance"
+    later.release()
 
 
 def test_logs_go_to_the_xdg_state_folder_with_rotation(isolated_home: Path) -> None:
