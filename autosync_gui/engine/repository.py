@@ -73,7 +73,7 @@ class FileVersion:
     host: str  # the machine that made it (its commit's host trailer)
     path: str  # the file's path in that commit (it may have been renamed since)
     change: str  # "added", "modified", "renamed", "deleted"
-    size: int | None  # bytes; None for a deletion
+    size: int | None  # bytes; None for a deletion; -1 not fetched yet (partial clone)
     previous_path: str | None = None  # for "renamed": the name before
 
 

@@ -53,6 +53,10 @@ async def test_partial_clone_and_old_version_on_demand(remote: Remote, start_eng
 
     engine, rec = await start_engine(clone, large_file_size=LARGE)
     folder = engine.folder(clone)
+    await folder.ready.wait()
+    assert not present(clone, blobs[0]), "start-up fetched an old version"
+    listed = folder.repo.file_history.versions("video.bin")  # the history viewer's list
+    assert len(listed) == 3 and not present(clone, blobs[0])  # listing downloads nothing
     await folder.restore(history[0][0], "video.bin")
     assert (clone / "video.bin").read_bytes() == history[0][1]
     assert present(clone, blobs[0]) and not present(clone, blobs[1])  # just that one
