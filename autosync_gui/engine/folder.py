@@ -38,6 +38,7 @@ from autosync_gui.engine.repository import (
     RemoteError,
     RepositoryBusy,
     RepositoryError,
+    StorageReport,
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display
 from autosync_gui.engine.watcher import TreeWatcher
@@ -603,6 +604,10 @@ class FolderSync:
         self._emit(ActivityKind.INFO, f"{display(path)} is not synced (ignore {pattern})",
                    files=(path,))
         return pattern
+
+    async def storage(self, top: int = 10) -> StorageReport:
+        """The repository's size here and its largest files in history."""
+        return await asyncio.to_thread(self.repo.storage, top)
 
     def sync_anyway(self, path: str) -> None:
         """Commit a held large file after all (it enters history)."""

@@ -42,7 +42,7 @@ from autosync_gui.engine.git_runner import GitRunner, big_file_options, safety_o
 from autosync_gui.engine.ignore import escape_path, global_excludes_file, render_excludes
 from autosync_gui.engine.large_files import changed_large_files, incompressible
 from autosync_gui.engine.lfs import MAX_POINTER, LargeFileStore, parse_pointer, rules_in
-from autosync_gui.engine.maintenance import run_maintenance
+from autosync_gui.engine.maintenance import run_maintenance, store_size
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.progress import ProgressLine
 from autosync_gui.engine.remote_url import without_credentials
@@ -53,6 +53,7 @@ from autosync_gui.engine.repository import (
     IntegrateResult,
     RemoteError,
     RepositoryError,
+    StorageReport,
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
 from autosync_gui.engine.worktree_fs import WorkTree
@@ -338,6 +339,34 @@ class GitRepository:
     def maintain(self) -> str | None:
         """Tidy the object store (maintenance.py); safe beside a running sync."""
         return run_maintenance(self.runner, self.git_dir, prune_lfs=bool(self._lfs_rules))
+
+    def storage(self, top: int = 10) -> StorageReport:
+        """What history costs here: the repository's size on this machine (objects and
+        local LFS copies) and its largest files in history (an old version a partial
+        clone left out is not counted: it is not here)."""
+        objects = store_size(self.runner, self.git_dir).total
+        lfs_dir = self.git_dir / "lfs" / "objects"
+        lfs_bytes = sum(p.stat().st_size for p in lfs_dir.rglob("*") if p.is_file()) \
+            if lfs_dir.is_dir() else 0
+        listing = self._run("rev-list", "--objects", "--missing=print", "--all", check=False)
+        names: dict[str, str] = {}
+        for line in listing.out.split(b"\n"):
+            sha, _, name = line.partition(b" ")
+            if name and not sha.startswith(b"?"):
+                names.setdefault(sha.decode(), os.fsdecode(name))
+        largest: dict[str, int] = {}
+        if names:
+            sizes = self._run("cat-file", "--batch-check=%(objectname) %(objecttype) "
+                              "%(objectsize)", stdin="".join(f"{s}\n" for s in names).encode(),
+                              check=False)
+            for line in sizes.text.splitlines():
+                sha, kind, size = [*line.split(), "", "", ""][:3]
+                if kind == "blob" and size.isdigit():
+                    path = names[sha]
+                    largest[path] = max(largest.get(path, 0), int(size))
+        ranked = sorted(largest.items(), key=lambda item: (-item[1], item[0]))[:top]
+        return StorageReport(local_bytes=objects + lfs_bytes, lfs_bytes=lfs_bytes,
+                             largest=tuple(ranked))
 
     # ------------------------------------------------------------------ partial clones
     def _missing(self, *objects: str) -> list[str]:

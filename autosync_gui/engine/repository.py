@@ -55,6 +55,15 @@ class IntegrateResult:
 
 
 @dataclass(frozen=True)
+class StorageReport:
+    """What a folder's history costs on this machine (for the activity window)."""
+
+    local_bytes: int  # git objects plus local Git LFS copies
+    lfs_bytes: int
+    largest: tuple[tuple[str, int], ...]  # (path, largest version's bytes), largest first
+
+
+@dataclass(frozen=True)
 class CommitInfo:
     sha: str
     time: datetime

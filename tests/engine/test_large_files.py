@@ -206,3 +206,19 @@ def _peak_mb(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     line = next(ln for ln in status.splitlines() if ln.startswith("VmHWM:"))
     return int(line.split()[1]) // 1024
+
+
+async def test_storage_report_names_the_largest_files_in_history(remote: Remote,
+                                                                 start_engine) -> None:
+    a = remote.clone("a")
+    engine, rec = await start_engine(a, large_file_size=0)
+    folder = engine.folder(a)
+    (a / "big.iso").write_bytes(os.urandom(400_000))
+    await rec.until(lambda: "big.iso" in remote.tree_names(), what="big.iso pushed")
+    (a / "big.iso").unlink()  # gone from the folder, still in history
+    (a / "medium.bin").write_bytes(os.urandom(100_000))
+    await rec.until(lambda: "medium.bin" in remote.tree_names()
+                    and "big.iso" not in remote.tree_names(), what="second commit pushed")
+    report = await folder.storage(top=2)
+    assert report.largest == (("big.iso", 400_000), ("medium.bin", 100_000))
+    assert report.local_bytes >= 500_000 and report.lfs_bytes == 0
