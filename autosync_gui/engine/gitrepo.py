@@ -210,6 +210,7 @@ class GitRepository:
         self.lfs_notes: list[str] = []  # one-line reports for the folder loop
         self._lfs_rules: list[str] = []
         self._lfs_reported = False
+        self._lfsconfig_reported = False
         if self._rev("HEAD") is not None:
             self._use_lfs_rules(self.lfs.committed_rules("HEAD"))
         global_file = reader.get_value("core", "excludesfile", "") \
@@ -280,9 +281,20 @@ class GitRepository:
         return self.scope or "."
 
     # ------------------------------------------------------------------ Git LFS
-    def _use_lfs_rules(self, rules: list[str]) -> None:
-        """Make the LFS rules committed for this folder the ones git applies here."""
-        if rules and not self.lfs.installed:
+    def _use_lfs_rules(self, rules: list[str], commit: str = "HEAD") -> None:
+        """Make the LFS rules committed for this folder the ones git applies here. A
+        synced .lfsconfig switches LFS off here (it could name the server that gets our
+        files and credentials): one line says so."""
+        if rules and self.lfs.installed and self.lfs.lfsconfig_present(commit):
+            if not self._lfsconfig_reported:
+                self._lfsconfig_reported = True
+                self.lfs_notes.append(f"{self.root}: a synced .lfsconfig names Git LFS "
+                                      "settings; autosync does not follow settings from synced "
+                                      "files, so Git LFS is off here (large files arrive as "
+                                      "pointer files): remove .lfsconfig and set lfs.url in "
+                                      "the repository (git config lfs.url URL)")
+            rules = []
+        elif rules and not self.lfs.installed:
             if not self._lfs_reported:
                 self._lfs_reported = True
                 self.lfs_notes.append(f"{self.root}: this folder stores large files with Git "
@@ -724,8 +736,8 @@ class GitRepository:
         """The LFS rules of `target` apply before its files are written, and its LFS
         objects are on this machine by then (one download, with progress)."""
         rules = self.lfs.committed_rules(target)
-        if rules != self._lfs_rules:
-            self._use_lfs_rules(sorted({*self._lfs_rules, *rules}))
+        if rules or self._lfs_rules:
+            self._use_lfs_rules(sorted({*self._lfs_rules, *rules}), target)
         if self._lfs_rules:
             self._lfs_fetch(target)
 
@@ -1040,8 +1052,8 @@ class GitRepository:
             reader.close()
 
     def _lfs_pointer(self, commit: str, path: str, sha: str) -> tuple[str, int] | None:
-        """(oid, size) when `path` in `commit` is stored with Git LFS."""
-        if not self.lfs.installed:
+        """(oid, size) when `path` in `commit` is stored with Git LFS (and LFS is on)."""
+        if not self.lfs.installed or not self._lfs_rules:
             return None
         size = self._run("cat-file", "-s", sha, check=False)
         if not size.ok or not size.text.isdigit() or int(size.text) > MAX_POINTER:

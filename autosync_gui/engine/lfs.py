@@ -13,7 +13,8 @@ LFS is used for a folder when git-lfs is installed, large_file_size is not 0, th
 can have an LFS endpoint (an https or ssh remote, or an lfs.url / remote.NAME.lfsurl in
 the repository's config) and a first tiny upload to it succeeds. A committed
 `.lfsconfig` is not followed (it would let whoever can push choose the server that gets
-our credentials): with one, LFS stays off until lfs.url is set in the repository."""
+our credentials and our files): with one, LFS stays off (one line says so) until it is
+removed; set lfs.url in the repository instead."""
 
 from __future__ import annotations
 
@@ -168,13 +169,13 @@ class LargeFileStore:
     def endpoint_pinned(self) -> bool:
         return bool(self._config("lfs.url") or self._config(f"remote.{self._remote}.lfsurl"))
 
-    def lfsconfig_unpinned(self) -> bool:
-        """A .lfsconfig in the tree (or HEAD) while the repository does not set lfs.url."""
-        if self.endpoint_pinned():
-            return False
+    def lfsconfig_present(self, commit: str = "HEAD") -> bool:
+        """A .lfsconfig in the work tree, the index, HEAD or `commit` (git-lfs reads
+        lfs.url, lfs.pushurl and more from it)."""
         if self._tree.lstat(".lfsconfig") is not None:
             return True
-        return self._runner.run("cat-file", "-e", "HEAD:.lfsconfig", check=False).ok
+        return any(self._runner.run("cat-file", "-e", spec, check=False).ok
+                   for spec in (":.lfsconfig", "HEAD:.lfsconfig", f"{commit}:.lfsconfig"))
 
     def usable(self) -> bool:
         """Whether new large files go to LFS (decided once per run; see the module doc).
@@ -195,9 +196,10 @@ class LargeFileStore:
         if not self.installed:
             self.why_not = "git-lfs is not installed (Debian: apt install git-lfs)"
             return False
-        if self.lfsconfig_unpinned():
-            self.why_not = ("a synced .lfsconfig names an LFS server; autosync does not follow "
-                            "it: set lfs.url in this repository (git config lfs.url URL)")
+        if self.lfsconfig_present():
+            self.why_not = ("a synced .lfsconfig holds Git LFS settings; autosync does not "
+                            "follow settings from synced files: remove it and set lfs.url in "
+                            "this repository (git config lfs.url URL)")
             return False
         self.enable_filter()
         probe = self._probe()

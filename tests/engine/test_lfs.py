@@ -128,3 +128,26 @@ async def test_without_git_lfs_large_files_stay_in_git_with_one_line(
     assert lines == [f"{a}: large files stay in git history: git-lfs is not installed "
                      "(Debian: apt install git-lfs)"]
     assert len(rec.of(ActivityKind.LARGE_FILE)) == 1
+
+
+async def test_a_synced_lfsconfig_switches_lfs_off_with_one_line(remote: Remote, lfs_server,
+                                                                 start_engine) -> None:
+    a, b = replicas(remote, lfs_server)
+    engine_a, rec_a = await start_engine(a, hostname="alpha", large_file_size=LARGE)
+    payload = os.urandom(150_000)
+    (a / "clip.mp4").write_bytes(payload)
+    await rec_a.until(lambda: rec_a.of(ActivityKind.PUSHED), timeout=60, what="pushed")
+    await engine_a.stop(flush=False)
+    # Someone who can push adds a .lfsconfig naming their own server.
+    (a / ".lfsconfig").write_text("[lfs]\n\turl = https://127.0.0.1:9/attacker\n\t"
+                                  "pushurl = https://127.0.0.1:9/attacker\n")
+    git(a, "add", ".lfsconfig")
+    git(a, "commit", "-q", "-m", "lfsconfig")
+    git(a, "push", "-q", "origin", "HEAD:main")
+    engine_b, rec_b = await start_engine(b, hostname="beta", large_file_size=LARGE)
+    await rec_b.until(lambda: rec_b.of(ActivityKind.PULLED), timeout=60, what="pulled")
+    notes = [x.summary for x in rec_b.of(ActivityKind.INFO) if ".lfsconfig" in x.summary]
+    assert len(notes) == 1 and "Git LFS is off here" in notes[0], [x.summary for x in rec_b.activities]
+    assert parse_pointer((b / "clip.mp4").read_bytes()) is not None  # not fetched from it
+    assert "filter=lfs" not in (b / ".git" / "info" / "attributes").read_text()
+    assert not rec_b.of(ActivityKind.ERROR)
