@@ -165,8 +165,9 @@ def edits_run(sandbox: Sandbox) -> dict[str, int]:
     configure_bare_remote(bare)
     b = sandbox.base / "edits-b"
     sandbox.git(sandbox.base, "clone", "-q", str(bare), str(b))
-    proc_a = Autosync(sandbox, sandbox.config(a, poll_interval=3600)).start()
-    proc_b = Autosync(sandbox, sandbox.config(b, poll_interval=1)).start()
+    # -v: the "maintenance: nothing to do" lines are debug lines
+    proc_a = Autosync(sandbox, sandbox.config(a, poll_interval=3600), ("-v",)).start()
+    proc_b = Autosync(sandbox, sandbox.config(b, poll_interval=1), ("-v",)).start()
     proc_a.wait_ready(120)
     proc_b.wait_ready(120)
     size = 300 << 20
@@ -176,8 +177,8 @@ def edits_run(sandbox: Sandbox) -> dict[str, int]:
     def settle() -> None:
         proc_a.wait_for(r"pushed to origin", 1800)
         proc_b.wait_for(r"pulled 1 file", 1800)
-        proc_a.wait_for(r"repacked", 1800)
-        proc_b.wait_for(r"repacked", 1800)
+        proc_a.wait_for(r": maintenance: ", 1800)
+        proc_b.wait_for(r": maintenance: ", 1800)
         deadline = time.monotonic() + 600
         while len(list((bare / "objects" / "pack").glob("*.pack"))) > 1 \
                 and time.monotonic() < deadline:

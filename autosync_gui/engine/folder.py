@@ -474,8 +474,8 @@ class FolderSync:
             return
         finally:
             self.maintenance_runs += 1
-        if done:
-            log.info("%s: %s", self.path, done)
+        level = logging.DEBUG if done.startswith("nothing to do") else logging.INFO
+        log.log(level, "%s: maintenance: %s", self.path, done)
 
     def _request_sync(self, reason: str) -> None:
         self._sync_reasons.add(reason)

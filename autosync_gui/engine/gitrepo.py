@@ -348,7 +348,7 @@ class GitRepository:
         return self.lfs.filtered(paths)
 
     # ------------------------------------------------------------------ maintenance
-    def maintain(self) -> str | None:
+    def maintain(self) -> str:
         """Tidy the object store (maintenance.py); safe beside a running sync."""
         return run_maintenance(self.runner, self.git_dir, prune_lfs=bool(self._lfs_rules))
 
@@ -362,20 +362,20 @@ class GitRepository:
             if lfs_dir.is_dir() else 0
         listing = self._run("rev-list", "--objects", "--missing=print", "--all", check=False)
         names: dict[str, str] = {}
-        for line in listing.out.split(b"\n"):
-            sha, _, name = line.partition(b" ")
-            if name and not sha.startswith(b"?"):
-                names.setdefault(sha.decode(), os.fsdecode(name))
+        for raw in listing.out.split(b"\n"):
+            object_id, _, name = raw.partition(b" ")
+            if name and not object_id.startswith(b"?"):
+                names.setdefault(object_id.decode(), os.fsdecode(name))
         largest: dict[str, int] = {}
         if names:
             sizes = self._run("cat-file", "--batch-check=%(objectname) %(objecttype) "
                               "%(objectsize)", stdin="".join(f"{s}\n" for s in names).encode(),
                               check=False)
             for line in sizes.text.splitlines():
-                sha, kind, size = [*line.split(), "", "", ""][:3]
-                if kind == "blob" and size.isdigit():
-                    path = names[sha]
-                    largest[path] = max(largest.get(path, 0), int(size))
+                fields = line.split()
+                if len(fields) == 3 and fields[1] == "blob" and fields[2].isdigit():
+                    path = names[fields[0]]
+                    largest[path] = max(largest.get(path, 0), int(fields[2]))
         ranked = sorted(largest.items(), key=lambda item: (-item[1], item[0]))[:top]
         return StorageReport(local_bytes=objects + lfs_bytes, lfs_bytes=lfs_bytes,
                              largest=tuple(ranked))

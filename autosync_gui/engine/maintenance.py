@@ -63,7 +63,7 @@ def plan(size: StoreSize) -> list[str] | None:
     return None
 
 
-def run_maintenance(runner: GitRunner, git_dir: Path, prune_lfs: bool) -> str | None:
+def run_maintenance(runner: GitRunner, git_dir: Path, prune_lfs: bool) -> str:
     """One round (blocking; a worker thread). Returns a line about what it did."""
     before = store_size(runner, git_dir)
     args = plan(before)
@@ -80,4 +80,5 @@ def run_maintenance(runner: GitRunner, git_dir: Path, prune_lfs: bool) -> str | 
                             check=False, timeout=600)
         if result.ok:
             done.append("pruned local Git LFS copies that are on the server")
-    return "; ".join(done) or None
+    return "; ".join(done) or f"nothing to do ({before.total >> 20} MB in " \
+        f"{len(before.packs)} pack(s), {before.loose_count} loose objects)"
