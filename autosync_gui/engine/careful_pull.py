@@ -16,7 +16,8 @@ process still has open for writing is kept; a journal lets recovery after a kill
 moved-aside files back. Blobs are streamed from one `git cat-file --batch` to disk, so
 memory does not grow with the size or number of files. Attributes cannot change bytes on
 the way (GitRepository keeps `$GIT_DIR/info/attributes` neutral), so a file's blob id is
-the hash of its bytes."""
+the hash of its bytes — except for the paths autosync itself gave to Git LFS (lfs.py),
+whose blob is the LFS pointer of those bytes: WorkTree then computes both ids."""
 
 from __future__ import annotations
 
@@ -337,7 +338,8 @@ class CarefulPull:
         checkout-index from the target index: never with -f, so each file is created
         exclusively (a save landing at that moment stays and is committed on top) and
         a leading folder that is not a real folder stops it; stat data is recorded as
-        it writes. Attributes cannot name filters (info/attributes is neutral)."""
+        it writes. Attributes cannot name filters (info/attributes is neutral) but the
+        LFS filter for the paths autosync stores with Git LFS."""
         if not paths:
             return
         result = self._run("checkout-index", "-u", "-z", "--stdin",

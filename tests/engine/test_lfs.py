@@ -151,3 +151,22 @@ async def test_a_synced_lfsconfig_switches_lfs_off_with_one_line(remote: Remote,
     assert parse_pointer((b / "clip.mp4").read_bytes()) is not None  # not fetched from it
     assert "filter=lfs" not in (b / ".git" / "info" / "attributes").read_text()
     assert not rec_b.of(ActivityKind.ERROR)
+
+
+def test_only_rules_shaped_like_autosyncs_own_are_taken() -> None:
+    from autosync_gui.engine.lfs import BEGIN, END, rule_for, rules_in, with_rules
+
+    assert rule_for("films/raw take.mov") == "/films/raw[ ]take*.mov"
+    assert rule_for("a*b[1].x") == "/a\\*b\\[1\\]*.x"
+    assert rule_for("bad\tname.bin") is None
+    text = "\n".join(["*.txt text", BEGIN,
+                      "/clip*.mp4 filter=lfs diff=lfs merge=lfs -text",
+                      "/evil* filter=evil diff=lfs merge=lfs -text",  # another driver
+                      "* filter=lfs diff=lfs merge=lfs -text",  # everything
+                      "/x*.bin filter=lfs diff=lfs merge=lfs -text text",  # extra attribute
+                      "/a/**/b* filter=lfs diff=lfs merge=lfs -text",  # more than one glob
+                      END, "/outside* filter=lfs diff=lfs merge=lfs -text"])
+    assert rules_in(text) == ["/clip*.mp4"]
+    rewritten = with_rules(text, ["/new*.iso", "/clip*.mp4"])
+    assert rewritten.startswith("*.txt text\n")  # the user's lines stay
+    assert rules_in(rewritten) == ["/clip*.mp4", "/new*.iso"]
