@@ -27,6 +27,7 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,6 +135,12 @@ class CarefulPull:
         self._tree = tree
         self._index = index_file
         self._journal = state_dir / "pull-journal"
+        # Set by the repository while it stores files with Git LFS: given (path, blob id)
+        # pairs written by a pull, a writer per path whose content is an LFS object on
+        # this machine. Those files are written by streaming that object (git's smudge
+        # would hold the whole file in git's memory).
+        self.lfs_writers: Callable[[list[tuple[str, str]]],
+                                   dict[str, Callable[[int], None]]] | None = None
 
     # ================================================================== checking
     def check_tree(self, target: str, source: str) -> Path:
@@ -307,7 +314,7 @@ class CarefulPull:
                 if aside is None or self._remove(change, aside, replaced, outcome):
                     free.append(change.path)
         try:
-            self._write(free, index)
+            self._write(free, index, {c.path: c for c in changes if c.writes})
         except RepositoryError:
             for aside, path, _expected in replaced:  # the old versions go back
                 self._keep_save(aside, path, outcome)
@@ -333,7 +340,7 @@ class CarefulPull:
         self._journal.unlink(missing_ok=True)
         return outcome
 
-    def _write(self, paths: list[str], index: Path) -> None:
+    def _write(self, paths: list[str], index: Path, changes: dict[str, Change]) -> None:
         """Write the target's version of `paths` (each free now) with git's
         checkout-index from the target index: never with -f, so each file is created
         exclusively (a save landing at that moment stays and is committed on top) and
@@ -342,8 +349,10 @@ class CarefulPull:
         LFS filter for the paths autosync stores with Git LFS."""
         if not paths:
             return
-        result = self._run("checkout-index", "-u", "-z", "--stdin",
-                           env={"GIT_INDEX_FILE": str(index)},
+        env = {"GIT_INDEX_FILE": str(index)}
+        if self.lfs_writers is not None:
+            env["GIT_LFS_SKIP_SMUDGE"] = "1"  # pointers first; the content is streamed below
+        result = self._run("checkout-index", "-u", "-z", "--stdin", env=env,
                            stdin=b"\0".join(os.fsencode(p) for p in paths) + b"\0",
                            check=False)
         problems = [line for line in result.err.splitlines()
@@ -351,6 +360,16 @@ class CarefulPull:
         if problems:
             raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                   f"{display(problems[0])}")
+        if self.lfs_writers is not None:
+            regular = [(p, changes[p].new) for p in paths
+                       if p in changes and changes[p].new_mode in (REGULAR, EXECUTABLE)]
+            for path, write in self.lfs_writers(regular).items():
+                try:
+                    self._tree.replace(path, write,
+                                       executable=changes[path].new_mode == EXECUTABLE)
+                except UnsafePath as exc:
+                    raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
+                                          f"{exc}") from None
 
     def _remove(self, change: Change, aside: Aside, replaced: list[tuple[Aside, str, str]],
                 outcome: PullOutcome) -> bool:

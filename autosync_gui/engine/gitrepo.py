@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import re
@@ -306,7 +307,33 @@ class GitRepository:
             self.lfs.enable_filter()
         self._lfs_rules = rules
         self.work_tree.lfs = bool(rules)
+        self.careful_pull.lfs_writers = self._lfs_writers if rules else None
         ensure_neutral_attributes(self.git_dir, self.lfs.info_lines(rules))
+
+    def _lfs_writers(self, written: list[tuple[str, str]]
+                     ) -> dict[str, Callable[[int], None]]:
+        """Of the (path, blob) pairs a pull wrote, those under the LFS filter whose blob
+        is a pointer to an object on this machine: a streaming writer of its content."""
+        filtered = self.lfs.filtered([path for path, _blob in written])
+        candidates = [(path, blob) for path, blob in written if path in filtered]
+        if not candidates:
+            return {}
+        sizes = self._run("cat-file", "--batch-check=%(objectname) %(objectsize)",
+                          stdin="".join(f"{blob}\n" for _p, blob in candidates).encode(),
+                          check=False)
+        small = {f[0] for f in (line.split() for line in sizes.text.splitlines())
+                 if len(f) == 2 and f[1].isdigit() and int(f[1]) <= MAX_POINTER}
+        writers: dict[str, Callable[[int], None]] = {}
+        reader = BlobReader(self.runner)
+        try:
+            for path, blob in candidates:
+                pointer = parse_pointer(reader.small(blob, MAX_POINTER)) \
+                    if blob in small else None
+                if pointer is not None and self.lfs.object_path(pointer[0]).exists():
+                    writers[path] = functools.partial(self.lfs.copy_object, *pointer)
+        finally:
+            reader.close()
+        return writers
 
     def _lfs_progress(self, what: str, direction: TransferDirection,
                       total: int | None = None) -> Callable[[ProgressLine], None]:
