@@ -137,8 +137,8 @@ class CarefulPull:
         self._journal = state_dir / "pull-journal"
         # Set by the repository while it stores files with Git LFS: given (path, blob id)
         # pairs written by a pull, a writer per path whose content is an LFS object on
-        # this machine. Those files are written by streaming that object (git's smudge
-        # would hold the whole file in git's memory).
+        # this machine. Those files are written here by streaming that object (git's
+        # smudge filter would hold the whole file in git's memory).
         self.lfs_writers: Callable[[list[tuple[str, str]]],
                                    dict[str, Callable[[int], None]]] | None = None
 
@@ -345,31 +345,35 @@ class CarefulPull:
         checkout-index from the target index: never with -f, so each file is created
         exclusively (a save landing at that moment stays and is committed on top) and
         a leading folder that is not a real folder stops it; stat data is recorded as
-        it writes. Attributes cannot name filters (info/attributes is neutral) but the
-        LFS filter for the paths autosync stores with Git LFS."""
+        it writes. Attributes cannot name filters (info/attributes is neutral). Files
+        autosync stores with Git LFS are created here instead, exclusively too, by
+        streaming their LFS object (see lfs_writers)."""
         if not paths:
             return
-        env = {"GIT_INDEX_FILE": str(index)}
-        if self.lfs_writers is not None:
-            env["GIT_LFS_SKIP_SMUDGE"] = "1"  # pointers first; the content is streamed below
-        result = self._run("checkout-index", "-u", "-z", "--stdin", env=env,
-                           stdin=b"\0".join(os.fsencode(p) for p in paths) + b"\0",
-                           check=False)
-        problems = [line for line in result.err.splitlines()
-                    if line.strip() and not line.endswith("already exists, no checkout")]
-        if problems:
-            raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
-                                  f"{display(problems[0])}")
+        streamed: dict[str, Callable[[int], None]] = {}
         if self.lfs_writers is not None:
             regular = [(p, changes[p].new) for p in paths
                        if p in changes and changes[p].new_mode in (REGULAR, EXECUTABLE)]
-            for path, write in self.lfs_writers(regular).items():
-                try:
-                    self._tree.replace(path, write,
-                                       executable=changes[path].new_mode == EXECUTABLE)
-                except UnsafePath as exc:
-                    raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
-                                          f"{exc}") from None
+            streamed = self.lfs_writers(regular)
+        by_git = [p for p in paths if p not in streamed]
+        if by_git:
+            result = self._run("checkout-index", "-u", "-z", "--stdin",
+                               env={"GIT_INDEX_FILE": str(index)},
+                               stdin=b"\0".join(os.fsencode(p) for p in by_git) + b"\0",
+                               check=False)
+            problems = [line for line in result.err.splitlines()
+                        if line.strip() and not line.endswith("already exists, no checkout")]
+            if problems:
+                raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
+                                      f"{display(problems[0])}")
+        for path, write in streamed.items():
+            # Created exclusively like checkout-index does (a save landing meanwhile stays
+            # and is committed on top); git records its stat data at the next commit.
+            try:
+                self._tree.create(path, write, executable=changes[path].new_mode == EXECUTABLE)
+            except UnsafePath as exc:
+                raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
+                                      f"{exc}") from None
 
     def _remove(self, change: Change, aside: Aside, replaced: list[tuple[Aside, str, str]],
                 outcome: PullOutcome) -> bool:

@@ -303,6 +303,16 @@ class WorkTree:
         followed): for restoring a version the user asked for. The content is written to
         an exclusive new file in the scratch folder (or beside rel on another file
         system) and renamed over rel once complete."""
+        self._put(rel, write, executable, replace=True)
+
+    def create(self, rel: str, write: Callable[[int], None], *, executable: bool = False
+               ) -> bool:
+        """Like replace, but never over anything: False (nothing changed) when rel is
+        taken by the time the content is complete (a save landing then stays)."""
+        return self._put(rel, write, executable, replace=False)
+
+    def _put(self, rel: str, write: Callable[[int], None], executable: bool, *,
+             replace: bool) -> bool:
         mode = 0o777 if executable else 0o666  # less the umask, as git's checkout does
         name = f".autosync-{secrets.token_hex(16)}.part"
         with self.parent(rel, create=True) as (dir_fd, target), contextlib.ExitStack() as stack:
@@ -311,7 +321,13 @@ class WorkTree:
             try:
                 write(fd)
                 os.fsync(fd)
-                os.rename(name, target, src_dir_fd=tmp_dir, dst_dir_fd=dir_fd)
+                if replace:
+                    os.rename(name, target, src_dir_fd=tmp_dir, dst_dir_fd=dir_fd)
+                    return True
+                placed = self._link_no_replace(tmp_dir, name, dir_fd, target)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=tmp_dir)
+                return placed
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(name, dir_fd=tmp_dir)
