@@ -57,9 +57,9 @@ def plan(size: StoreSize) -> list[str] | None:
     if outside == 0:
         return None
     if outside >= FULL_REPACK_SHARE * largest or len(size.packs) > MAX_PACKS:
-        return ["repack", "-a", "-d", "-q"]
+        return ["repack", "-a", "-d", "-q", "-n"]
     if len(size.packs) > 2 or size.loose_count >= MAX_LOOSE:
-        return ["repack", "-d", "-q", "--geometric=2"]
+        return ["repack", "-d", "-q", "-n", "--geometric=2"]
     return None
 
 

@@ -145,9 +145,9 @@ def test_maintenance_plan() -> None:
 
     mb = 1 << 20
     assert plan(StoreSize((300 * mb,), 0, 0)) is None  # one pack: nothing to do
-    assert plan(StoreSize((300 * mb, 301 * mb), 0, 0)) == ["repack", "-a", "-d", "-q"]
-    assert plan(StoreSize((300 * mb,), 3, 300 * mb)) == ["repack", "-a", "-d", "-q"]
-    assert plan(StoreSize((300 * mb, mb, mb, mb), 0, 0)) == ["repack", "-d", "-q",
+    assert plan(StoreSize((300 * mb, 301 * mb), 0, 0)) == ["repack", "-a", "-d", "-q", "-n"]
+    assert plan(StoreSize((300 * mb,), 3, 300 * mb)) == ["repack", "-a", "-d", "-q", "-n"]
+    assert plan(StoreSize((300 * mb, mb, mb, mb), 0, 0)) == ["repack", "-d", "-q", "-n",
                                                               "--geometric=2"]
     assert plan(StoreSize((300 * mb, mb), 5, 4096)) is None  # small change: later
 
