@@ -190,6 +190,7 @@ class GitRepository:
         self.large_notices: list[tuple[str, int]] = []
         self._announced: set[str] = set()
         self._held: set[str] = set()
+        self._waiting_for_lfs: set[str] = set()
         self._allowed: set[str] = set()
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
@@ -357,17 +358,34 @@ class GitRepository:
         self._lfs_done(what, TransferDirection.DOWNLOAD, result)
 
     def _lfs_for_large_files(self, large: dict[str, int]) -> set[str]:
-        """Large files that go to Git LFS (rules written for those not yet covered)."""
-        if not self.lfs.usable():
+        """Large files that go to Git LFS (rules written for those not yet covered), or
+        that wait outside this commit while the LFS server cannot be reached (in git
+        history they would stay forever)."""
+        paths = sorted(large)
+        covered = self.lfs.filtered(paths) if self._lfs_rules else set()
+        uncovered = [p for p in paths if p not in covered]
+        if not uncovered:
+            return covered
+        usable = self.lfs.usable()
+        if usable is None:
+            new = [p for p in uncovered if p not in self._waiting_for_lfs]
+            if new:
+                self._waiting_for_lfs.update(new)
+                self._write_excludes()
+                self.lfs_notes.append(f"{self.root}: the Git LFS server cannot be reached "
+                                      f"({self.lfs.why_not}); {len(new)} large file(s) wait "
+                                      "until it answers")
+            return set(paths)
+        if self._waiting_for_lfs:
+            self._waiting_for_lfs.clear()
+            self._write_excludes()
+        if not usable:
             if not self._lfs_reported and not self.lfs.no_endpoint:
                 self._lfs_reported = True
                 self.lfs_notes.append(f"{self.root}: large files stay in git history: "
                                       f"{self.lfs.why_not}")
-            return set()
-        paths = sorted(large)
-        covered = self.lfs.filtered(paths)
-        uncovered = [p for p in paths if p not in covered]
-        if uncovered and self.lfs.write_rules(uncovered):
+            return covered
+        if self.lfs.write_rules(uncovered):
             current = self.work_tree.root / self.lfs.attributes_path
             with contextlib.suppress(OSError):
                 text = current.read_text(encoding="utf-8", errors="surrogateescape")
@@ -455,7 +473,8 @@ class GitRepository:
 
     def _write_excludes(self) -> None:
         text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested,
-                               [*kept_local_names(self.state_dir), *self._held])
+                               [*kept_local_names(self.state_dir), *self._held,
+                                *self._waiting_for_lfs])
         if text != self._excludes_written:
             tmp = self._excludes.with_suffix(".tmp")
             tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
@@ -555,6 +574,12 @@ class GitRepository:
         most of the time deflating them for nothing)."""
         large = changed_large_files(self.runner, self.work_tree, self.scope,
                                     self.large_file_size, hint)
+        for path in list(self._waiting_for_lfs):  # kept out of the listing by our excludes
+            info = self.work_tree.lstat(path)
+            if info is not None and (info.st_mode & 0o170000) == 0o100000:
+                large[path] = info.st_size
+            else:
+                self._waiting_for_lfs.discard(path)
         if not large:
             return
         for path in self._lfs_for_large_files(large):

@@ -26,7 +26,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from autosync_gui.engine.git_env import GitResult
+from autosync_gui.engine.git_env import GitResult, RemoteProblem, classify
 from autosync_gui.engine.git_runner import GitRunner
 from autosync_gui.engine.progress import ProgressLine
 from autosync_gui.engine.repository import RepositoryError
@@ -133,6 +133,7 @@ class LargeFileStore:
         self._tree = tree
         self.installed = git_lfs_installed()
         self._usable: bool | None = None
+        self._filter_enabled = False
         self.why_not = ""
         self.no_endpoint = False  # the usual case for a plain ssh/local remote: nothing to say
 
@@ -177,14 +178,18 @@ class LargeFileStore:
         return any(self._runner.run("cat-file", "-e", spec, check=False).ok
                    for spec in (":.lfsconfig", "HEAD:.lfsconfig", f"{commit}:.lfsconfig"))
 
-    def usable(self) -> bool:
-        """Whether new large files go to LFS (decided once per run; see the module doc).
-        why_not says why not, in one line."""
+    def usable(self) -> bool | None:
+        """Whether new large files go to LFS (decided once per run; see the module doc);
+        None while the LFS server cannot be reached (asked again next time). why_not
+        says why not, in one line."""
         if self._usable is None:
-            self._usable = self._decide()
+            decided = self._decide()
+            if decided is None:
+                return None
+            self._usable = decided
         return self._usable
 
-    def _decide(self) -> bool:
+    def _decide(self) -> bool | None:
         url = self._remote_url
         remote_kind = url.startswith(("https://", "http://", "ssh://")) or (
             ":" in url and "://" not in url and not url.startswith("/")
@@ -205,6 +210,8 @@ class LargeFileStore:
         probe = self._probe()
         if not probe.ok:
             self.why_not = f"the LFS endpoint did not accept an upload ({_first(probe.err)})"
+            if classify(probe.err) is RemoteProblem.UNREACHABLE:
+                return None  # offline: no decision yet
             return False
         return True
 
@@ -217,6 +224,9 @@ class LargeFileStore:
 
     def enable_filter(self) -> None:
         """Define the LFS filter driver in this repository's config (not globally)."""
+        if self._filter_enabled:
+            return
+        self._filter_enabled = True
         for key, value in FILTER_CONFIG:
             if self._config(key) != value:
                 self._runner.run("config", "--local", key, value)

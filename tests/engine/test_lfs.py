@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,26 @@ def test_only_rules_shaped_like_autosyncs_own_are_taken() -> None:
     rewritten = with_rules(text, ["/new*.iso", "/clip*.mp4"])
     assert rewritten.startswith("*.txt text\n")  # the user's lines stay
     assert rules_in(rewritten) == ["/clip*.mp4", "/new*.iso"]
+
+
+async def test_large_file_waits_while_the_lfs_server_is_unreachable(
+        remote: Remote, lfs_server, start_engine) -> None:
+    a = remote.clone("a")
+    lfs_server.configure(a)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens there once the socket is closed
+    git(a, "config", "lfs.url", f"https://127.0.0.1:{closed}/autosync/shared.git/info/lfs")
+    engine, rec = await start_engine(a, large_file_size=LARGE)
+    payload = os.urandom(150_000)
+    (a / "clip.mp4").write_bytes(payload)
+    (a / "notes.txt").write_text("synced meanwhile\n")
+    await rec.until(lambda: "notes.txt" in remote.tree_names(), timeout=60, what="notes")
+    assert "clip.mp4" not in remote.tree_names()  # not into git history while offline
+    waiting = [x.summary for x in rec.of(ActivityKind.INFO) if "cannot be reached" in x.summary]
+    assert len(waiting) == 1 and "1 large file(s) wait" in waiting[0]
+    git(a, "config", "lfs.url", lfs_server.url)  # the server answers again
+    (a / "notes.txt").write_text("a later save\n")
+    await rec.until(lambda: "clip.mp4" in remote.tree_names(), timeout=60, what="clip")
+    assert pointer_on_remote(remote, "clip.mp4") == (hashlib.sha256(payload).hexdigest(),
+                                                     len(payload))
