@@ -1,3 +1,5 @@
 """autosync: a self-hosted Dropbox replacement built on git."""
 
-__version__ = "0.1.0"
+from autosync_gui.version import __version__
+
+__all__ = ["__version__"]

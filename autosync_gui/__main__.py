@@ -2,6 +2,6 @@
 
 import sys
 
-from autosync_gui.cli import main
+from autosync_gui.entry import main
 
 sys.exit(main())

@@ -10,19 +10,24 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autosync_gui import __version__, log_safety
+from autosync_gui import __version__, log_safety, setup_cli
 from autosync_gui.config import ConfigError, Settings, load_config
 from autosync_gui.control.cli_commands import add_control_commands, run_control
 from autosync_gui.control.instance import InstanceLock, instance_paths
 from autosync_gui.control.runtime import UnsafeRuntimeError
 from autosync_gui.control.server import ControlServer
 from autosync_gui.control.service import ControlService
+from autosync_gui.engine.backends import validate_folder
 from autosync_gui.engine.engine import Engine
-from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.log_levels import set_library_levels
 from autosync_gui.secrets import take_environment_password
+
+if TYPE_CHECKING:  # imported where used: XMPP is optional in a build
+    from autosync_gui.notify.service import DisabledService, NotificationService
 
 log = logging.getLogger("autosync")
 
@@ -40,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", default=argparse.SUPPRESS)
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     add_control_commands(sub)
+    setup_cli.add_subcommands(sub)
     return parser
 
 
@@ -52,7 +58,7 @@ def load_and_validate(config: Path | None) -> Settings:
                           "table with path = ...")
     for i, folder in enumerate(settings.folders):
         try:
-            GitRepository.validate(folder.path)
+            validate_folder(folder.path)
         except RepositoryError as exc:
             raise ConfigError(f"{settings.source}: folder[{i}].path: {exc}") from None
     return settings
@@ -66,9 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         return run_control(args, unknown)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a set-up subcommand that does one thing and exits
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                            format="autosync: %(message)s", stream=sys.stderr)
+        log_safety.install(*logging.getLogger().handlers)
+        set_library_levels(args.verbose)
+        return int(handler(args))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     log_safety.install(*logging.getLogger().handlers)
+    set_library_levels(args.verbose)
     headless = args.headless or (args.command == "run" and _no_gui_available())
     if not headless:
         if not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
@@ -130,10 +144,12 @@ async def run_headless(settings: Settings, lock: InstanceLock) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    notifier = None
+    notifier: NotificationService | DisabledService | None = None
     try:
         await control.start()
         await engine.start()
+        if settings.source is not None:
+            engine.watch_config(settings.source)  # `autosync add`/`remove` while running
         notifier = await _start_notifier(engine, settings)
         log.info("autosync %s running: %d folder(s)", __version__, len(engine.folders))
         await stop.wait()
@@ -150,7 +166,8 @@ async def run_headless(settings: Settings, lock: InstanceLock) -> int:
     return 0
 
 
-async def _start_notifier(engine: Engine, settings: Settings) -> object | None:
+async def _start_notifier(engine: Engine, settings: Settings
+                          ) -> NotificationService | DisabledService | None:
     """Start the XMPP notification service when configured and available."""
     if settings.xmpp is None:
         return None

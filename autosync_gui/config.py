@@ -15,6 +15,7 @@ from typing import Any
 
 from autosync_gui.atomic_file import write_atomically
 from autosync_gui.sizes import parse_size
+from autosync_gui.xdg import config_home
 
 NOTIFICATION_LEVELS = ("all", "important", "none")
 DEFAULT_LARGE_FILE_SIZE = 50_000_000  # 50 MB
@@ -28,7 +29,7 @@ class ConfigError(Exception):
 class FolderSettings:
     path: Path
     commit_delay: float = 1.0
-    push_delay: float = 0.5
+    push_delay: float = 0.0
     poll_interval: float = 60.0
     ignore: tuple[str, ...] = ()
     notify: bool = True
@@ -66,8 +67,7 @@ class Settings:
 
 
 def default_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "autosync" / "config.toml"
+    return config_home() / "autosync" / "config.toml"
 
 
 def legacy_config_path() -> Path:
@@ -205,7 +205,7 @@ def _parse_folder(raw: dict[str, Any], source: Path, where: str) -> FolderSettin
     return FolderSettings(
         path=Path(os.path.normpath(path)),
         commit_delay=_number(raw, "commit_delay", 1.0, source, where, 0.0),
-        push_delay=_number(raw, "push_delay", 0.5, source, where, 0.0),
+        push_delay=_number(raw, "push_delay", 0.0, source, where, 0.0),
         poll_interval=_number(raw, "poll_interval", 60.0, source, where, 1.0),
         ignore=_string_list(raw, "ignore", source, where),
         notify=notify,
@@ -256,7 +256,7 @@ def _parse_legacy(source: Path, text: str) -> Settings:
         raise ConfigError(f"{source}: [autosync] path: missing; add path = ~/Autosync")
     path = Path(os.path.expandvars(section["path"])).expanduser()
     ignore = tuple(p.strip("/") + "/" for p in section.get("ignorepath", "").split() if p.strip("/"))
-    push_delay = 0.5
+    push_delay = FolderSettings.push_delay
     if "readfrequency" in section:
         try:
             push_delay = float(section["readfrequency"])
@@ -339,10 +339,17 @@ def render_config(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def save_config(settings: Settings, path: Path) -> None:
-    """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
+def check_settings(settings: Settings, path: Path) -> str:
+    """The file text for `settings`, checked by reading it back as the loader would:
+    raises ConfigError (one line) for anything the loader would refuse."""
     text = render_config(settings)
     parse_settings(tomllib.loads(text), path)  # never write what we could not read back
+    return text
+
+
+def save_config(settings: Settings, path: Path) -> None:
+    """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
+    text = check_settings(settings, path)
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
     write_atomically(path, text.encode("utf-8"), private=True)  # 0600: it names accounts
@@ -352,3 +359,8 @@ def with_folder(settings: Settings, folder: FolderSettings) -> Settings:
     """Settings with one more folder (replacing an entry with the same path)."""
     others = tuple(f for f in settings.folders if f.path != folder.path)
     return replace(settings, folders=(*others, folder))
+
+
+def without_folder(settings: Settings, path: Path) -> Settings:
+    """Settings with the folder at `path` no longer synced."""
+    return replace(settings, folders=tuple(f for f in settings.folders if f.path != path))

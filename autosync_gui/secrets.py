@@ -23,6 +23,8 @@ from keyring.backends import fail
 
 from autosync_gui.atomic_file import write_atomically
 from autosync_gui.log_safety import register_secret
+from autosync_gui.text import one_line
+from autosync_gui.xdg import config_home
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,11 @@ ENV_PASSWORD = "AUTOSYNC_XMPP_PASSWORD"  # noqa: S105 - a variable name, not a s
 
 class SecretError(Exception):
     """The password cannot be read or stored; str() is one line saying what to do."""
+
+
+class KeyringUnavailable(SecretError):
+    """The keyring itself cannot be used (none running, locked, unlock dismissed): not a
+    wrong password, and not something the XMPP server said."""
 
 
 def keyring_available() -> bool:
@@ -60,8 +67,7 @@ def keyring_available() -> bool:
 
 def password_file(jid: str) -> Path:
     """The opt-in fallback file for one account (its name is the quoted JID)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "autosync" / "secrets" / quote(jid.lower(), safe="@.-_")
+    return config_home() / "autosync" / "secrets" / quote(jid.lower(), safe="@.-_")
 
 
 _environment_password: str | None = None
@@ -96,12 +102,15 @@ def _find_xmpp_password(jid: str, legacy: str | None) -> str:
     except keyring.errors.NoKeyringError:
         stored = None
         keyring_problem = "no system keyring is available"
+    except keyring.errors.KeyringLocked:
+        stored = None
+        keyring_problem = "the keyring is locked (or its unlock prompt was dismissed)"
     except keyring.errors.KeyringError as exc:
         stored = None
-        keyring_problem = f"the keyring failed ({_one_line(exc)})"
+        keyring_problem = f"the keyring failed ({one_line(exc)})"
     except Exception as exc:  # D-Bus errors surface as backend-specific exceptions
         stored = None
-        keyring_problem = f"the keyring failed ({_one_line(exc)})"
+        keyring_problem = f"the keyring failed ({one_line(exc)})"
     if stored:
         return stored
     from_file = _read_password_file(jid)
@@ -111,9 +120,12 @@ def _find_xmpp_password(jid: str, legacy: str | None) -> str:
         log.warning("using the plaintext XMPP password from the legacy configuration; "
                     "store it in the keyring (service %r, user %r) instead", SERVICE, jid)
         return legacy
-    where = f"{keyring_problem}; " if keyring_problem else ""
+    if keyring_problem:
+        raise KeyringUnavailable(
+            f"cannot read the XMPP password for {jid}: {keyring_problem}; unlock or start "
+            f"the keyring, or set {ENV_PASSWORD}")
     raise SecretError(
-        f"no XMPP password for {jid}: {where}store it in the keyring (service '{SERVICE}', "
+        f"no XMPP password for {jid}: store it in the keyring (service '{SERVICE}', "
         f"user '{jid}') or set {ENV_PASSWORD}"
     )
 
@@ -121,17 +133,20 @@ def _find_xmpp_password(jid: str, legacy: str | None) -> str:
 def store_xmpp_password(jid: str, password: str) -> None:
     """Store in the system keyring; raises SecretError instead of falling back to a file."""
     if not keyring_available():
-        raise SecretError(
+        raise KeyringUnavailable(
             "no system keyring is available (no Secret Service on the D-Bus session); start "
             f"one such as gnome-keyring, set {ENV_PASSWORD}, or agree to a password file"
         )
     try:
         keyring.set_password(SERVICE, jid, password)
     except keyring.errors.NoKeyringError:
-        raise SecretError("no system keyring is available; start a Secret Service such as "
-                          "gnome-keyring, or agree to a password file") from None
+        raise KeyringUnavailable("no system keyring is available; start a Secret Service "
+                                 "such as gnome-keyring, or agree to a password file") from None
+    except keyring.errors.KeyringLocked:
+        raise KeyringUnavailable("the keyring is locked (or its unlock prompt was "
+                                 "dismissed); unlock it and save again") from None
     except Exception as exc:
-        raise SecretError(f"could not store the password in the keyring: {_one_line(exc)}"
+        raise SecretError(f"could not store the password in the keyring: {one_line(exc)}"
                           ) from None
 
 
@@ -173,8 +188,3 @@ def _read_password_file(jid: str) -> str | None:
         return None
     log.warning("using the unencrypted XMPP password file %s; a keyring is safer", path)
     return text
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

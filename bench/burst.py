@@ -3,7 +3,7 @@ autosync (a separate process, local bare remote) -> how many commits, and how lo
 everything is on the remote; versus plain `git add -A && git commit && git push` of an
 identical tree to an identical remote, in the same run.
 
-    .venv/bin/python bench/burst.py [--files 10000] [--dirs 100] [--rounds 3]
+    .venv/bin/python bench/burst.py [--files 10000] [--dirs 100] [--rounds 3] [--backend hg]
 
 Each round puts its burst in a new top folder (burstN/) of both clones. Timing:
 autosync's clock starts when the last file has been written (the burst is over) and stops
@@ -22,10 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import (
+    DEFAULTS,
     Autosync,
     Sandbox,
+    add_backend_argument,
     commit_count,
     machine,
+    plain_add_commit_push,
     print_table,
     remote_file_count,
     remote_head,
@@ -43,18 +46,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="new sub-folders the files are spread over (0: all in one)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat both measurements (alternating); medians are compared")
-    parser.add_argument("--commit-delay", type=float, default=1.0)
-    parser.add_argument("--push-delay", type=float, default=0.5)
+    parser.add_argument("--commit-delay", type=float, default=DEFAULTS.commit_delay)
+    parser.add_argument("--push-delay", type=float, default=DEFAULTS.push_delay)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    add_backend_argument(parser)
     args = parser.parse_args(argv)
+    plain_name = f"plain {args.backend}"
 
     sandbox = Sandbox(keep=args.keep)
     daemon: Autosync | None = None
     rounds: list[Round] = []
     try:
-        bare_a, clone_a = sandbox.remote_and_clone("autosync")
-        bare_b, clone_b = sandbox.remote_and_clone("plain")
+        bare_a, clone_a = sandbox.remote_and_clone("autosync", args.backend)
+        bare_b, clone_b = sandbox.remote_and_clone("plain", args.backend)
         config = sandbox.config(clone_a, commit_delay=args.commit_delay,
                                 push_delay=args.push_delay)
         daemon = Autosync(sandbox, config).start()
@@ -69,13 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.close()
 
     delays = args.commit_delay + args.push_delay
-    print(f"burst: {args.files} new files in {args.dirs} new folders, {len(rounds)} round(s); "
+    print(f"burst ({args.backend}): {args.files} new files in {args.dirs} new folders, "
+          f"{len(rounds)} round(s); "
           f"commit_delay={args.commit_delay:g} s, push_delay={args.push_delay:g} s")
     print(f"machine: {machine()}")
     rows: list[tuple[str, str]] = []
     for i, r in enumerate(rounds):
         rows += [
-            (f"round {i + 1}: plain git add/commit/push",
+            (f"round {i + 1}: {plain_name} add/commit/push",
              f"{r.plain:.2f} s (add {r.steps['add']:.2f}, commit {r.steps['commit']:.2f}, "
              f"push {r.steps['push']:.2f})"),
             (f"round {i + 1}: writing the burst", f"{r.writing:.2f} s"),
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     net = raw - delays
     commits = max(r.commits for r in rounds)
     rows += [
-        ("plain git (median)", f"{plain:.2f} s"),
+        (f"{plain_name} (median)", f"{plain:.2f} s"),
         ("autosync raw (median)", f"{raw:.2f} s"),
         ("autosync minus delays", f"{net:.2f} s (raw - commit_delay - push_delay)"),
         ("commits made (most in a round)", f"{commits} (target <= 3: {verdict(commits <= 3)})"),
@@ -123,15 +129,10 @@ def one_round(sandbox: Sandbox, daemon: Autosync, r: int, args: argparse.Namespa
     expected = 1 + (r + 1) * args.files
     top = f"burst{r}"
 
-    # Plain git on an identical tree (autosync is idle meanwhile).
+    # Plain git (or hg) on an identical tree (autosync is idle meanwhile).
     write_files(clone_b / top, args.files, args.dirs)
-    steps = {}
     t = time.monotonic()
-    for name, cmd in (("add", ("add", "-A")), ("commit", ("commit", "-q", "-m", "burst")),
-                      ("push", ("push", "-q"))):
-        s = time.monotonic()
-        sandbox.git(clone_b, *cmd)
-        steps[name] = time.monotonic() - s
+    steps = plain_add_commit_push(sandbox, args.backend, clone_b, "burst")
     plain = time.monotonic() - t
     assert remote_file_count(sandbox, bare_b) == expected
 

@@ -23,6 +23,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(REPO))
+from autosync_gui.config import FolderSettings  # noqa: E402 (after the path is set)
+
+DEFAULTS = FolderSettings(path=Path())  # autosync's default settings
 
 
 # ---------------------------------------------------------------- environment
@@ -36,8 +40,9 @@ class Sandbox:
         home.mkdir()
         (home / ".gitconfig").write_text(
             "[init]\n\tdefaultBranch = main\n[user]\n\tname = bench\n\temail = bench@example.invalid\n")
+        (home / ".hgrc").write_text("[ui]\nusername = bench <bench@example.invalid>\n")
         self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith("GIT_") and k not in ("XDG_CONFIG_HOME",)}
+                    if not k.startswith(("GIT_", "HG")) and k not in ("XDG_CONFIG_HOME",)}
         self.env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
                         XDG_STATE_HOME=str(home / ".local/state"),
                         XDG_DATA_HOME=str(home / ".local/share"), GIT_CONFIG_NOSYSTEM="1",
@@ -50,8 +55,28 @@ class Sandbox:
             raise RuntimeError(f"git {' '.join(args)} in {cwd} failed: {result.stderr.strip()}")
         return result.stdout.strip()
 
-    def remote_and_clone(self, name: str) -> tuple[Path, Path]:
-        """A bare repository with one initial commit on main, and a clone tracking it."""
+    def hg(self, cwd: Path, *args: str) -> str:
+        result = subprocess.run(["hg", *args], cwd=cwd, env={**self.env, "HGPLAIN": "1"},
+                                capture_output=True, text=True, check=False)
+        if result.returncode not in (0, 1) or (result.returncode == 1 and args[0] != "push"):
+            raise RuntimeError(f"hg {' '.join(args)} in {cwd} failed: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    def run(self, backend: str, cwd: Path, *args: str) -> str:
+        return self.hg(cwd, *args) if backend == "hg" else self.git(cwd, *args)
+
+    def remote_and_clone(self, name: str, backend: str = "git") -> tuple[Path, Path]:
+        """A bare repository with one initial commit on main, and a clone tracking it
+        (for hg: a repository without a working copy and a clone of it)."""
+        if backend == "hg":
+            repo, clone = self.base / f"{name}-hg", self.base / name
+            self.hg(self.base, "init", str(repo))
+            self.hg(self.base, "clone", "-q", str(repo), str(clone))
+            (clone / "README").write_text("benchmark\n")
+            self.hg(clone, "add", "README")
+            self.hg(clone, "commit", "-q", "-m", "initial")
+            self.hg(clone, "push", "-q")
+            return repo, clone
         bare = self.base / f"{name}.git"
         clone = self.base / name
         self.git(self.base, "init", "-q", "--bare", str(bare))
@@ -62,8 +87,9 @@ class Sandbox:
         self.git(clone, "push", "-q", "-u", "origin", "main")
         return bare, clone
 
-    def config(self, folder: Path, *, commit_delay: float = 1.0, push_delay: float = 0.5,
-               poll_interval: float = 60.0) -> Path:
+    def config(self, folder: Path, *, commit_delay: float = DEFAULTS.commit_delay,
+               push_delay: float = DEFAULTS.push_delay,
+               poll_interval: float = DEFAULTS.poll_interval) -> Path:
         path = self.base / f"config-{folder.name}.toml"
         path.write_text(f'[[folder]]\npath = "{folder}"\ncommit_delay = {commit_delay}\n'
                         f"push_delay = {push_delay}\npoll_interval = {poll_interval}\n")
@@ -76,18 +102,31 @@ class Sandbox:
 
 # ---------------------------------------------------------------- the remote, cheaply
 def remote_head(sandbox: Sandbox, bare: Path) -> str | None:
+    if is_hg(bare):
+        return sandbox.hg(bare, "log", "-r", "tip", "-T", "{node}") or None
     result = subprocess.run(["git", "rev-parse", "-q", "--verify", "refs/heads/main"], cwd=bare,
                             env=sandbox.env, capture_output=True, text=True, check=False)
     return result.stdout.strip() or None
 
 
+def is_hg(repo: Path) -> bool:
+    return (repo / ".hg").is_dir()
+
+
 def remote_file_count(sandbox: Sandbox, bare: Path, ref: str = "refs/heads/main") -> int:
+    if is_hg(bare):
+        out = subprocess.run(["hg", "files", "-r", "tip", "-0"], cwd=bare, env=sandbox.env,
+                             capture_output=True, check=False).stdout
+        return out.count(b"\0")
     out = subprocess.run(["git", "ls-tree", "-r", "-z", "--name-only", ref], cwd=bare,
                          env=sandbox.env, capture_output=True, check=False).stdout
     return out.count(b"\0")
 
 
 def commit_count(sandbox: Sandbox, bare: Path, since: str, ref: str = "refs/heads/main") -> int:
+    if is_hg(bare):
+        return len(sandbox.hg(bare, "log", "-r", f"{since}::tip - {since}", "-T",
+                              "x\n").split())
     return int(sandbox.git(bare, "rev-list", "--count", f"{since}..{ref}"))
 
 
@@ -253,8 +292,31 @@ def machine() -> str:
     load = "?"
     with contextlib.suppress(OSError):
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    hg = subprocess.run(["hg", "version", "-q"], capture_output=True, text=True,
+                        check=False).stdout.strip().removeprefix("Mercurial Distributed SCM ")
     return (f"{os.cpu_count()} CPUs ({cpu}), {mem} RAM, Linux {platform.release()}, "
-            f"Python {platform.python_version()}, {git}; load average {load}")
+            f"Python {platform.python_version()}, {git}, hg {hg or 'absent'}; "
+            f"load average {load}")
+
+
+def plain_add_commit_push(sandbox: Sandbox, backend: str, clone: Path, message: str
+                          ) -> dict[str, float]:
+    """What a person runs by hand: add everything, commit, push; seconds per step."""
+    steps = ((("add", ("addremove", "-q")), ("commit", ("commit", "-q", "-m", message)),
+              ("push", ("push", "-q"))) if backend == "hg" else
+             (("add", ("add", "-A")), ("commit", ("commit", "-q", "-m", message)),
+              ("push", ("push", "-q"))))
+    times = {}
+    for name, cmd in steps:
+        start = time.monotonic()
+        sandbox.run(backend, clone, *cmd)
+        times[name] = time.monotonic() - start
+    return times
+
+
+def add_backend_argument(parser: object) -> None:
+    parser.add_argument("--backend", choices=("git", "hg"), default="git",  # type: ignore[attr-defined]
+                        help="the version control system of the synced folder (default git)")
 
 
 # ---------------------------------------------------------------- trees

@@ -1,13 +1,18 @@
-"""Propagation benchmark: a save on machine A, timed until its content is on B's disk.
+"""Propagation benchmark: a save on machine A, timed until its content is on B's disk, for
+autosync with its default settings and with its fastest (commit_delay 0.2, push_delay 0),
+for Syncthing with its default watcher delay (fsWatcherDelayS 10) and its fastest (1)
+when the `syncthing` binary is installed, and for plain git by hand -- all in one run.
 
-Two headless autosync instances (`autosync run --headless`, separate processes) sync clones
-of one local bare remote and share one XMPP account on a Prosody on 127.0.0.1 (TLS with a
-self-signed CA passed as ca_file, password via AUTOSYNC_XMPP_PASSWORD). Default delays
-(commit_delay 1.0 s, push_delay 0.5 s); poll_interval 3600 s so only the XMPP notice can
-carry a change. Each save writes new content to one file on A; B's copy is read every 5 ms
-until it has that content. Overhead = total - commit_delay - push_delay.
+autosync: two headless instances (`autosync run --headless`, separate processes) sync
+clones of one local bare remote and share one XMPP account on a Prosody on 127.0.0.1 (TLS
+with a self-signed CA passed as ca_file, password via AUTOSYNC_XMPP_PASSWORD);
+poll_interval 3600 s so only the XMPP notice can carry a change. Syncthing: two devices on
+127.0.0.1 (bench/syncthing_pair.py: no discovery, relays, NAT or reporting). Each save
+writes new content to one file on A; B's copy is read every 5 ms until it has that
+content; then --gap seconds pass before the next save. Plain git: add, commit, push on A,
+pull on B, each step at once (the floor).
 
-    .venv/bin/python bench/propagation.py [--saves 50] [--gap 0.3]
+    .venv/bin/python bench/propagation.py [--saves 50] [--syncthing-saves 20] [--gap 0.3]
 
 As root, Prosody is run as the `prosody` user (it refuses root), like the test fixture."""
 
@@ -20,25 +25,24 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
-from common import REPO, Autosync, Sandbox, machine, verdict
+from common import DEFAULTS, Autosync, Sandbox, machine, verdict
+from syncthing_pair import SyncthingPair, syncthing_binary, syncthing_version
 
-sys.path.insert(0, str(REPO))
-from tests.fixtures.prosody import new_server
+from tests.fixtures.prosody import ProsodyServer, new_server  # (common put the repo on the path)
 
-COMMIT_DELAY, PUSH_DELAY = 1.0, 0.5
-TARGET_P50, TARGET_P95, TARGET_TOTAL_P50 = 0.300, 0.600, 2.0
+FASTEST = (0.2, 0.0)  # commit_delay, push_delay
+TARGET_DEFAULT_P50, TARGET_DEFAULT_P95, TARGET_FASTEST_P50 = 0.400, 0.700, 0.250
+STAGES = ("save -> A committed (quiet period)", "A committed -> pushed",
+          "A pushed -> B notified (XMPP)", "B notified -> content on B's disk")
 
 
-def config(sandbox: Sandbox, folder: Path, server, jid: str) -> Path:
-    path = sandbox.base / f"config-{folder.name}.toml"
-    path.write_text(
-        f'[[folder]]\npath = "{folder}"\ncommit_delay = {COMMIT_DELAY}\n'
-        f"push_delay = {PUSH_DELAY}\npoll_interval = 3600\n\n"
-        f'[xmpp]\njid = "{jid}"\nhost = "127.0.0.1"\nport = {server.port}\n'
-        f'ca_file = "{server.ca_file}"\n')
-    return path
+def pct(values: list[float], q: int) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def wait_content(path: Path, content: str, timeout: float) -> float:
@@ -54,8 +58,39 @@ def wait_content(path: Path, content: str, timeout: float) -> float:
     raise TimeoutError(f"{path} did not get the new content within {timeout:g} s")
 
 
-STAGES = ("save -> A committed (commit_delay)", "A committed -> pushed (push_delay)",
-          "A pushed -> B notified (XMPP)", "B notified -> content on B's disk")
+def round_trips(a: Path, b: Path, saves: int, gap: float, timeout: float,
+                before_save: Callable[[], None] = lambda: None,
+                after_save: Callable[[float, float], None] = lambda s, d: None) -> list[float]:
+    """A warm-up save, then `saves` timed saves of new content to a/bench.txt, each until
+    b/bench.txt has it."""
+    target_a, target_b = a / "bench.txt", b / "bench.txt"
+    content = f"warm-up {uuid.uuid4()}\n"
+    target_a.write_text(content)
+    wait_content(target_b, content, 60)
+    totals = []
+    for i in range(saves):
+        time.sleep(gap)  # pacing between saves (B's pull settles), not synchronisation
+        before_save()
+        content = f"save {i} {uuid.uuid4()}\n"
+        start = time.monotonic()
+        target_a.write_text(content)
+        done = wait_content(target_b, content, timeout)
+        totals.append(done - start)
+        after_save(start, done)
+    return totals
+
+
+# ---------------------------------------------------------------- autosync
+def autosync_config(sandbox: Sandbox, folder: Path, server: ProsodyServer, jid: str,
+                    delays: tuple[float, float] | None) -> Path:
+    path = sandbox.base / f"config-{folder.name}.toml"
+    lines = ["[[folder]]", f'path = "{folder}"', "poll_interval = 3600"]
+    if delays is not None:  # None: autosync's own defaults
+        lines += [f"commit_delay = {delays[0]}", f"push_delay = {delays[1]}"]
+    lines += ["", "[xmpp]", f'jid = "{jid}"', 'host = "127.0.0.1"', f"port = {server.port}",
+              f'ca_file = "{server.ca_file}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def first_after(proc: Autosync, since: int, pattern: str) -> float | None:
@@ -66,16 +101,44 @@ def first_after(proc: Autosync, since: int, pattern: str) -> float | None:
     return None
 
 
-def record_stages(stages: dict[str, list[float]], start: float, done: float, a: Autosync,
-                  b: Autosync, seen_a: int, seen_b: int) -> None:
-    """Split one save's time using the log lines A and B wrote meanwhile."""
-    committed = first_after(a, seen_a, r": committed\b")
-    pushed = first_after(a, seen_a, r": pushed\b")
-    notified = first_after(b, seen_b, r": notified by\b")
-    points = [start, committed, pushed, notified, done]
-    for name, (t0, t1) in zip(STAGES, itertools.pairwise(points), strict=True):
-        if t0 is not None and t1 is not None:
-            stages[name].append(t1 - t0)
+def autosync_run(sandbox: Sandbox, server: ProsodyServer, jid: str, name: str,
+                 delays: tuple[float, float] | None, args: argparse.Namespace
+                 ) -> tuple[list[float], dict[str, list[float]], Path, Path]:
+    """Round trips between two fresh autosync instances; also the per-stage split read
+    from the instances' log lines."""
+    _bare, a = sandbox.remote_and_clone(f"{name}-a")
+    b = sandbox.base / f"{name}-b"
+    sandbox.git(sandbox.base, "clone", "-q", str(_bare), str(b))
+    procs = [Autosync(sandbox, autosync_config(sandbox, f, server, jid, delays)).start()
+             for f in (a, b)]
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    try:
+        for proc in procs:  # both lines, in whatever order they come
+            seen: set[str] = set()
+            while seen != {"ready", "connected"}:
+                _, line = proc.wait_for(r": ready\b|xmpp: connected", 60)
+                seen.add("ready" if ": ready" in line else "connected")
+        proc_a, proc_b = procs
+        marks = [0, 0]
+
+        def before() -> None:
+            for proc in procs:
+                proc.drain()
+            marks[:] = [len(proc_a.lines), len(proc_b.lines)]
+
+        def after(start: float, done: float) -> None:
+            points = [start, first_after(proc_a, marks[0], r": committed\b"),
+                      first_after(proc_a, marks[0], r": pushed\b"),
+                      first_after(proc_b, marks[1], r": notified by\b"), done]
+            for stage, (t0, t1) in zip(STAGES, itertools.pairwise(points), strict=True):
+                if t0 is not None and t1 is not None:
+                    stages[stage].append(t1 - t0)
+
+        totals = round_trips(a, b, args.saves, args.gap, args.timeout, before, after)
+    finally:
+        for proc in procs:
+            proc.stop()
+    return totals, stages, a, b
 
 
 def plain_git_round_trips(sandbox: Sandbox, a: Path, b: Path, saves: int) -> list[float]:
@@ -95,85 +158,92 @@ def plain_git_round_trips(sandbox: Sandbox, a: Path, b: Path, saves: int) -> lis
     return times
 
 
-def pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+# ---------------------------------------------------------------- Syncthing
+def syncthing_run(sandbox: Sandbox, delay: float, args: argparse.Namespace) -> list[float]:
+    pair = SyncthingPair(sandbox.base, sandbox.env, watcher_delay=delay).start()
+    try:
+        return round_trips(pair.a, pair.b, args.syncthing_saves, args.gap,
+                           max(args.timeout, 3 * delay + 30))
+    finally:
+        pair.stop()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--saves", type=int, default=50)
+# ---------------------------------------------------------------- report
+def row(label: str, values: list[float]) -> str:
+    if not values:
+        return f"  {label:<58} (not run)"
+    return (f"  {label:<58} p50 {pct(values, 50) * 1000:6.0f} ms  p95 "
+            f"{pct(values, 95) * 1000:6.0f} ms  min {min(values) * 1000:6.0f}  max "
+            f"{max(values) * 1000:6.0f}  n={len(values)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--saves", type=int, default=50, help="timed saves per autosync setup")
+    parser.add_argument("--syncthing-saves", type=int, default=20,
+                        help="timed saves per Syncthing setup (0: skip Syncthing)")
+    parser.add_argument("--syncthing-delays", default="10,1",
+                        help="fsWatcherDelayS values to run, comma-separated")
     parser.add_argument("--gap", type=float, default=0.3,
                         help="pause after each save arrived, before the next (seconds)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="per save")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     sandbox = Sandbox(keep=args.keep)
     server = new_server()
-    procs: list[Autosync] = []
+    results: dict[str, list[float]] = {}
+    stages: dict[str, list[float]] = {}
     try:
         server.start()
         jid = server.register("bench", "bench-pw")
         sandbox.env["AUTOSYNC_XMPP_PASSWORD"] = "bench-pw"
-        bare, a = sandbox.remote_and_clone("a")
-        b = sandbox.base / "b"
-        sandbox.git(sandbox.base, "clone", "-q", str(bare), str(b))
-        for folder in (a, b):
-            procs.append(Autosync(sandbox, config(sandbox, folder, server, jid)).start())
-        for proc in procs:  # both lines, in whatever order they come
-            seen: set[str] = set()
-            while seen != {"ready", "connected"}:
-                _, line = proc.wait_for(r": ready\b|xmpp: connected", 60)
-                seen.add("ready" if ": ready" in line else "connected")
-        target_a, target_b = a / "bench.txt", b / "bench.txt"
-        # warm-up save: also proves both instances found each other over presence
-        content = f"warm-up {uuid.uuid4()}\n"
-        target_a.write_text(content)
-        wait_content(target_b, content, 30)
-        totals: list[float] = []
-        stages: dict[str, list[float]] = {name: [] for name in STAGES}
-        proc_a, proc_b = procs
-        for i in range(args.saves):
-            time.sleep(args.gap)  # let B's pull settle; pacing between saves, not sync
-            for proc in procs:
-                proc.drain()
-            seen_a, seen_b = len(proc_a.lines), len(proc_b.lines)
-            content = f"save {i} {uuid.uuid4()}\n"
-            start = time.monotonic()
-            target_a.write_text(content)
-            done = wait_content(target_b, content, 30)
-            totals.append(done - start)
-            record_stages(stages, start, done, proc_a, proc_b, seen_a, seen_b)
-        overheads = [t - COMMIT_DELAY - PUSH_DELAY for t in totals]
-        p50, p95 = pct(overheads, 50), pct(overheads, 95)
-        print(f"propagation over XMPP: {args.saves} saves, commit_delay {COMMIT_DELAY} s, "
-              f"push_delay {PUSH_DELAY} s, poll_interval 3600 s")
-        print(f"machine: {machine()}")
-        print(f"  total     p50 {pct(totals, 50) * 1000:7.0f} ms   p95 "
-              f"{pct(totals, 95) * 1000:7.0f} ms   min {min(totals) * 1000:6.0f} ms   max "
-              f"{max(totals) * 1000:6.0f} ms")
-        print(f"  overhead  p50 {p50 * 1000:7.0f} ms   p95 {p95 * 1000:7.0f} ms   min "
-              f"{min(overheads) * 1000:6.0f} ms   max {max(overheads) * 1000:6.0f} ms")
-        print("  where the time goes (p50, from the instances' log lines as read):")
-        for name, values in stages.items():
-            if values:
-                print(f"    {name:<34} {pct(values, 50) * 1000:7.0f} ms  "
-                      f"(p95 {pct(values, 95) * 1000:.0f} ms, n={len(values)})")
-        for proc in procs:  # the same round trip by hand with plain git, same clones
-            proc.stop()
-        plain = plain_git_round_trips(sandbox, a, b, min(args.saves, 20))
-        print(f"  plain git by hand (add+commit+push on A, pull on B, no delays), "
-              f"{len(plain)} saves: p50 {pct(plain, 50) * 1000:.0f} ms, "
-              f"p95 {pct(plain, 95) * 1000:.0f} ms  <- compare with the overhead")
-        print(f"  targets: overhead p50 <= {TARGET_P50 * 1000:.0f} ms "
-              f"{verdict(p50 <= TARGET_P50)}; p95 <= {TARGET_P95 * 1000:.0f} ms "
-              f"{verdict(p95 <= TARGET_P95)}; total p50 <= {TARGET_TOTAL_P50:g} s "
-              f"{verdict(pct(totals, 50) <= TARGET_TOTAL_P50)}")
-        return 0
+        default_label = (f"autosync, defaults (commit_delay {DEFAULTS.commit_delay:g}, "
+                         f"push_delay {DEFAULTS.push_delay:g})")
+        fastest_label = f"autosync, commit_delay {FASTEST[0]:g}, push_delay {FASTEST[1]:g}"
+        results[default_label], stages, a, b = autosync_run(sandbox, server, jid, "defaults",
+                                                            None, args)
+        results[fastest_label], _, _, _ = autosync_run(sandbox, server, jid, "fastest",
+                                                       FASTEST, args)
+        st_labels = []
+        if syncthing_binary() is not None and args.syncthing_saves > 0:
+            for delay in (float(d) for d in args.syncthing_delays.split(",") if d.strip()):
+                kind = "default" if delay == 10 else "fastest" if delay == 1 else "custom"
+                label = f"Syncthing {syncthing_version()}, {kind} (fsWatcherDelayS {delay:g})"
+                results[label] = syncthing_run(sandbox, delay, args)
+                st_labels.append((delay, label))
+        plain_label = "plain git by hand (add, commit, push on A; pull on B)"
+        results[plain_label] = plain_git_round_trips(sandbox, a, b, min(args.saves, 20))
     finally:
-        for proc in procs:
-            proc.stop()
         server.close()
         sandbox.close()
+
+    print(f"propagation, save on A -> content on B's disk; gap {args.gap:g} s after each "
+          "arrival; autosync over XMPP with poll_interval 3600 s")
+    print(f"machine: {machine()}")
+    for label, values in results.items():
+        print(row(label, values))
+    print("  where autosync's time goes with its defaults (p50, from the instances' log lines):")
+    for name, values in stages.items():
+        if values:
+            print(f"    {name:<40} {pct(values, 50) * 1000:6.0f} ms  (p95 "
+                  f"{pct(values, 95) * 1000:.0f} ms, n={len(values)})")
+    d, f = results[default_label], results[fastest_label]
+    verdicts = [f"defaults p50 <= {TARGET_DEFAULT_P50 * 1000:.0f} ms "
+                f"{verdict(pct(d, 50) <= TARGET_DEFAULT_P50)}",
+                f"defaults p95 <= {TARGET_DEFAULT_P95 * 1000:.0f} ms "
+                f"{verdict(pct(d, 95) <= TARGET_DEFAULT_P95)}",
+                f"fastest p50 <= {TARGET_FASTEST_P50 * 1000:.0f} ms "
+                f"{verdict(pct(f, 50) <= TARGET_FASTEST_P50)}"]
+    for delay, label in st_labels:
+        if delay == 1:
+            verdicts.append(f"defaults p50 below Syncthing's fastest "
+                            f"{verdict(pct(d, 50) < pct(results[label], 50))}")
+    print("  targets: " + "; ".join(verdicts))
+    if syncthing_binary() is None:
+        print("  Syncthing: not installed (Debian package `syncthing`), not compared")
+    return 0
 
 
 if __name__ == "__main__":

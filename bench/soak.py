@@ -1,4 +1,4 @@
-"""Soak: long randomized convergence runs under faults (issue 5), random seeds.
+"""Soak: long randomized convergence runs under faults, random seeds.
 
 Each run: three `autosync run --headless` processes, one bare remote, one Prosody on
 127.0.0.1, thousands of random user operations and dozens of faults (kill -9, SIGSTOP/

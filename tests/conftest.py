@@ -1,18 +1,58 @@
 """Shared test set-up. Fixture modules live in tests/fixtures/ and are loaded here."""
 
+from collections.abc import Iterator
+
+import keyring
+import pytest
+from keyring.backends import fail
+
 pytest_plugins = [
     "tests.fixtures.prosody",
     "tests.fixtures.git_remotes",
+    "tests.fixtures.hg_remotes",
     "tests.fixtures.attacker",
     "tests.fixtures.engine_harness",
     "tests.fixtures.sshd",
     "tests.fixtures.qt",
     "tests.fixtures.dbus_notifications",
+    "tests.fixtures.https_git",
+    "tests.fixtures.git_daemon",
+    "tests.ui.keyrings",
     "tests.fixtures.lfs_server",
 ]
 
 
-import pytest  # noqa: E402
+# Tests that start a real server (Prosody, sshd) are slow by this rule, wherever they live;
+# other slow tests carry @pytest.mark.slow or a module-level `pytestmark` themselves.
+# `scripts/run-tests -m "not slow"` is the quick loop; CI runs everything.
+SERVER_FIXTURES = frozenset({"prosody", "prosody_server", "sshd"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    # The log check looks at what every other test wrote: it runs last.
+    last = [i for i in items if i.nodeid.startswith("tests/test_zz_no_secret_in_logs.py")]
+    items[:] = [i for i in items if i not in last] + last
+
+
+@pytest.fixture(autouse=True)
+def no_stray_keyring(request: pytest.FixtureRequest,
+                     monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reaches a keyring it did not ask for (tests/ui/keyrings.py has the real one).
+    A stray keyring call makes D-Bus start a gnome-keyring-daemon on demand: locked, in the
+    real HOME, trying to prompt, and holding the Secret Service name that a keyring test's
+    own daemon then has to take over. Child processes inherit the same choice."""
+    if "gnome_keyring" in request.fixturenames:
+        yield
+        return
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(before)
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +65,3 @@ def _forget_environment_password():
     yield
     secrets._environment_password = None
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The log check looks at what every other test wrote: it runs last."""
-    last = [i for i in items if i.nodeid.startswith("tests/test_zz_no_secret_in_logs.py")]
-    items[:] = [i for i in items if i not in last] + last

@@ -4,11 +4,14 @@ prints its figures. No timing thresholds here (those are the benchmarks' job).""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow  # each benchmark as a real multi-process run
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -41,11 +44,13 @@ def test_burst_smoke() -> None:
 
 @pytest.mark.timeout(110)
 def test_large_tree_smoke() -> None:
-    out = run("large_tree.py", "--files", "60", "--dirs", "12", "--status-runs", "1")
+    out = run("large_tree.py", "--files", "60", "--dirs", "12", "--status-runs", "1",
+              "--idle-seconds", "1")
     assert figure(out, "git status") >= 0
     assert figure(out, "autosync spawn -> ready") > 0
     assert figure(out, "inotify watches held") == 13  # 12 folders and the top
-    assert figure(out, "VmHWM (peak RSS)") > 0
+    assert figure(out, "VmHWM (peak RSS, to the end)") > 0
+    assert figure(out, "idle CPU after ready (incl. git children)") >= 0
 
 
 @pytest.mark.timeout(110)
@@ -54,6 +59,33 @@ def test_idle_smoke() -> None:
     assert figure(out, "CPU, autosync process") >= 0
     assert figure(out, "CPU, incl. its git children") >= 0
     assert "voluntary context switches" in out
+
+
+@pytest.mark.timeout(110)
+def test_transfer_smoke() -> None:
+    out = run("transfer.py", "--pull-files", "40", "--push-files", "30", "--dirs", "4")
+    assert figure(out, "pull of 40 changed files: plain git pull") >= 0
+    assert figure(out, "autosync, 'pulling' -> 'pulled' line") >= 0
+    assert figure(out, "autosync, 'committed' -> 'pushed' line") >= 0
+    assert figure(out, "autosync VmHWM, push phase") > 0
+
+
+@pytest.mark.timeout(170)
+def test_propagation_smoke() -> None:
+    """Both autosync setups, plain git and (when installed) Syncthing's fastest setting."""
+    result = subprocess.run([sys.executable, str(BENCH / "propagation.py"), "--saves", "2",
+                             "--syncthing-saves", "1", "--syncthing-delays", "1"],
+                            capture_output=True, text=True, timeout=160, check=False)
+    out = result.stdout
+    assert result.returncode == 0, f"{out}\n{result.stderr}"
+    assert "machine: " in out
+    for label in (r"autosync, defaults \(commit_delay 1, push_delay 0\)",
+                  r"autosync, commit_delay 0\.2, push_delay 0",
+                  r"plain git by hand \(add, commit, push on A; pull on B\)",
+                  *([r"Syncthing [0-9.]+, fastest \(fsWatcherDelayS 1\)"]
+                    if shutil.which("syncthing") else [])):
+        assert re.search(label + r"\s+p50\s+\d+ ms", out), (label, out)
+    assert "targets: defaults p50" in out
 
 
 @pytest.mark.timeout(200)

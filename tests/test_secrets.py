@@ -95,7 +95,7 @@ def test_env_variable_for_headless_machines(use_keyring, monkeypatch):
 
 def test_env_variable_also_when_the_keyring_is_locked(use_keyring, monkeypatch):
     use_keyring(MemoryKeyring(broken=keyring.errors.KeyringLocked("locked")))
-    with pytest.raises(secrets.SecretError, match="keyring failed"):
+    with pytest.raises(secrets.KeyringUnavailable, match="keyring is locked"):
         secrets.get_xmpp_password(JID)
     monkeypatch.setenv("AUTOSYNC_XMPP_PASSWORD", "from-env")
     assert secrets.get_xmpp_password(JID) == "from-env"

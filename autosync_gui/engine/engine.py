@@ -11,16 +11,18 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from autosync_gui.config import FolderSettings, Settings
 from autosync_gui.engine.activity_log import ActivityLog
-from autosync_gui.engine.events import EngineObserver, ObserverHub
+from autosync_gui.engine.backends import open_repository
+from autosync_gui.engine.config_watch import ConfigWatch
+from autosync_gui.engine.events import Activity, ActivityKind, EngineObserver, ObserverHub
 from autosync_gui.engine.folder import FolderSync
-from autosync_gui.engine.gitrepo import GitRepository
-from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.engine.repository import LargeFileFeatures, RepositoryError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class Engine:
         self.failed: dict[Path, str] = {}  # configured folders that could not be opened
         self._folders: dict[Path, FolderSync] = {}
         self._repo_locks: dict[Path, asyncio.Lock] = {}
+        self._changing = asyncio.Lock()  # adding/removing folders, one at a time
+        self._config_watch: ConfigWatch | None = None
 
     # ------------------------------------------------------------------ observing
     def subscribe(self, observer: EngineObserver) -> Callable[[], None]:
@@ -86,30 +90,85 @@ class Engine:
 
     async def stop(self, *, flush: bool = True) -> None:
         """Stop every folder; with flush, commit pending changes and try one push first."""
+        if self._config_watch is not None:
+            await self._config_watch.stop()
+            self._config_watch = None
         await asyncio.gather(*(f.stop(flush=flush) for f in self._folders.values()),
                              return_exceptions=True)
 
     async def add_folder(self, settings: FolderSettings) -> FolderSync:
         """Open a folder (validating it: RepositoryError with a one-line message) and start
         syncing it. Adding an already running folder returns it."""
-        path = Path(settings.path)
-        if path in self._folders:
-            return self._folders[path]
-        try:
-            repo = await asyncio.to_thread(GitRepository.open, path, self.hostname,
-                                           settings.ignore, settings.large_file_size)
-            repo.hold_large_files = self.confirm_large_files
-            lock = self._repo_locks.setdefault(repo.git_dir, asyncio.Lock())
-            folder = FolderSync(settings, repo, self.hub, lock)
-            self._folders[path] = folder
-            await folder.start()
-        except RepositoryError as exc:
-            self._folders.pop(path, None)
-            self.failed[path] = str(exc)
-            raise
-        self.failed.pop(path, None)
-        return folder
+        async with self._changing:
+            path = Path(settings.path)
+            if path in self._folders:
+                return self._folders[path]
+            try:
+                repo = await asyncio.to_thread(open_repository, path, self.hostname,
+                                               settings.ignore)
+                if isinstance(repo, LargeFileFeatures):
+                    repo.large_file_size = settings.large_file_size
+                    repo.hold_large_files = self.confirm_large_files
+                lock = self._repo_locks.setdefault(repo.data_dir, asyncio.Lock())
+                folder = FolderSync(settings, repo, self.hub, lock)
+                self._folders[path] = folder
+                await folder.start()
+            except RepositoryError as exc:
+                self._folders.pop(path, None)
+                self.failed[path] = str(exc)
+                raise
+            self.failed.pop(path, None)
+            return folder
 
+    async def remove_folder(self, path: Path) -> None:
+        """Stop syncing a folder (pending changes are committed and pushed once first);
+        its files and history stay."""
+        async with self._changing:
+            self.failed.pop(Path(path), None)
+            folder = self._folders.pop(Path(path), None)
+            if folder is not None:
+                await folder.stop(flush=True)
+                self.hub.activity(Activity(folder=Path(path), kind=ActivityKind.INFO,
+                                           summary="no longer synced"))
+
+    async def apply_folders(self, wanted: Iterable[FolderSettings]) -> None:
+        """Make the running folders match a (re)loaded configuration: start new ones,
+        stop removed ones, restart changed ones. A folder that cannot be opened is
+        reported (an error activity) and skipped; the others go on."""
+        wanted_by_path = {Path(f.path): f for f in wanted}
+        for path in list(self.failed):
+            if path not in wanted_by_path:
+                self.failed.pop(path, None)
+        for path, folder in list(self._folders.items()):
+            if wanted_by_path.get(path) != folder.settings:
+                await self.remove_folder(path)
+        for path, settings in wanted_by_path.items():
+            if path in self._folders:
+                continue
+            try:
+                await self.add_folder(settings)
+            except RepositoryError as exc:
+                self.hub.activity(Activity(folder=path, kind=ActivityKind.ERROR,
+                                           summary=str(exc)))
+                continue
+            self.hub.activity(Activity(folder=path, kind=ActivityKind.INFO,
+                                       summary="now synced"))
+
+    def watch_config(self, path: Path,
+                     on_reload: Callable[[Settings], None] | None = None) -> None:
+        """Follow the configuration file: a folder added or removed there (by `autosync
+        add`/`remove` or by hand) starts or stops here without a restart. `on_reload`
+        sees the new settings first (the tray app keeps its copy current)."""
+
+        async def reloaded(settings: Settings) -> None:
+            self.settings = replace(self.settings, folders=settings.folders)
+            if on_reload is not None:
+                on_reload(settings)
+            await self.apply_folders(settings.folders)
+
+        if self._config_watch is None:
+            self._config_watch = ConfigWatch(path, reloaded)
+            self._config_watch.start()
     # ------------------------------------------------------------------ commands
     def _targets(self, path: Path | None) -> list[FolderSync]:
         return self.folders if path is None else [self.folder(path)]

@@ -1,5 +1,6 @@
-"""One folder's sync loop: watch -> quiet period -> commit -> push delay -> fetch,
-integrate, push; plus polling, back-off while offline, pause/resume and catch-up at start.
+"""One folder's sync loop: watch -> quiet period (quiet_period.py) -> commit -> push
+(after push_delay, if set) -> fetch, integrate, push; plus polling, back-off while offline,
+pause/resume and catch-up at start.
 
 Everything here runs on the event loop; git runs in worker threads, one operation per
 repository at a time (the shared lock). Requests are flags, so a flood of triggers
@@ -8,7 +9,9 @@ collapses into at most one operation in flight and one queued."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from autosync_gui.config import FolderSettings
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.backoff import Backoff
 from autosync_gui.engine.events import (
     Activity,
@@ -28,14 +31,17 @@ from autosync_gui.engine.events import (
     TransferDirection,
     TransferProgress,
 )
-from autosync_gui.engine.gitrepo import GitRepository
+from autosync_gui.engine.open_files import open_files, open_for_writing_under
+from autosync_gui.engine.quiet_period import Change, QuietPeriod
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
     DeletedFile,
     FileVersion,
     HostileContent,
+    LargeFileFeatures,
     RemoteError,
+    Repository,
     RepositoryBusy,
     RepositoryError,
     StorageReport,
@@ -51,6 +57,9 @@ STOP_TIMEOUT = 30.0
 FLUSH_TIMEOUT = 20.0
 KEEP_NOTIFIED = 64
 BUSY_REPORT_AFTER = 50
+LOCK_POLL = 0.1  # while another git holds the lock a commit needs: look this often
+LOCK_RETRY = 5.0  # ... and try the commit anyway this often (the lock may be another one)
+LOCK_REPORT_AFTER = 5.0  # a commit held up this long says why (state and one log line)
 MAX_CHECKED_PATHS = 200  # changed paths checked against .gitignore after each commit
 PROGRESS_INTERVAL = 0.25  # seconds between two progress events of one transfer
 MAINTENANCE_DELAY = 5.0  # seconds after the last sync before the object store is tidied
@@ -85,7 +94,7 @@ UNPAUSE_CHECK = 60.0  # a timed pause re-reads the wall clock at least this ofte
 class FolderSync:
     """The sync loop of one configured folder."""
 
-    def __init__(self, settings: FolderSettings, repo: GitRepository, hub: ObserverHub,
+    def __init__(self, settings: FolderSettings, repo: Repository, hub: ObserverHub,
                  lock: asyncio.Lock) -> None:
         self.settings = settings
         self.path = Path(settings.path)
@@ -98,8 +107,13 @@ class FolderSync:
         self.identity: str | None = None
         self._conflicts: dict[str, Conflict] = {}  # by copy path
         self._dirty = False
-        self._first_change: float | None = None
-        self._last_change = 0.0
+        self._quiet = QuietPeriod(settings.commit_delay)
+        self._commit_at: float | None = None  # when the armed commit timer fires
+        self._stalled_since: float | None = None  # a commit held up by another git's lock
+        self._stalled_lock: str | None = None  # that lock file
+        self._stall_tried = 0.0  # the last commit attempt while stalled
+        self._stall_reported = False
+        self._unpushed_commit = False  # a commit made since the last push
         self._paused = False
         self._paused_until: datetime | None = None
         self._stopping = False
@@ -135,7 +149,12 @@ class FolderSync:
         self._maintenance: asyncio.Task[None] | None = None
         self.maintenance_runs = 0  # finished rounds (for tests and benchmarks)
         self._last_progress = 0.0
-        repo.progress_sink = self._progress_from_thread
+        # Large-file support, where the backend has it (git): progress, notices, LFS,
+        # maintenance. None for a backend without it.
+        self._big: LargeFileFeatures | None = repo if isinstance(repo, LargeFileFeatures) \
+            else None
+        if self._big is not None:
+            self._big.progress_sink = self._progress_from_thread
         self._watcher = TreeWatcher(
             repo.root / repo.scope if repo.scope else repo.root, repo.root,
             on_change=self._on_change, on_rescan=self._on_rescan,
@@ -187,9 +206,17 @@ class FolderSync:
         async with self._lock:
             for line in await asyncio.to_thread(self.repo.recover):
                 self._emit(ActivityKind.INFO, line)
-        self._watcher.attach(loop)
+        # The walk runs in a worker thread before anything reads events (the kernel queues
+        # them meanwhile); from attach on, only this loop touches the watches.
         report = await asyncio.to_thread(self._watcher.add_watches)
+        self._watcher.attach(loop)
         self._watched = report.watched
+        # Files some program is writing as we start (a download, a copy): no event has
+        # said so, /proc does; they wait like any file still being written.
+        root = self.repo.root / self.repo.scope if self.repo.scope else self.repo.root
+        for path in await asyncio.to_thread(open_for_writing_under, str(root)):
+            self._quiet.change(os.path.relpath(path, self.repo.root), Change.WRITTEN,
+                               loop.time())
         self.identity = await asyncio.to_thread(self.repo.identity)
         for conflict in await asyncio.to_thread(self._scan_conflict_copies):
             self._conflicts[conflict.copy_path or conflict.path] = conflict
@@ -381,17 +408,17 @@ class FolderSync:
                                  finished=finished)
         loop.call_soon_threadsafe(self._hub.transfer_progress, event)
 
-    def _on_change(self, rel: str) -> None:
+    def _on_change(self, rel: str, kind: Change) -> None:
         if rel and len(self._changed_paths) < MAX_CHECKED_PATHS:
             self._changed_paths.add(rel)
         if self._suppress:
             self._echo = True  # maybe our own merge writing files: checked afterwards
             return
-        self._mark_changed()
+        self._mark_changed(rel, kind)
 
     def _on_rescan(self, reason: str) -> None:
         log.info("%s: %s", self.path, reason)
-        self._on_change("")
+        self._on_change("", Change.UNKNOWN)
 
     def _on_watch_limit(self, needed: int, limit: int) -> None:
         suggested = max(524288, needed * 2)
@@ -403,19 +430,37 @@ class FolderSync:
                    f"{self._rescan_every:g} s meanwhile")
         self._arm("rescan", self._rescan_every, self._due_rescan)
 
-    def _mark_changed(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+    def _mark_changed(self, rel: str = "", kind: Change = Change.UNKNOWN) -> None:
+        now = asyncio.get_running_loop().time()
         self._dirty = True
-        self._last_change = now
-        if self._first_change is None:
-            self._first_change = now
+        self._quiet.change(rel, kind, now)
         if self._paused or self._stopping:
             return
         if self.state == FolderState.IDLE:
             self._set_state(FolderState.PENDING)
-        if "commit" not in self._timers:
-            self._arm("commit", self.settings.commit_delay, self._due_commit)
+        self._schedule_commit(now)
+
+    def _still_pending(self) -> None:
+        """Found dirty after a pull, with no new event of its own: pending, without
+        starting the quiet period again (pulls arriving every second would otherwise hold
+        a waiting save back indefinitely; torture seed 20261125 lost a version so)."""
+        now = asyncio.get_running_loop().time()
+        self._dirty = True
+        self._quiet.held_back(now)
+        if not (self._paused or self._stopping):
+            self._schedule_commit(now)
+
+    def _schedule_commit(self, now: float) -> None:
+        """Arm the commit timer for when the quiet period ends, unless it is armed for
+        that time or earlier already (it re-checks when it fires)."""
+        due = self._quiet.due(now)
+        if due is None:
+            return
+        if "commit" in self._timers and self._commit_at is not None \
+                and self._commit_at <= due:
+            return
+        self._commit_at = due
+        self._arm("commit", due - now, self._due_commit)
 
     # ================================================================== timers
     def _arm(self, name: str, delay: float, callback: Callable[[], None]) -> None:
@@ -430,20 +475,32 @@ class FolderSync:
 
         self._timers[name] = loop.call_later(max(0.0, delay), fire)
 
+    def _arm_earliest(self, name: str, delay: float, callback: Callable[[], None]) -> None:
+        """Like _arm, but keep a timer of that name that fires sooner."""
+        handle = self._timers.get(name)
+        if handle is not None and handle.when() <= asyncio.get_running_loop().time() + delay:
+            return
+        self._arm(name, delay, callback)
+
     def _cancel(self, name: str) -> None:
         handle = self._timers.pop(name, None)
         if handle is not None:
             handle.cancel()
 
     def _due_commit(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        quiet_for = now - self._last_change
-        max_wait = max(30.0, 10 * self.settings.commit_delay)
-        waited = now - (self._first_change or now)
-        if quiet_for < self.settings.commit_delay and waited < max_wait:
-            # Still changing: wait for the rest of the quiet period (but never forever).
-            self._arm("commit", self.settings.commit_delay - quiet_for, self._due_commit)
+        now = asyncio.get_running_loop().time()
+        self._commit_at = None
+        due = self._quiet.due(now)
+        if due is None:
+            return
+        if due > now:
+            self._schedule_commit(now)  # still changing: wait for the rest of the quiet
+            return
+        if self._stalled_lock is not None and now - self._stall_tried < LOCK_RETRY \
+                and os.path.lexists(self._stalled_lock):
+            self._commit_at = now + LOCK_POLL  # another git still holds the lock
+            self._arm("commit", LOCK_POLL, self._due_commit)
+            self._report_stall(now)
             return
         self._want_commit = True
         self._wake.set()
@@ -454,7 +511,7 @@ class FolderSync:
         self._arm("poll", self.settings.poll_interval, self._due_poll)
 
     def _due_rescan(self) -> None:
-        self._on_change("")
+        self._on_change("", Change.UNKNOWN)
         if self._rescan_every is not None:
             self._arm("rescan", self._rescan_every, self._due_rescan)
 
@@ -468,7 +525,9 @@ class FolderSync:
 
     async def _run_maintenance(self) -> None:
         try:
-            done = await asyncio.to_thread(self.repo.maintain)
+            if self._big is None:
+                return
+            done = await asyncio.to_thread(self._big.maintain)
         except Exception:
             log.exception("%s: maintenance failed", self.path)
             return
@@ -521,6 +580,11 @@ class FolderSync:
             reasons, self._sync_reasons = self._sync_reasons, set()
             await self._sync(reasons)
 
+    def _quiet_long_enough(self) -> bool:
+        """Whether the pending changes' quiet period (quiet_period.py) is over."""
+        due = self._quiet.due(asyncio.get_running_loop().time())
+        return due is None or due <= asyncio.get_running_loop().time()
+
     def _fail(self, message: str) -> None:
         self._error = message
         if message != self._last_reported:
@@ -546,30 +610,106 @@ class FolderSync:
         self._request_sync("retry")
 
     async def _commit(self) -> None:
+        """Commit what is pending, except files a process is still writing (they stay
+        pending). A commit that fails stays pending too: nothing is ever forgotten."""
         if not self.path.is_dir():
             raise RepositoryError(f"{self.path} is missing (moved, deleted or unmounted); "
                                   "nothing is committed until it is back")
         self._cancel("commit")
+        self._commit_at = None
+        self._watcher.drain()  # what the kernel already knows counts for this commit
+        now = asyncio.get_running_loop().time()
+        candidates = self._quiet.take(now)
         self._dirty = False
-        self._first_change = None
         changed, self._changed_paths = self._changed_paths, set()
         hint = changed if self._changes_known and "" not in changed \
             and len(changed) < MAX_CHECKED_PATHS else None
         self._changes_known = True
-        async with self._lock:
-            self._set_state(FolderState.COMMITTING)
-            result = await asyncio.to_thread(self.repo.commit_pending, hint)
-            hidden = await asyncio.to_thread(self.repo.gitignored, changed) if changed else []
+        hidden: list[tuple[str, str, str]] = []
+        try:
+            async with self._lock:
+                self._set_state(FolderState.COMMITTING)
+                held = await asyncio.to_thread(self._still_writing, candidates)
+                if self._big is not None:
+                    self._big.change_hint = hint
+                result = await asyncio.to_thread(self.repo.commit_pending, held)
+                if changed:
+                    hidden = await asyncio.to_thread(self.repo.ignored_by_synced_rules, changed)
+        except RepositoryBusy as exc:
+            self._changed_paths |= changed
+            self._commit_stalled(exc, now)
+            return
+        except BaseException:
+            self._changed_paths |= changed
+            self._dirty = True
+            self._quiet.held_back(now)
+            raise
+        self._commit_went_through()
         self._error = None
         self._busy_count = 0
         self._report_gitignored(hidden)
         self._report_large_files()
+        if held:
+            log.info("%s: not committing %s yet: still being written",
+                     self.path, _short_list(sorted(held)))
+            self._dirty = True
+            self._quiet.held_back(now)
+            self._schedule_commit(now)
         if result is None:
             return
-        self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
+        self._unpushed_commit = True
+        if self.settings.push_delay > 0:
+            self._arm("push", self.settings.push_delay, lambda: self._request_sync("push"))
+        else:
+            self._request_sync("push")
         self._report_commit(result)
         if self.identity is None:
             self.identity = await asyncio.to_thread(self.repo.identity)
+
+    def _still_writing(self, candidates: set[str]) -> set[str]:
+        """Of the files written lately and not closed since, those some process still has
+        open for writing (one pass over /proc)."""
+        if not candidates:
+            return set()
+        by_path = {str(self.repo.root / rel): rel for rel in candidates}
+        return {by_path[p] for p in open_files(set(by_path), writing_only=True)}
+
+    def _commit_stalled(self, exc: RepositoryBusy, now: float) -> None:
+        """Another git holds a lock the commit needs (the user's `git status`, a stale
+        lock): the changes stay pending and are committed as soon as the lock is gone;
+        after LOCK_REPORT_AFTER seconds the folder says why (state and one log line)."""
+        self._dirty = True
+        self._quiet.held_back(now)
+        self._stall_tried = now
+        self._stalled_lock = exc.lock or str(self.repo.data_dir / "index.lock")
+        if self._stalled_since is None:
+            self._stalled_since = now
+        self._commit_at = now + LOCK_POLL
+        self._arm("commit", LOCK_POLL, self._due_commit)
+        self._report_stall(now)
+
+    def _report_stall(self, now: float) -> None:
+        if self._stall_reported or self._stalled_since is None \
+                or now - self._stalled_since < LOCK_REPORT_AFTER:
+            return
+        self._stall_reported = True
+        self._emit(ActivityKind.INFO, f"not committing yet: {self._stall_reason()} for "
+                   f"{now - self._stalled_since:.0f} s; committing as soon as it is gone")
+        if self.state not in (FolderState.COMMITTING, FolderState.PULLING, FolderState.PUSHING):
+            self._settle()  # (a step in progress settles the state when it ends)
+
+    def _stall_reason(self) -> str:
+        lock = self._stalled_lock
+        if lock is None:
+            return "another git process is using the repository"
+        with contextlib.suppress(ValueError):
+            lock = str(Path(lock).relative_to(self.repo.root))
+        return f"another git process holds {lock}"
+
+    def _commit_went_through(self) -> None:
+        self._stalled_since = None
+        self._stalled_lock = None
+        self._stall_reported = False
 
     def _report_commit(self, result: CommitResult) -> None:
         for change in result.files:
@@ -582,13 +722,16 @@ class FolderSync:
         self._note_new_copies([f.rsplit(" ", 1)[-1] for f in result.files])
 
     def _report_large_files(self) -> None:
-        notes, self.repo.lfs_notes = self.repo.lfs_notes, []
+        big = self._big
+        if big is None:
+            return
+        notes, big.lfs_notes = big.lfs_notes, []
         for note in notes:
             self._emit(ActivityKind.INFO, note)
-        notices, self.repo.large_notices = self.repo.large_notices, []
+        notices, big.large_notices = big.large_notices, []
         for path, size in notices:
             held = " (waiting: don't sync it, or sync it anyway)" \
-                if self.repo.hold_large_files else ""
+                if big.hold_large_files else ""
             self._emit(ActivityKind.LARGE_FILE,
                        f"{display(path)} ({human_size(size)}) will be kept in history; every "
                        f"saved version adds about {human_size(size)} on the server and on "
@@ -598,7 +741,10 @@ class FolderSync:
         """Keep `path` (relative to the repository root) out of sync: it joins the
         folder's `ignore` (settings.ignore, for the configuration file). Returns the
         pattern added."""
-        pattern = await asyncio.to_thread(self.repo.ignore_path, path)
+        if self._big is None:
+            raise RepositoryError(f"{self.path}: this kind of repository has no large-file "
+                                  "support; add the file to the folder's ignore")
+        pattern = await asyncio.to_thread(self._big.ignore_path, path)
         if pattern not in self.settings.ignore:
             self.settings = replace(self.settings, ignore=(*self.settings.ignore, pattern))
         self._emit(ActivityKind.INFO, f"{display(path)} is not synced (ignore {pattern})",
@@ -607,11 +753,15 @@ class FolderSync:
 
     async def storage(self, top: int = 10) -> StorageReport:
         """The repository's size here and its largest files in history."""
-        return await asyncio.to_thread(self.repo.storage, top)
+        if self._big is None:
+            raise RepositoryError(f"{self.path}: no storage report for this kind of "
+                                  "repository")
+        return await asyncio.to_thread(self._big.storage, top)
 
     def sync_anyway(self, path: str) -> None:
         """Commit a held large file after all (it enters history)."""
-        self.repo.allow_large_file(path)
+        if self._big is not None:
+            self._big.allow_large_file(path)
         self.sync_now()
 
     def _report_gitignored(self, hidden: list[tuple[str, str, str]]) -> None:
@@ -637,22 +787,39 @@ class FolderSync:
         except RemoteError as exc:
             self._remote_failed(exc)
             return
-        if moved:
+        # The remote answered: whatever failed before (a key, a host key, a password now
+        # fixed; the network back) is worth a sync now, not after the back-off.
+        recovered = self._remote_problem is not None or self._failures > 0
+        if recovered:
+            self._failures = 0
+            self._cancel("retry")
+        if moved or recovered or await asyncio.to_thread(self.repo.ahead):
             self._request_sync("poll")
 
     async def _sync(self, reasons: set[str]) -> None:
-        if reasons == {"notify"} and not self._dirty:
+        if self._dirty and "user" not in reasons and not self._quiet_long_enough():
+            # A change is still settling: never commit before commit_delay of quiet (a
+            # notice or a reconnect must not cut a save short). The commit timer runs this
+            # sync right after the commit.
+            self._want_sync = True
+            self._sync_reasons |= reasons
+            self._schedule_commit(asyncio.get_running_loop().time())
+            return
+        if reasons == {"notify"} and not self._dirty and self._remote_problem is None:
             notified = list(self._notified)
             self._notified.clear()
             if notified and all(await asyncio.to_thread(
                     lambda: [self.repo.has_commit(c) for c in notified])):
                 return  # we already have what the peer pushed
         self._cancel("push")
-        if self._dirty:
-            await self._commit()
+        push_first = reasons <= {"push"}
+        if self._dirty and not push_first:
+            await self._commit()  # local work is committed before a merge
+        # (A push right after our own commit leaves pending changes to their quiet period:
+        # committing them here would make one commit per push while someone types.)
         try:
             async with self._lock:
-                await self._fetch_integrate_push(push_first=reasons <= {"push"})
+                await self._fetch_integrate_push(push_first=push_first)
         except RemoteError as exc:
             self._remote_failed(exc)
             return
@@ -684,11 +851,12 @@ class FolderSync:
 
     async def _push(self) -> bool:
         """Push what the remote lacks; True when the remote has all our commits."""
-        if not await asyncio.to_thread(self.repo.ahead):
-            return True
+        if not self._unpushed_commit and not await asyncio.to_thread(self.repo.ahead):
+            return True  # (right after our own commit, it is ahead: no need to ask)
         self._set_state(FolderState.PUSHING)
         if not await asyncio.to_thread(self.repo.push):
             return False
+        self._unpushed_commit = False
         head = await asyncio.to_thread(self.repo.head)
         if self.identity is None:
             self.identity = await asyncio.to_thread(self.repo.identity)
@@ -706,8 +874,8 @@ class FolderSync:
         if self._echo:
             self._echo = False
             self._changed_paths -= set(result.files)  # what the pull itself wrote
-            if self._changed_paths or await asyncio.to_thread(self.repo.is_dirty):
-                self._mark_changed()  # the user saved something while we merged
+            if bool(self._changed_paths) or await asyncio.to_thread(self.repo.is_dirty):
+                self._still_pending()  # saved before or while we merged
         self._report_large_files()
         if not result.changed:
             return
@@ -719,7 +887,7 @@ class FolderSync:
                    f"{_short_list(result.files)}",
                    files=result.files, host=host)
         for path in result.files:
-            if path.rsplit("/", 1)[-1] == ".gitignore":
+            if path.rsplit("/", 1)[-1] == self.repo.ignore_file_name:
                 self._pulled_ignore_files.add(path)
         for path, kept in result.kept_local:
             self._emit(ActivityKind.CONFLICT,
@@ -756,13 +924,19 @@ class FolderSync:
             delay = self._next_backoff()
         else:
             delay = max(self.settings.poll_interval, 60.0)
-        self._arm("retry", delay, lambda: self._request_sync("retry"))
+        # A later failure (e.g. the next poll) never pushes a pending retry further out.
+        self._arm_earliest("retry", delay, lambda: self._request_sync("retry"))
 
     async def _flush(self) -> None:
         if not self.path.is_dir():
             return
+        now = asyncio.get_running_loop().time()
         async with self._lock:
-            result = await asyncio.to_thread(self.repo.commit_pending)
+            held = await asyncio.to_thread(self._still_writing, self._quiet.take(now))
+            result = await asyncio.to_thread(self.repo.commit_pending, held)
+            if held:
+                log.warning("%s: not committed at exit, still being written: %s",
+                            self.path, _short_list(sorted(held)))
             if result is not None:
                 self._report_commit(result)
             if not self._paused:
@@ -782,6 +956,8 @@ class FolderSync:
             self._set_state(state, str(self._remote_problem))
         elif self._conflicts:
             self._set_state(FolderState.CONFLICT, _plural(len(self._conflicts), "conflict"))
+        elif self._stall_reported:
+            self._set_state(FolderState.PENDING, f"waiting: {self._stall_reason()}")
         elif self._dirty or "commit" in self._timers:
             self._set_state(FolderState.PENDING)
         else:
@@ -799,7 +975,8 @@ class FolderSync:
 
     # ================================================================== conflicts
     def _scan_conflict_copies(self) -> list[Conflict]:
-        return [c for c in (self._conflict_from_name(p) for p in self.repo.tracked_files())
+        return [c for c in (self._conflict_from_name(p)
+                            for p in self.repo.conflict_copy_candidates())
                 if c is not None]
 
     async def _describe_conflicts(self) -> None:

@@ -10,7 +10,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.git_env import GitResult
 from autosync_gui.engine.git_runner import GitRunner

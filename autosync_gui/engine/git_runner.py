@@ -9,6 +9,7 @@ git's own path checks are at their strictest."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 from autosync_gui.engine.git_env import GitResult
 from autosync_gui.engine.progress import ProgressLine, run_with_progress
 from autosync_gui.engine.repository import RepositoryBusy, RepositoryError
+
+_LOCK_FILE = re.compile(r"Unable to create '(.+?\.lock)'")  # git's words for a held lock
 
 # Environment variables that hold secrets of ours; never passed to a child.
 SECRET_VARIABLES = ("AUTOSYNC_XMPP_PASSWORD",)
@@ -52,6 +55,22 @@ def big_file_options() -> list[str]:
             "-c", "gc.auto=0", "-c", "maintenance.auto=false"]
 
 
+# fsck checks raised to errors when fetching: a tree entry that would write into .git or
+# outside the folder, or a special file git refuses as a link, never enters the repository.
+FETCH_FSCK_ERRORS = ("hasDot", "hasDotdot", "hasDotgit", "fullPathname", "emptyName",
+                     "badFilemode", "gitmodulesSymlink", "gitattributesSymlink",
+                     "gitignoreSymlink", "mailmapSymlink", "gitmodulesPath", "gitmodulesUrl",
+                     "gitmodulesUpdate", "gitmodulesName")
+
+
+def fetch_checks() -> list[str]:
+    """`-c` options for a fetch or clone that checks every object it receives."""
+    options = ["-c", "fetch.fsckObjects=true"]
+    for msg_id in FETCH_FSCK_ERRORS:
+        options += ["-c", f"fetch.fsck.{msg_id}=error"]
+    return options
+
+
 class GitRunner:
     """Runs git in one work tree with a fixed environment and fixed options."""
 
@@ -80,8 +99,9 @@ class GitRunner:
                                         f"after {timeout:g} s")
         if check and not result.ok:
             if ".lock': File exists" in result.err or "Unable to create" in result.err:
+                named = _LOCK_FILE.search(result.err)
                 raise RepositoryBusy(f"{self.root}: another git process is using the "
-                                     "repository")
+                                     "repository", lock=named.group(1) if named else None)
             first = result.err.strip().splitlines()[:1] or ["(no message)"]
             raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
         return result

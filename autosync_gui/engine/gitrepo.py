@@ -12,14 +12,14 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import git
 
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.careful_pull import (
     EXECUTABLE,
@@ -33,14 +33,23 @@ from autosync_gui.engine.careful_pull import (
 from autosync_gui.engine.events import Conflict, TransferDirection
 from autosync_gui.engine.git_env import (
     GitResult,
-    RemoteProblem,
-    classify,
-    first_line,
     noninteractive_env,
+    remote_error,
 )
 from autosync_gui.engine.git_history import FileHistory
-from autosync_gui.engine.git_runner import GitRunner, big_file_options, safety_options
-from autosync_gui.engine.ignore import escape_path, global_excludes_file, render_excludes
+from autosync_gui.engine.git_runner import (
+    GitRunner,
+    big_file_options,
+    fetch_checks,
+    safety_options,
+)
+from autosync_gui.engine.ignore import (
+    autosync_lines,
+    escape_path,
+    global_excludes_file,
+    render_excludes,
+    with_managed_block,
+)
 from autosync_gui.engine.large_files import changed_large_files, incompressible
 from autosync_gui.engine.lfs import MAX_POINTER, LargeFileStore, parse_pointer, rules_in
 from autosync_gui.engine.maintenance import run_maintenance, store_size
@@ -52,6 +61,7 @@ from autosync_gui.engine.repository import (
     CommitResult,
     HostileContent,
     IntegrateResult,
+    ProgressSink,
     RemoteError,
     RepositoryError,
     StorageReport,
@@ -59,6 +69,7 @@ from autosync_gui.engine.repository import (
 from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
 from autosync_gui.engine.worktree_fs import WorkTree
 from autosync_gui.sizes import human_size
+from autosync_gui.text import safe_host
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +79,7 @@ MAX_SHOWN_FILE = 32 << 20  # file_at reads into memory: only for what a viewer c
 HOST_TRAILER = "Autosync-Host"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _ZERO = "0" * 40
-# (what, direction, bytes done, bytes in all or None, bytes per second or None, finished);
-# called on the worker thread that runs the transfer.
-ProgressSink = Callable[[str, TransferDirection, int, "int | None", "float | None", bool], None]
 _FSCK_REFUSAL = re.compile(r"error: object ([0-9a-f]{40,64}): (\w+): (.*)")
-# fsck checks raised to errors when fetching: a tree entry that would write into .git or
-# outside the folder, or a special file git refuses as a link, never enters the repository.
-FETCH_FSCK_ERRORS = ("hasDot", "hasDotdot", "hasDotgit", "fullPathname", "emptyName",
-                     "badFilemode", "gitmodulesSymlink", "gitattributesSymlink",
-                     "gitignoreSymlink", "mailmapSymlink", "gitmodulesPath", "gitmodulesUrl",
-                     "gitmodulesUpdate", "gitmodulesName")
 
 
 @dataclass(frozen=True)
@@ -142,23 +144,11 @@ def _inspect(folder: Path) -> _Layout:
     return _Layout(repo, root, scope, branch, str(remote), remote_branch)
 
 
-def _classify_remote_error(err: str, url: str) -> RemoteError:
-    """Turn git/ssh's stderr into one clear line; `offline` errors are retried."""
-    problem = classify(err)
-    if problem is RemoteProblem.HOST_KEY:
-        return RemoteError(f"host key not trusted for {url}: check and accept it once with "
-                           "`ssh` in a terminal", offline=False)
-    if problem is RemoteProblem.AUTH:
-        return RemoteError(f"authentication failed for {url}: check your ssh key or "
-                           "credentials", offline=False)
-    if problem is RemoteProblem.MISSING:
-        return RemoteError(f"remote {url} not found (unplugged disk or moved repository?); "
-                           "retrying", offline=True)
-    return RemoteError(f"remote {url} unreachable: {first_line(err)}", offline=True)
-
-
 class GitRepository:
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
+
+    kind = "git"
+    ignore_file_name = ".gitignore"
 
     def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str],
                  large_file_size: int = 0) -> None:
@@ -169,8 +159,9 @@ class GitRepository:
         self.remote = layout.remote
         self.remote_branch = layout.remote_branch
         self.tracking_ref = f"refs/remotes/{self.remote}/{self.remote_branch}"
-        self.hostname = rules.safe_host(hostname)
+        self.hostname = safe_host(hostname)
         self.git_dir = Path(self._repo.common_dir).resolve()
+        self.data_dir = self.git_dir
         self.state_dir = self.git_dir / "autosync"
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
@@ -179,10 +170,15 @@ class GitRepository:
         self._ignore = tuple(ignore)
         self._nested: set[str] = set()
         self._excludes_written: str | None = None
+        self._info_block_written: list[str] | None = None
         self._excludes = self.state_dir / "exclude"
         self._identity: str | None = None
+        self._has_head = False
         self._lock_fd: int | None = None
         self.progress_sink: ProgressSink | None = None
+        # The paths seen changing since the last commit (None: unknown), set by the folder
+        # loop before commit_pending: where to look for new large files first.
+        self.change_hint: set[str] | None = None
         self.large_file_size = large_file_size
         # New large files: announced once (large_notices, taken by the folder loop);
         # with hold_large_files they wait outside commits until the user decides.
@@ -250,7 +246,7 @@ class GitRepository:
     def _network(self, *args: str) -> GitResult:
         result = self._run(*args, check=False, timeout=NETWORK_TIMEOUT)
         if not result.ok:
-            raise _classify_remote_error(result.err, self.remote_display)
+            raise remote_error(self.remote_display, result.err)
         return result
 
     def _transfer(self, what: str, direction: TransferDirection, *args: str,
@@ -349,7 +345,7 @@ class GitRepository:
         if self.progress_sink is not None:
             self.progress_sink(what, direction, 0, None, None, True)
         if not result.ok:
-            raise _classify_remote_error(result.err, f"the LFS server of {self.remote_url}")
+            raise remote_error(f"the LFS server of {self.remote_display}", result.err)
 
     def _lfs_fetch(self, commit: str, include: str | None = None) -> None:
         what = "LFS download"
@@ -443,7 +439,7 @@ class GitRepository:
                                 "--recurse-submodules=no", "--filter=blob:none",
                                 self.remote, *shas)
         if not result.ok:
-            raise _classify_remote_error(result.err, self.remote_url)
+            raise remote_error(self.remote_display, result.err)
 
     def ensure_version(self, sha: str, path: str, commit: str) -> None:
         """An old version a partial clone left out is fetched now (with progress); when
@@ -472,14 +468,49 @@ class GitRepository:
         self._nested.add(relpath)
 
     def _write_excludes(self) -> None:
+        kept = kept_local_names(self.state_dir)
         text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested,
-                               [*kept_local_names(self.state_dir), *self._held,
-                                *self._waiting_for_lfs])
+                               [*kept, *self._held, *self._waiting_for_lfs])
         if text != self._excludes_written:
             tmp = self._excludes.with_suffix(".tmp")
             tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
             os.replace(tmp, self._excludes)
             self._excludes_written = text
+        block = autosync_lines(self._ignore, self.scope, self._nested, kept, shared=True)
+        if block != self._info_block_written:
+            self._write_info_exclude(block)
+            self._info_block_written = block
+
+    def _write_info_exclude(self, block: list[str]) -> None:
+        """Keep autosync's block in .git/info/exclude, so that the user's own git ignores
+        what autosync ignores; the user's own lines there are never touched."""
+        path = self.git_dir / "info" / "exclude"
+        try:
+            old = path.read_text(encoding="utf-8", errors="surrogateescape")
+        except FileNotFoundError:
+            old = ""
+        except OSError as exc:
+            log.warning("%s: cannot read %s (%s); plain git will not ignore what autosync "
+                        "ignores", self.root, path, exc.strerror)
+            return
+        new = with_managed_block(old, self.scope, block)
+        if new == old:
+            return
+        tmp: str | None = None
+        try:
+            path.parent.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".exclude-", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as out:
+                out.write(new)
+            os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            log.warning("%s: cannot write %s (%s); plain git will not ignore what autosync "
+                        "ignores", self.root, path, exc.strerror)
 
     # ------------------------------------------------------------------ recovery
     def recover(self) -> list[str]:
@@ -535,7 +566,9 @@ class GitRepository:
 
     def _staged_changes(self) -> list[str]:
         args = ["diff", "--cached", "--name-status", "-z", "-M", "--no-ext-diff"]
-        if self._rev("HEAD") is None:
+        if not self._has_head:
+            self._has_head = self._rev("HEAD") is not None  # (once born, HEAD stays)
+        if not self._has_head:
             args.append("--root")
         result = self._run(*args, "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
         fields = [os.fsdecode(f) for f in result.out.split(b"\0")]
@@ -568,12 +601,15 @@ class GitRepository:
         self._held.discard(path)
         self._write_excludes()
 
-    def _prepare_large_files(self, hint: Iterable[str] | None) -> None:
+    def _prepare_large_files(self, hint: Iterable[str] | None,
+                             hold: Collection[str] = ()) -> None:
         """Before `git add`: new large files are announced (and held back when asked
         to); large files that do not compress are added uncompressed (git would spend
         most of the time deflating them for nothing)."""
         large = changed_large_files(self.runner, self.work_tree, self.scope,
                                     self.large_file_size, hint)
+        for path in hold:  # still being written: looked at when complete
+            large.pop(path, None)
         for path in list(self._waiting_for_lfs):  # kept out of the listing by our excludes
             info = self.work_tree.lstat(path)
             if info is not None and (info.st_mode & 0o170000) == 0o100000:
@@ -605,26 +641,37 @@ class GitRepository:
                       "-c", "pack.compression=0", "add", "--", *plain,
                       env={"GIT_LITERAL_PATHSPECS": "1"})
 
-    def commit_pending(self, hint: Iterable[str] | None = None) -> CommitResult | None:
-        """Commit everything pending in the folder as one commit; None if nothing changed.
-        `hint`: the paths seen changing since the last commit (None: unknown)."""
+    def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
+        """Commit everything pending in the folder as one commit, except the files in
+        `hold` (repository-relative; still being written: left as they are, for a later
+        commit). None if nothing changed."""
         self._write_excludes()
         self._refuse_foreign_operation()
+        hint, self.change_hint = self.change_hint, None
         if self.large_file_size:
-            self._prepare_large_files(hint)
-        self._run("add", "-A", "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
+            self._prepare_large_files(hint, hold)
+        if hold:  # pathspec magic instead of GIT_LITERAL_PATHSPECS, to exclude paths
+            spec = [f":(literal){self._pathspec}",
+                    *(f":(exclude,literal){p}" for p in sorted(hold))]
+            env: dict[str, str] = {}
+        else:
+            spec, env = [self._pathspec], {"GIT_LITERAL_PATHSPECS": "1"}
+        self._run("add", "-A", "--", *spec, env=env)
         changes = self._staged_changes()
+        staged_held = [p for p in hold if any(c.endswith(f" {p}") for c in changes)]
+        if staged_held:  # staged by an earlier `git add`: back to HEAD's version
+            self._run("reset", "-q", "--", *staged_held, env={"GIT_LITERAL_PATHSPECS": "1"})
+            changes = self._staged_changes()
         if not changes:
             return None
         message = self._commit_message(changes)
         args = ["commit", "--no-verify", "-q", "-F", "-"]
         if self.scope and not (self.git_dir / "MERGE_HEAD").exists():
-            args += ["--", self.scope]
-        self._run(*args, stdin=message.encode("utf-8", "surrogateescape"),
-                  env={"GIT_LITERAL_PATHSPECS": "1"})
+            args += ["--", *(spec if hold else [self.scope])]
+        self._run(*args, stdin=message.encode("utf-8", "surrogateescape"), env=env)
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
 
-    def gitignored(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
+    def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
         """Of `paths`, the existing files a .gitignore in the tree keeps out of commits:
         (path, the .gitignore, its pattern). Our own and the user's private excludes
         (built-in temporaries, folder patterns, info/exclude) are not counted."""
@@ -673,9 +720,7 @@ class GitRepository:
         fixing them can arrive; they are never applied (careful_pull checks the tree)."""
         refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
         skip_list = self.state_dir / "fsck-skip"
-        checks = ["-c", "fetch.fsckObjects=true"]
-        for msg_id in FETCH_FSCK_ERRORS:
-            checks += ["-c", f"fetch.fsck.{msg_id}=error"]
+        checks = fetch_checks()
         if skip_list.exists():
             checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
         result = self._transfer("git fetch", TransferDirection.DOWNLOAD, *checks, "fetch",
@@ -695,7 +740,7 @@ class GitRepository:
                 f"refused commit {tip[0][:12]} from {self.remote_display}: a tree in it "
                 f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
                 "remote needs a commit that removes it")
-        raise _classify_remote_error(result.err, self.remote_display)
+        raise remote_error(self.remote_display, result.err)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -724,7 +769,7 @@ class GitRepository:
             return False
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
-        raise _classify_remote_error(result.err or text, self.remote_display)
+        raise remote_error(self.remote_display, result.err or text)
 
     def _push_size(self, head: str) -> int | None:
         """About how many bytes a push of `head` sends: the stored size of the objects
@@ -739,7 +784,7 @@ class GitRepository:
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
         """Merge the fetched remote branch into ours. Local work must be committed first;
-        real conflicts keep both versions (see conflicts.py) and are committed resolved."""
+        real conflicts keep both versions (see conflict_rules.py) and are committed resolved."""
         self._refuse_foreign_operation()
         upstream = self._rev(self.tracking_ref)
         if upstream is None:
@@ -841,7 +886,7 @@ class GitRepository:
         fmt = f"%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)%x00%an"
         result = self._run("log", "-1", f"--format={fmt}", commit, check=False)
         trailer, _, author = result.text.partition("\0")
-        return rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown")
+        return safe_host((trailer.split(",")[0] or author).strip() or "unknown")
 
     def _side_version(self, side: str, path: str, mode: str, blob: str) -> rules.SideVersion:
         fmt = f"%H%x00%cI%x00%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)%x00%an"
@@ -850,14 +895,14 @@ class GitRepository:
         if not result.text:
             result = self._run("log", "-1", f"--format={fmt}", side)
         sha, when, trailer, author = ([*result.text.split("\x00"), "", "", "", ""])[:4]
-        host = rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown")
+        host = safe_host((trailer.split(",")[0] or author).strip() or "unknown")
         return rules.SideVersion(mode=mode, blob=blob, commit=sha,
                                  commit_time=datetime.fromisoformat(when), host=host)
 
     def _plan_resolution(self, stages: dict[str, dict[int, tuple[str, str]]], taken: set[str],
                          ours_rev: str, theirs_rev: str
                          ) -> tuple[list[bytes], list[str], list[str], list[Conflict]]:
-        """The resolution of unmerged paths (rules in conflicts.py): index lines (for
+        """The resolution of unmerged paths (rules in conflict_rules.py): index lines (for
         `update-index --index-info`), paths written, paths removed, conflicts found."""
         index_lines: list[bytes] = []
         write: list[str] = []
@@ -1003,9 +1048,12 @@ class GitRepository:
                 self._identity = f"{shas[0]}:{self.remote_branch}"
         return self._identity
 
-    def tracked_files(self) -> list[str]:
-        result = self._run("ls-files", "-z", "--", self._pathspec,
-                           env={"GIT_LITERAL_PATHSPECS": "1"})
+    def conflict_copy_candidates(self) -> list[str]:
+        """Tracked paths in the folder whose names look like conflict copies. git filters
+        the names (a pathspec), so a large tree's listing never reaches Python."""
+        scope = re.sub(r"([*?\[\]\\])", r"\\\1", self.scope) + "/" if self.scope else ""
+        result = self._run("ls-files", "-z", "--",
+                           f":(glob){scope}**/*{rules.COPY_MARKER}*)*")
         return [os.fsdecode(p) for p in result.out.split(b"\0") if p]
 
     def history(self, skip: int = 0, limit: int = 100,
@@ -1035,7 +1083,7 @@ class GitRepository:
                           if n.strip(b"\n"))
             commits.append(CommitInfo(
                 sha=sha, time=datetime.fromisoformat(when),
-                host=rules.safe_host((trailer.split(",")[0] or author).strip() or "unknown"),
+                host=safe_host((trailer.split(",")[0] or author).strip() or "unknown"),
                 author=author, subject=subject, files=files))
         return commits
 

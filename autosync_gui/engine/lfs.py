@@ -26,9 +26,10 @@ import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from autosync_gui.engine.git_env import GitResult, RemoteProblem, classify
+from autosync_gui.engine.git_env import GitResult, classify
 from autosync_gui.engine.git_runner import GitRunner
 from autosync_gui.engine.progress import ProgressLine
+from autosync_gui.engine.remote import RemoteProblem
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.engine.safe_paths import UnsafePath
 from autosync_gui.engine.worktree_fs import CHUNK, WorkTree

@@ -1,14 +1,22 @@
-"""The small version-control interface the sync loop needs, so a Mercurial backend can be
-added beside git later. All methods block: callers run them in a worker thread."""
+"""The version-control interface the engine sees: FolderSync, Engine, the UI and the
+notifier use a folder's repository only through `Repository`, whichever backend (git,
+Mercurial) implements it; `backends.open_repository` picks the backend once, when a folder
+is opened. All methods block: callers run them in a worker thread."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from autosync_gui.engine.events import Conflict
+from autosync_gui.engine.events import Conflict, TransferDirection
+
+# The backend-neutral remote problems, re-exported for the backends and the sync loop.
+from autosync_gui.engine.remote import RemoteError as RemoteError
+from autosync_gui.engine.remote import RemoteProblem as RemoteProblem
+from autosync_gui.engine.worktree_fs import WorkTree
 
 
 class RepositoryError(Exception):
@@ -17,22 +25,18 @@ class RepositoryError(Exception):
 
 class RepositoryBusy(RepositoryError):
     """Another git process holds the repository's lock (the user's own git command, or an
-    orphaned git of a killed autosync finishing its work): try again shortly."""
+    orphaned git of a killed autosync finishing its work): try again shortly. `lock` is
+    the lock file's path when known."""
+
+    def __init__(self, message: str, *, lock: str | None = None) -> None:
+        super().__init__(message)
+        self.lock = lock
 
 
 class HostileContent(RepositoryError):
     """Pulled content the engine refuses to apply (a path into `.git` or outside the
     folder, through a symbolic link, an unsupported entry): nothing was written; the
     folder stays in error until the remote has a commit that fixes it."""
-
-
-class RemoteError(Exception):
-    """Talking to the remote failed. `offline` means retry later (unreachable);
-    otherwise the user must act (authentication, host key, missing repository)."""
-
-    def __init__(self, message: str, *, offline: bool) -> None:
-        super().__init__(message)
-        self.offline = offline
 
 
 @dataclass(frozen=True)
@@ -131,9 +135,16 @@ class FileHistoryQueries(Protocol):
 
 
 class Repository(Protocol):
+    """One synced folder's repository (the folder may be a sub-folder of the work tree)."""
+
+    kind: str  # "git" or "hg", for messages and the README's figures
     root: Path  # the work tree's top
-    git_dir: Path  # where the repository keeps its data (used to share locks)
+    data_dir: Path  # where the repository keeps its data (folders sharing it share a lock)
     scope: str  # the watched folder relative to root ("" for the whole tree)
+    hostname: str  # this machine's name as recorded in commits (file-name safe)
+    remote: str  # the remote's name as the user knows it (for "pushed to ...")
+    work_tree: WorkTree  # link-safe file operations in the work tree
+    ignore_file_name: str  # the synced ignore file (.gitignore, .hgignore)
     remote_display: str  # the remote's URL without credentials, for messages
     file_history: FileHistoryQueries
 
@@ -142,13 +153,40 @@ class Repository(Protocol):
         ...
 
     def recover(self) -> list[str]:
-        """Undo what a killed process left behind; returns what was done."""
+        """Take this repository's autosync lock, then undo what a killed process left
+        behind; returns a line per thing done. RepositoryError if another autosync has
+        the lock."""
         ...
 
-    def commit_pending(self) -> CommitResult | None: ...
+    def release(self) -> None:
+        """Give up the lock taken by recover()."""
+        ...
+
+    def note_nested_repository(self, relpath: str) -> None:
+        """A folder inside the tree is a repository of its own: never sync it as part of
+        this one."""
+        ...
+
+    def conflict_copy_candidates(self) -> list[str]:
+        """Tracked paths in the folder whose names look like conflict copies."""
+        ...
+
+    def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
+        """Commit everything pending in the folder as one commit, except the files in
+        `hold` (still being written); None if nothing changed."""
+        ...
+
+    def is_dirty(self) -> bool:
+        """Whether the folder has changes not committed yet."""
+        ...
+
+    def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
+        """Of `paths`, the existing files an ignore file that is itself synced
+        (.gitignore, .hgignore) keeps out of commits: (path, that file, its pattern)."""
+        ...
 
     def remote_moved(self) -> bool:
-        """Cheap check whether the remote branch differs from what we fetched last."""
+        """Cheap check whether the remote branch has something we have not integrated."""
         ...
 
     def fetch(self) -> None: ...
@@ -167,6 +205,10 @@ class Repository(Protocol):
 
     def head(self) -> str | None: ...
 
+    def tracked_files(self) -> list[str]:
+        """Paths (relative to root) of the files committed in the folder."""
+        ...
+
     def history(self, skip: int, limit: int, path_filter: str | None) -> list[CommitInfo]: ...
 
     def file_at(self, commit: str, path: str) -> bytes: ...
@@ -176,3 +218,29 @@ class Repository(Protocol):
     def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
         """Write `path` as it was in `commit` into the work tree, at `to` if given."""
         ...
+
+
+# (what, direction, bytes done, bytes in all or None, bytes per second or None, finished);
+# called on the worker thread that runs the transfer.
+ProgressSink = Callable[[str, TransferDirection, int, "int | None", "float | None", bool], None]
+
+
+@runtime_checkable
+class LargeFileFeatures(Protocol):
+    """What a backend offers for large files (git does; see README, Large files): the
+    folder loop uses it when the repository has it."""
+
+    large_file_size: int  # bytes; 0: no file is large
+    hold_large_files: bool  # new large files wait outside commits until answered
+    change_hint: set[str] | None  # paths seen changing since the last commit, or None
+    progress_sink: ProgressSink | None
+    large_notices: list[tuple[str, int]]  # new large files to announce (path, bytes)
+    lfs_notes: list[str]  # one-line reports about Git LFS
+
+    def ignore_path(self, path: str) -> str: ...
+
+    def allow_large_file(self, path: str) -> None: ...
+
+    def maintain(self) -> str: ...
+
+    def storage(self, top: int = 10) -> StorageReport: ...

@@ -1,94 +1,235 @@
-"""Blocking set-up steps the wizard runs in a worker thread: check a remote, clone it,
-check an existing work tree, create a new repository with a new bare remote.
+"""Blocking set-up steps shared by the wizard and the command line (`autosync add`): check
+a folder and a remote, clone (with progress, Cancel and a stall limit instead of a time
+limit), use an existing work tree, create a new repository with a new bare remote, or give
+an existing repository without a remote a new one.
 
-Qt-free so the wizard holds no git logic and these can be tested alone. Git runs
-non-interactively (no password prompt, ssh in batch mode): a prompt in a thread of a
-tray app would hang forever. Every failure is a SetupError whose str() is one line
-naming the thing and the fix."""
+Qt-free and run in a worker thread. Git never prompts (no terminal, ssh in batch mode).
+Every failure is a SetupError or a RemoteError whose str() is one line naming the thing
+and the fix, the same words in the wizard and on the command line. A step that fails or
+is cancelled undoes exactly what it created (`Undo`), never anything that was there
+before, so the same set-up can simply be started again."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-import re
 import shlex
+import shutil
 import socket
 import subprocess
+import threading
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 import git
 
+from autosync_gui import credentials
 from autosync_gui.config import DEFAULT_LARGE_FILE_SIZE
+from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.git_env import (
     SSH_OPTIONS,
-    RemoteProblem,
-    classify,
     first_line,
     noninteractive_env,
+    remote_error,
 )
+from autosync_gui.engine.git_runner import child_environment, fetch_checks
 from autosync_gui.engine.partial_clone import (
     bare_remote_config_commands,
     clone_options,
     configure_bare_remote,
 )
+from autosync_gui.engine.progress_run import (
+    STALL_TIMEOUT,
+    Cancelled,
+    Progress,
+    Stalled,
+    run_with_progress,
+)
+from autosync_gui.engine.remote import (
+    RemoteError,
+    RemoteProblem,
+    Transport,
+    local_path,
+    parse_remote,
+)
+from autosync_gui.text import one_line
 
-NETWORK_TIMEOUT = 60.0
+log = logging.getLogger(__name__)
+
+NETWORK_TIMEOUT = 60.0  # short commands (ls-remote, a remote `git init`): they send little
 DEFAULT_BRANCH = "main"
+
+ProgressCallback = Callable[[Progress], None]
+
 
 class SetupError(Exception):
     """A set-up step failed; str() is the one line shown inline in the wizard."""
 
 
-def _run(args: list[str], cwd: Path | None = None, timeout: float = NETWORK_TIMEOUT) -> str:
-    """Run `git args...`; raises git.GitCommandError (stderr kept) on failure."""
+class NoRemoteError(SetupError):
+    """A git work tree without a remote: it can be given a new one (add_remote)."""
+
+
+class SetupCancelled(SetupError):
+    """The user cancelled; what the step had created is removed."""
+
+
+class Undo:
+    """What set-up created, to be removed if it fails or is cancelled, newest first."""
+
+    def __init__(self) -> None:
+        self._steps: list[tuple[str, Callable[[], object]]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._steps)
+
+    def add(self, what: str, action: Callable[[], object]) -> None:
+        self._steps.append((what, action))
+
+    def created_folder(self, folder: Path) -> None:
+        """Note `folder` before a step may create it: removed whole only if it was not
+        there; if it was there and empty, only what appears inside it is removed."""
+        if not folder.exists():
+            self.add(f"remove {folder}", lambda: shutil.rmtree(folder, ignore_errors=True))
+        elif folder.is_dir() and not any(folder.iterdir()):
+            self.add(f"empty {folder}", lambda: _empty(folder))
+
+    def take(self, other: Undo) -> None:
+        """Add what `other` noted (a finished step inside a larger set-up)."""
+        self._steps.extend(other._steps)
+        other.forget()
+
+    def run(self) -> list[str]:
+        """Undo everything noted (best effort); returns what was done."""
+        done: list[str] = []
+        while self._steps:
+            what, action = self._steps.pop()
+            try:
+                action()
+                done.append(what)
+            except Exception as exc:
+                log.warning("could not %s: %s", what, exc)
+        return done
+
+    def forget(self) -> None:
+        """The set-up succeeded: keep everything."""
+        self._steps.clear()
+
+
+def _empty(folder: Path) -> None:
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------- running git
+
+def _git_config(url: str) -> list[str]:
+    """`-c` options for talking to `url`: our credential helper when the keyring holds a
+    user name and token for this https remote."""
+    if parse_remote(url).transport is not Transport.HTTPS:
+        return []
+    try:
+        stored = credentials.load(url)
+    except credentials.CredentialError:
+        stored = None  # the helper will say why; the user's own set-up may still work
+    return credentials.config_args(url) if stored is not None else []
+
+
+def _run(args: list[str], cwd: Path | None = None, timeout: float = NETWORK_TIMEOUT,
+         config: Iterable[str] = (), allow_fail: bool = False) -> str:
+    """Run `git args...`; raises git.GitCommandError (stderr kept) on failure, or with
+    `allow_fail` returns "" instead."""
     runner = git.Git(str(cwd) if cwd is not None else None)
-    out = runner.execute(["git", *args], env=noninteractive_env(), kill_after_timeout=timeout,
-                         stdout_as_string=True)
+    try:
+        out = runner.execute(["git", *config, *args], env=noninteractive_env(),
+                             kill_after_timeout=timeout, stdout_as_string=True)
+    except git.GitCommandError:
+        if allow_fail:
+            return ""
+        raise
     return str(out)
 
 
 def _stderr(exc: git.GitCommandError) -> str:
     text = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
-    text = text.strip().removeprefix("stderr:").strip().strip("'").strip()
-    return text
+    return text.strip().removeprefix("stderr:").strip().strip("'").strip()
 
 
-def classify_remote_error(url: str, stderr: str) -> SetupError:
-    """Turn git's stderr about a remote into one line with the fix."""
-    problem = classify(stderr)
-    if problem is RemoteProblem.HOST_KEY:
-        return SetupError(f"remote {url}: the server's SSH host key is unknown or changed; "
-                          "connect once with `ssh` in a terminal to check and accept it")
-    if problem is RemoteProblem.AUTH:
-        return SetupError(f"remote {url}: authentication failed; add your SSH key to the "
-                          "server (ssh-add) or store HTTPS credentials in a git credential "
-                          "helper")
-    if problem is RemoteProblem.UNREACHABLE:
-        return SetupError(f"remote {url}: unreachable ({first_line(stderr)}); check the "
-                          "address and your network")
-    if problem is RemoteProblem.MISSING:
-        return SetupError(f"remote {url}: no git repository there; check the URL or create "
-                          "the repository first")
-    return SetupError(f"remote {url}: {first_line(stderr)}; check the URL")
+def _run_long(args: list[str], url: str, *, cwd: Path | None, progress: ProgressCallback | None,
+              cancel: threading.Event | None, stall_timeout: float) -> None:
+    """A clone or push that may take long: progress, Cancel, stall limit."""
+    env = {**os.environ, **noninteractive_env()}
+    try:
+        result = run_with_progress(["git", *args], env=env, cwd=cwd, on_progress=progress,
+                                   cancel=cancel, stall_timeout=stall_timeout)
+    except Cancelled:
+        raise SetupCancelled("cancelled; nothing was kept") from None
+    except Stalled as exc:
+        raise RemoteError(RemoteProblem.UNREACHABLE, url, str(exc)) from None
+    if result.status != 0:
+        raise remote_error(url, result.stderr or f"git exited {result.status}")
 
+
+# ---------------------------------------------------------------------------- checks
 
 def check_remote(url: str) -> list[str]:
     """Check the remote answers and lets us in; returns its branch names."""
+    return _check_remote(url)[0]
+
+
+def _check_remote(url: str) -> tuple[list[str], list[str]]:
+    """Branch names, and the `-c` options git needed to get in: our credential helper,
+    tried only when an https server asked for credentials (so a check never wakes the
+    keyring, and its unlock prompt, for a remote that needs none)."""
     url = url.strip()
     if not url:
         raise SetupError("remote URL: empty; enter a URL such as user@host:repo.git or a path")
     if _is_local(url) and not _local_path(url).exists():
         raise SetupError(f"remote {url}: no such path; check the path or choose "
                          "'create a new repository'")
+    config: list[str] = []
     try:
         out = _run(["ls-remote", "--heads", "--", url])
     except git.GitCommandError as exc:
-        raise classify_remote_error(url, _stderr(exc)) from None
+        error = remote_error(url, _stderr(exc))
+        config = _git_config(url) if error.problem is RemoteProblem.AUTH else []
+        if not config:
+            raise error from None
+        try:
+            out = _run(["ls-remote", "--heads", "--", url], config=config)
+        except git.GitCommandError as exc2:
+            raise remote_error(url, _stderr(exc2)) from None
     branches = []
     for line in out.splitlines():
         _, _, ref = line.partition("\t")
         if ref.startswith("refs/heads/"):
             branches.append(ref.removeprefix("refs/heads/"))
-    return branches
+    return branches, config
+
+
+def check_folder_choice(folder: Path, synced: Iterable[Path]) -> Path:
+    """A folder to sync: absolute, not a file, not already synced or overlapping a synced
+    one. Returns it normalised."""
+    text = str(folder).strip()
+    if not text or text == ".":
+        raise SetupError("folder: empty; choose a folder")
+    folder = Path(os.path.normpath(Path(text).expanduser()))
+    if not folder.is_absolute():
+        raise SetupError(f"folder {text}: not an absolute path; choose it with Browse…")
+    if folder.exists() and not folder.is_dir():
+        raise SetupError(f"folder {folder}: is a file; choose a folder")
+    for existing in synced:
+        if folder == existing:
+            raise SetupError(f"folder {folder}: already synced")
+        if folder.is_relative_to(existing) or existing.is_relative_to(folder):
+            raise SetupError(f"folder {folder}: overlaps the synced folder {existing}; "
+                             "choose a separate folder")
+    return folder
 
 
 def check_folder_empty(folder: Path) -> None:
@@ -101,27 +242,64 @@ def check_folder_empty(folder: Path) -> None:
                              "'use an existing git work tree'")
 
 
-def clone_remote(url: str, folder: Path, large_file_size: int = DEFAULT_LARGE_FILE_SIZE) -> None:
-    """Clone `url` into `folder` (which must be new or empty); a partial clone without
-    blobs of `large_file_size` or more when the server allows it."""
+def clone_remote(url: str, folder: Path, *, progress: ProgressCallback | None = None,
+                 cancel: threading.Event | None = None,
+                 stall_timeout: float = STALL_TIMEOUT, undo: Undo | None = None,
+                 large_file_size: int = DEFAULT_LARGE_FILE_SIZE) -> None:
+    """Clone `url` into `folder` (new or empty): a partial clone without blobs of
+    `large_file_size` or more when the server allows it (partial_clone.py). On failure
+    or Cancel, what the clone created is removed (and the folder itself if it did not
+    exist)."""
     url = url.strip()
     folder = folder.expanduser()
     check_folder_empty(folder)
-    check_remote(url)
-    created = not folder.exists()
+    _branches, config = _check_remote(url)
+    mine = Undo()
+    mine.created_folder(folder)
+    clone_config = ["--config" if arg == "-c" else arg for arg in config]
     try:
-        options = clone_options(large_file_size)
+        # Pulled content is hostile until checked: every object is fsck'ed, no hook runs,
+        # and the files are written only after info/attributes is neutral (no filter or
+        # eol conversion named by the remote's .gitattributes), like every later pull.
+        partial = clone_options(large_file_size)
         # git ignores --filter for a plain local path (it copies the objects): say file://
-        source = f"file://{_local_path(url).resolve()}" if options and _is_local(url) \
+        source = f"file://{_local_path(url).resolve()}" if partial and _is_local(url) \
             and not url.startswith("file://") else url
-        _run(["clone", *options, "--", source, str(folder)])
+        _run_long([*HOSTILE_CONTENT_OPTIONS, *fetch_checks(), "clone", "--progress",
+                   "--no-checkout", *partial, *clone_config, "--", source, str(folder)], url,
+                  cwd=None, progress=progress, cancel=cancel, stall_timeout=stall_timeout)
         if source != url:
-            _run(["remote", "set-url", "origin", "--", url], cwd=folder)
-    except git.GitCommandError as exc:
-        if created and folder.exists() and not any(folder.iterdir()):
-            folder.rmdir()
-        raise classify_remote_error(url, _stderr(exc)) from None
-    _ensure_identity(folder)
+            _run(["remote", "set-url", "origin", "--", url], cwd=folder)  # as typed
+        _check_out_safely(folder)
+        if config:
+            register_credentials(folder, url)  # clone --config drops the empty reset entry
+        _ensure_identity(folder)
+    except BaseException:
+        mine.run()
+        raise
+    if undo is not None:
+        undo.take(mine)
+
+
+HOSTILE_CONTENT_OPTIONS = ["-c", f"core.hooksPath={os.devnull}", "-c", "core.protectHFS=true",
+                           "-c", "core.protectNTFS=true", "-c", "submodule.recurse=false"]
+
+
+def _check_out_safely(folder: Path) -> None:
+    """Write a fresh clone's files (an empty remote has none yet)."""
+    git_dir = folder / ".git"
+    ensure_neutral_attributes(git_dir)
+    env = child_environment(noninteractive_env())
+    has_head = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD^{commit}"],
+                              cwd=folder, env=env, capture_output=True, check=False)
+    if has_head.returncode != 0:
+        return
+    done = subprocess.run(["git", *HOSTILE_CONTENT_OPTIONS, "read-tree", "-u", "--reset",
+                           "HEAD"], cwd=folder, env=env, capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise SetupError(f"folder {folder}: the remote's files were refused: "
+                         f"{one_line(done.stderr)}")
 
 
 def _upstream(folder: Path) -> tuple[str, str] | None:
@@ -142,9 +320,7 @@ def _upstream(folder: Path) -> tuple[str, str] | None:
     return (name, urls[0]) if urls else None
 
 
-def check_existing(folder: Path) -> str:
-    """Check `folder` is the top of a git work tree with a reachable remote; returns the URL."""
-    folder = folder.expanduser()
+def _work_tree(folder: Path) -> git.Repo:
     if not folder.is_dir():
         raise SetupError(f"folder {folder}: does not exist; choose an existing git work tree")
     try:
@@ -157,40 +333,51 @@ def check_existing(folder: Path) -> str:
     top = Path(repo.working_tree_dir or folder).resolve()
     if top != folder.resolve():
         raise SetupError(f"folder {folder}: is inside the work tree {top}; choose {top}")
+    return repo
+
+
+def check_existing(folder: Path) -> str:
+    """Check `folder` is the top of a git work tree with a reachable remote; returns the
+    URL. A work tree without a remote raises NoRemoteError (offer add_remote)."""
+    folder = folder.expanduser()
+    _work_tree(folder)
     upstream = _upstream(folder)
     if upstream is None:
-        raise SetupError(f"folder {folder}: has no remote; add one (git remote add origin URL "
-                         "&& git push -u origin HEAD)")
-    check_remote(upstream[1])
+        raise NoRemoteError(f"folder {folder}: a git repository without a remote; create a "
+                            "new remote for it (a path or user@host:path) and push")
+    _branches, config = _check_remote(upstream[1])
+    if config:
+        register_credentials(folder, upstream[1])
     _ensure_identity(folder)
     return upstream[1]
 
 
+def register_credentials(folder: Path, url: str) -> None:
+    """Make the repository at `folder` use our credential helper for `url` (an https
+    remote whose user name and token the keyring holds)."""
+    for key in dict(credentials.helper_config(url)):
+        with contextlib.suppress(git.GitCommandError):
+            _run(["config", "--local", "--unset-all", key], cwd=folder)
+    for key, value in credentials.helper_config(url):
+        _run(["config", "--local", "--add", key, value], cwd=folder)
+
+
 def _is_local(url: str) -> bool:
-    if url.startswith("file://"):
-        return True
-    if "://" in url:
-        return False
-    # scp-like user@host:path has a colon before any slash
-    colon, slash = url.find(":"), url.find("/")
-    return colon == -1 or (slash != -1 and slash < colon)
+    return parse_remote(url).transport is Transport.LOCAL
 
 
 def _local_path(url: str) -> Path:
-    return Path(url.removeprefix("file://")).expanduser()
+    return local_path(parse_remote(url))
 
 
-_SCP_RE = re.compile(r"^(?P<host>[^/:]+):(?P<path>.*)$")
-_SSH_RE = re.compile(r"^ssh://(?P<host>[^/]+?)(?::(?P<port>\d+))?(?P<path>/.*)$")
-
-
-def _create_bare(url: str) -> None:
+def _create_bare(url: str, undo: Undo) -> None:
     """Create an empty bare repository at a local path or over ssh."""
     if _is_local(url):
         path = _local_path(url)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise SetupError(f"remote {url}: already exists and is not empty; choose a new "
                              "path, or 'clone' to use it")
+        first_new = next((p for p in [*reversed(path.parents), path] if not p.exists()), None)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _run(["init", "--bare", "--quiet", "-b", DEFAULT_BRANCH, str(path)])
@@ -199,42 +386,48 @@ def _create_bare(url: str) -> None:
             why = _stderr(exc) if isinstance(exc, git.GitCommandError) else str(exc)
             raise SetupError(f"remote {url}: cannot create it ({first_line(why)}); "
                              "choose a writable path") from None
+        if first_new is not None:
+            undo.add(f"remove {first_new}", lambda: shutil.rmtree(first_new, ignore_errors=True))
+        else:
+            undo.add(f"empty {path}", lambda: _empty(path))
         return
-    m = _SSH_RE.match(url)
-    host, port, path = (m["host"], m["port"], m["path"]) if m else (None, None, None)
-    if m is None and "://" not in url:
-        s = _SCP_RE.match(url)
-        if s:
-            host, path = s["host"], s["path"]
-    if host is None or not path:
+    address = parse_remote(url)
+    host, port, path_text = address.host, address.port, address.path
+    if address.user:
+        host = f"{address.user}@{host}"
+    if address.transport is not Transport.SSH or host is None or not path_text:
         raise SetupError(f"remote {url}: cannot create a repository over this protocol; "
                          "create an empty repository on the server and use its URL")
     # An existing empty repository (e.g. made on a forge) is fine.
     try:
-        if check_remote(url) == []:
-            return
-        raise SetupError(f"remote {url}: already has branches; choose 'clone' to use it")
-    except SetupError as exc:
-        if "no git repository there" not in str(exc):
+        branches = check_remote(url)
+    except RemoteError as exc:
+        if exc.problem is not RemoteProblem.MISSING:
             raise
+    else:
+        if branches:
+            raise SetupError(f"remote {url}: already has branches; choose 'clone' to use it")
+        return
     base = os.environ.get("GIT_SSH_COMMAND") or "ssh"
     cmd = [*shlex.split(base), *shlex.split(SSH_OPTIONS)]
     if port:
-        cmd += ["-p", port]
-    quoted = shlex.quote(path)
+        cmd += ["-p", str(port)]
+    quoted = shlex.quote(path_text)
     remote_cmd = (f"test ! -e {quoted} || test -z \"$(ls -A {quoted})\" || "
                   f"{{ echo 'already exists and is not empty' >&2; exit 1; }}; "
                   f"git init --bare --quiet {quoted}")
-    for command in bare_remote_config_commands(str(path)):
+    for command in bare_remote_config_commands(path_text):
         remote_cmd += " && " + shlex.join(command)
     cmd += [host, remote_cmd]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=NETWORK_TIMEOUT,
                               env={**os.environ, **noninteractive_env()}, check=False)
     except subprocess.TimeoutExpired:
-        raise SetupError(f"remote {url}: unreachable (timed out); check the address") from None
+        raise RemoteError(RemoteProblem.UNREACHABLE, url, "timed out") from None
     if proc.returncode != 0:
-        raise classify_remote_error(url, proc.stderr or f"ssh exited {proc.returncode}")
+        raise remote_error(url, proc.stderr or f"ssh exited {proc.returncode}")
+    # Over ssh we never delete on the server: a failed first push leaves an empty
+    # repository there, which the next attempt accepts (see above).
 
 
 def _ensure_identity(folder: Path) -> None:
@@ -254,48 +447,30 @@ def _ensure_identity(folder: Path) -> None:
             cfg.set_value("user", "email", f"{user}@{host}")
 
 
-def _check_new_folder(folder: Path, remote: str) -> tuple[Path, str]:
-    """The checks shared by check_create and create_new; returns the cleaned inputs."""
+def _check_remote_text(folder: Path, remote: str) -> str:
     remote = remote.strip()
-    folder = folder.expanduser()
     if not remote:
         raise SetupError("remote: empty; enter a path such as ~/autosync.git or "
                          "user@host:autosync.git")
+    if _is_local(remote) and _local_path(remote).resolve().is_relative_to(folder.resolve()):
+        raise SetupError(f"remote {remote}: inside the synced folder; choose a path "
+                         "outside it")
+    return remote
+
+
+def _check_new_folder(folder: Path, remote: str) -> tuple[Path, str]:
+    """The checks shared by check_create and create_new; returns the cleaned inputs."""
+    folder = folder.expanduser()
     if folder.exists() and not folder.is_dir():
         raise SetupError(f"folder {folder}: is a file; choose a folder")
     if (folder / ".git").exists():
         raise SetupError(f"folder {folder}: already a git repository; choose 'use an existing "
-                         "git work tree'")
-    if _is_local(remote) and _local_path(remote).resolve().is_relative_to(folder.resolve()):
-        raise SetupError(f"remote {remote}: inside the synced folder; choose a path "
-                         "outside it")
-    return folder, remote
+                         "git work tree' (it offers a new remote when it has none)")
+    return folder, _check_remote_text(folder, remote)
 
 
-def create_new(folder: Path, remote: str) -> None:
-    """Make `folder` a new repository (committing what is in it), create an empty bare
-    repository at `remote` and push the first commit there."""
-    folder, remote = _check_new_folder(folder, remote)
-    _create_bare(remote)
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        _run(["init", "--quiet", "-b", DEFAULT_BRANCH], cwd=folder)
-        _ensure_identity(folder)
-        _run(["add", "--all"], cwd=folder)
-        _run(["commit", "--quiet", "--allow-empty", "-m", "autosync: first commit"], cwd=folder)
-        _run(["remote", "add", "origin", "--", remote], cwd=folder)
-    except git.GitCommandError as exc:
-        raise SetupError(f"folder {folder}: cannot create the repository "
-                         f"({first_line(_stderr(exc))})") from None
-    try:
-        _run(["push", "--quiet", "-u", "origin", DEFAULT_BRANCH], cwd=folder)
-    except git.GitCommandError as exc:
-        raise classify_remote_error(remote, _stderr(exc)) from None
-
-
-def check_create(folder: Path, remote: str) -> None:
-    """Everything create_new needs, checked without writing anything."""
-    folder, remote = _check_new_folder(folder, remote)
+def _check_new_remote(remote: str) -> None:
+    """A new bare remote can be made there (nothing written)."""
     if _is_local(remote):
         path = _local_path(remote)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -308,9 +483,106 @@ def check_create(folder: Path, remote: str) -> None:
         return
     try:
         branches = check_remote(remote)
-    except SetupError as exc:
-        if "no git repository there" in str(exc):
-            return  # reachable and we are let in; create_new makes it over ssh
+    except RemoteError as exc:
+        if exc.problem is RemoteProblem.MISSING:
+            return  # reachable and we are let in; it is made over ssh
         raise
     if branches:
         raise SetupError(f"remote {remote}: already has branches; choose 'clone' to use it")
+
+
+def check_create(folder: Path, remote: str) -> None:
+    """Everything create_new needs, checked without writing anything."""
+    folder, remote = _check_new_folder(folder, remote)
+    _check_new_remote(remote)
+
+
+def _first_push(folder: Path, remote: str, progress: ProgressCallback | None,
+                cancel: threading.Event | None, stall_timeout: float) -> None:
+    if parse_remote(remote).transport is Transport.HTTPS and _check_remote(remote)[1]:
+        register_credentials(folder, remote)
+    _run_long(["push", "--progress", "-u", "origin", f"HEAD:refs/heads/{DEFAULT_BRANCH}"],
+              remote, cwd=folder, progress=progress, cancel=cancel,
+              stall_timeout=stall_timeout)
+    _run(["branch", "--set-upstream-to", f"origin/{DEFAULT_BRANCH}"], cwd=folder)
+
+
+def create_new(folder: Path, remote: str, *, progress: ProgressCallback | None = None,
+               cancel: threading.Event | None = None, stall_timeout: float = STALL_TIMEOUT,
+               undo: Undo | None = None) -> None:
+    """Make `folder` a new repository (committing what is in it), create an empty bare
+    repository at `remote` and push the first commit there. On failure, what this made
+    (the folder if new, its .git, a new local bare remote) is removed; the files stay."""
+    folder, remote = _check_new_folder(folder, remote)
+    mine = Undo()
+    try:
+        _create_bare(remote, mine)
+        if not folder.exists():
+            mine.created_folder(folder)
+        else:
+            git_dir = folder / ".git"
+            mine.add(f"remove {git_dir}", lambda: shutil.rmtree(git_dir, ignore_errors=True))
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            _run(["init", "--quiet", "-b", DEFAULT_BRANCH], cwd=folder)
+            _ensure_identity(folder)
+            _run(["add", "--all"], cwd=folder)
+            _run(["commit", "--quiet", "--allow-empty", "-m", "autosync: first commit"],
+                 cwd=folder)
+            _run(["remote", "add", "origin", "--", remote], cwd=folder)
+        except git.GitCommandError as exc:
+            raise SetupError(f"folder {folder}: cannot create the repository "
+                             f"({first_line(_stderr(exc))})") from None
+        _first_push(folder, remote, progress, cancel, stall_timeout)
+    except BaseException:
+        mine.run()
+        raise
+    if undo is not None:
+        undo.take(mine)
+
+
+def check_add_remote(folder: Path, remote: str) -> None:
+    """Everything add_remote needs, checked without writing anything."""
+    folder = folder.expanduser()
+    repo = _work_tree(folder)
+    if _upstream(folder) is not None:
+        raise SetupError(f"folder {folder}: already has a remote; choose 'use the folder as "
+                         "it is'")
+    if repo.head.is_detached:
+        raise SetupError(f"folder {folder}: HEAD is detached; check out a branch "
+                         "(git switch main)")
+    _check_new_remote(_check_remote_text(folder, remote))
+
+
+def add_remote(folder: Path, remote: str, *, progress: ProgressCallback | None = None,
+               cancel: threading.Event | None = None, stall_timeout: float = STALL_TIMEOUT,
+               undo: Undo | None = None) -> None:
+    """Give an existing repository without a remote a new bare remote at `remote`, commit
+    what is pending, and push its history there (its branch becomes `main` upstream)."""
+    folder = folder.expanduser()
+    check_add_remote(folder, remote)
+    remote = remote.strip()
+    mine = Undo()
+    try:
+        _create_bare(remote, mine)
+        _ensure_identity(folder)
+        _run(["remote", "add", "origin", "--", remote], cwd=folder)
+        mine.add("remove the remote 'origin'", partial(_run, ["remote", "remove", "origin"],
+                                                        cwd=folder, allow_fail=True))
+        _run(["add", "--all"], cwd=folder)
+        staged = _run(["diff", "--cached", "--name-only", "-z"], cwd=folder)
+        has_head = bool(_run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=folder,
+                             allow_fail=True))
+        if staged or not has_head:
+            _run(["commit", "--quiet", "--allow-empty", "-m", "autosync: first commit"],
+                 cwd=folder)
+        _first_push(folder, remote, progress, cancel, stall_timeout)
+    except git.GitCommandError as exc:
+        mine.run()
+        raise SetupError(f"folder {folder}: cannot prepare the repository "
+                         f"({first_line(_stderr(exc))})") from None
+    except BaseException:
+        mine.run()
+        raise
+    if undo is not None:
+        undo.take(mine)

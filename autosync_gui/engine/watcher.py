@@ -1,33 +1,38 @@
-"""Recursive inotify watching of one folder with pyinotify, on the running asyncio loop.
+"""Recursive inotify watching of one folder, read on the running asyncio loop.
 
-The watcher only says *that* something changed (and where, for logs); git decides what
-is committed, so a missed or mangled event costs at most a rescan, never data."""
+The watcher only says *that* something changed (where, and whether a file was written,
+closed or removed: the quiet period needs that); git decides what is committed, so a missed
+or mangled event costs at most a rescan, never data.
+
+One watch per folder; the only state per folder is its path in one dict (watch
+descriptor -> path relative to the repository root). Threads: `add_watches` walks the tree
+in a worker thread before anything reads events; `attach` then hands everything to the
+event loop, which alone touches the watches from then on."""
 
 from __future__ import annotations
 
-import array
 import asyncio
-import fcntl
+import errno
 import logging
 import os
-import struct
-import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyinotify
-
+from autosync_gui.engine import inotify
 from autosync_gui.engine.ignore import is_temporary
+from autosync_gui.engine.quiet_period import Change
 
 log = logging.getLogger(__name__)
-logging.getLogger("pyinotify").setLevel(logging.CRITICAL)  # we report failures ourselves
 
-MASK = (pyinotify.IN_CREATE | pyinotify.IN_DELETE | pyinotify.IN_MODIFY
-        | pyinotify.IN_CLOSE_WRITE | pyinotify.IN_MOVED_FROM | pyinotify.IN_MOVED_TO
-        | pyinotify.IN_ATTRIB | pyinotify.IN_DELETE_SELF | pyinotify.IN_MOVE_SELF)
+# A repository's own data (git, Mercurial): never watched; a folder holding one inside the
+# tree is a nested repository.
+REPOSITORY_DIRS = frozenset({".git", ".hg"})
+MASK = (inotify.IN_CREATE | inotify.IN_DELETE | inotify.IN_MODIFY | inotify.IN_CLOSE_WRITE
+        | inotify.IN_MOVED_FROM | inotify.IN_MOVED_TO | inotify.IN_ATTRIB
+        | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF | inotify.IN_ONLYDIR
+        | inotify.IN_DONT_FOLLOW | inotify.IN_EXCL_UNLINK)
 # The system-wide setting, and the per-user-namespace one (Linux >= 5.11); the lower wins.
-_HEADER = struct.Struct("iIII")  # struct inotify_event without its name
 MAX_WATCHES_FILES = (Path("/proc/sys/fs/inotify/max_user_watches"),
                      Path("/proc/sys/user/max_inotify_watches"))
 
@@ -48,164 +53,216 @@ def watch_limit() -> int | None:
     return min(limits) if limits else None
 
 
-class _Notifier(pyinotify.AsyncioNotifier):
-    """pyinotify's asyncio notifier, but a failure while reading never kills the loop."""
-
-    def __init__(self, wm: pyinotify.WatchManager, loop: asyncio.AbstractEventLoop,
-                 handler: pyinotify.ProcessEvent, on_error: Callable[[str], None]) -> None:
-        self._on_error = on_error
-        super().__init__(wm, loop, default_proc_fun=handler)
-        # A blocking read of an empty inotify queue waits for the next event: never on the loop.
-        os.set_blocking(self._fd, False)
-
-    def read_events(self) -> None:
-        """pyinotify's reader, minus its cost per event (it formats every event for a debug
-        log) and its crash on file names that are not UTF-8 (kept as surrogates)."""
-        pending = array.array("i", [0])
-        fcntl.ioctl(self._fd, termios.FIONREAD, pending, True)
-        if pending[0] <= 0:
-            return  # drain() already took what woke the loop up
-        try:
-            data = os.read(self._fd, pending[0])
-        except BlockingIOError:
-            return
-        offset = 0
-        while offset + _HEADER.size <= len(data):
-            wd, mask, cookie, length = _HEADER.unpack_from(data, offset)
-            start = offset + _HEADER.size
-            event = pyinotify._RawEvent.__new__(pyinotify._RawEvent)
-            event._str = None
-            event.wd, event.mask, event.cookie = wd, mask, cookie
-            event.name = os.fsdecode(data[start:start + length].rstrip(b"\0"))
-            self._eventq.append(event)
-            offset = start + length
-
-    def handle_read(self, *args: object, **kwargs: object) -> None:
-        try:
-            self.read_events()
-            self.process_events()
-        except Exception as exc:
-            self._eventq.clear()
-            self._on_error(f"inotify read failed ({exc}); rescanning")
+def _kind(mask: int) -> Change:
+    """What a file event says about the file's content being written."""
+    if mask & (inotify.IN_CLOSE_WRITE | inotify.IN_MOVED_TO):
+        return Change.CLOSED
+    if mask & (inotify.IN_DELETE | inotify.IN_MOVED_FROM):
+        return Change.GONE
+    if mask & (inotify.IN_MODIFY | inotify.IN_CREATE):
+        return Change.WRITTEN
+    return Change.OTHER
 
 
 class TreeWatcher:
     """Watches `folder` (inside the work tree `root`) and reports repository-relative
     paths. `.git` folders and nested repositories are never watched."""
 
-    def __init__(self, folder: Path, root: Path, *, on_change: Callable[[str], None],
+    def __init__(self, folder: Path, root: Path, *, on_change: Callable[[str, Change], None],
                  on_rescan: Callable[[str], None], on_nested: Callable[[str], None],
                  on_limit: Callable[[int, int], None]) -> None:
+        self._root_prefix = str(root).rstrip("/") + "/"
         self._folder = str(folder)
-        self._root = str(root)
-        self._root_prefix = self._root.rstrip("/") + "/"
+        self._top = os.path.relpath(folder, root).replace(os.sep, "/")
+        self._top = "" if self._top == "." else self._top
         self._on_change = on_change
         self._on_rescan = on_rescan
         self._on_nested = on_nested
         self._on_limit = on_limit
-        self._wm = pyinotify.WatchManager()
-        self._notifier: _Notifier | None = None
+        self._inotify: inotify.Inotify | None = None
+        self._paths: dict[int, str] = {}  # wd -> folder path relative to the root
+        self._top_wd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._needed = 0  # watches a walk could not add (the kernel's limit)
         self._limit_reported = False
 
     # ------------------------------------------------------------------ lifecycle
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start reading events on `loop` (must be called on the loop's thread)."""
-        handler = _Handler(self)
-        self._loop = loop
-        self._notifier = _Notifier(self._wm, loop, handler, self._on_rescan)
-
     def add_watches(self) -> WatchReport:
-        """Watch the whole folder (blocking walk; run it in a worker thread)."""
-        result = self._wm.add_watch(self._folder, MASK, rec=True, auto_add=True,
-                                    exclude_filter=self._excluded)
-        failed = [p for p, wd in result.items() if wd < 0 and wd != -2 and os.path.isdir(p)]
-        watched = sum(1 for wd in result.values() if wd >= 0)
+        """Watch the whole folder: a blocking walk, for a worker thread, called once before
+        `attach` (nothing reads events meanwhile; the kernel queues them)."""
+        self._inotify = inotify.Inotify()
+        watched, failed = self._watch_tree(self._top)
+        self._top_wd = next((wd for wd, rel in self._paths.items() if rel == self._top), None)
         if failed:
-            self._report_limit(watched + len(failed))
-        return WatchReport(watched=watched, failed=len(failed))
+            self._needed = watched + failed
+        return WatchReport(watched=watched, failed=failed)
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start reading events on `loop` (on the loop's thread, after `add_watches`)."""
+        self._loop = loop
+        if self._inotify is None:
+            return
+        loop.add_reader(self._inotify.fd, self._read)
+        if self._needed:
+            self._report_limit(self._needed)
 
     def drain(self) -> None:
         """Process every event the kernel has queued so far (used right after our own
         git operations, so their echo is classified before we move on)."""
-        if self._notifier is not None and self._notifier.check_events(0):
-            self._notifier.handle_read()
+        if self._loop is not None:
+            self._read()
 
     def stop(self) -> None:
-        if self._notifier is not None:
-            self._notifier.stop()
-            self._notifier = None
+        if self._inotify is not None:
+            if self._loop is not None:
+                self._loop.remove_reader(self._inotify.fd)
+            self._inotify.close()
+            self._inotify = None
+        self._paths.clear()
 
     @property
     def watch_count(self) -> int:
-        return len(self._wm.watches)
+        return len(self._paths)
 
-    # ------------------------------------------------------------------ internals
-    def _rel(self, path: str) -> str | None:
-        """Repository-relative path (watch paths are built from the resolved root)."""
-        if not path.startswith(self._root_prefix):
-            return None
-        return path[len(self._root_prefix):]
+    # ------------------------------------------------------------------ walking
+    def _join(self, rel_dir: str, name: str) -> str:
+        return f"{rel_dir}/{name}" if rel_dir else name
 
-    def _excluded(self, path: str) -> bool:
-        rel = self._rel(path)
-        if rel is None:
-            return False
-        if ".git" in rel.split("/"):
-            return True
-        if os.path.lexists(os.path.join(path, ".git")):
-            self._on_nested(rel)
-            return True
-        return False
+    def _watch_tree(self, top: str) -> tuple[int, int]:
+        """Watch `top` (root-relative) and every folder below it that is not a .git or a
+        nested repository. Each folder is watched before it is listed, so a sub-folder
+        made meanwhile is either listed or reported by its parent's watch. Returns
+        (folders watched, folders the kernel's limit left unwatched)."""
+        assert self._inotify is not None
+        watched = failed = 0
+        stack = [top]
+        while stack:
+            rel = stack.pop()
+            absolute = self._root_prefix + rel
+            try:
+                wd = self._inotify.add_watch(absolute, MASK)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    continue  # vanished meanwhile, not a folder any more, no permission
+                failed += 1
+                wd = -1
+            try:
+                with os.scandir(absolute) as entries:
+                    names = [e.name for e in entries if e.is_dir(follow_symlinks=False)
+                             or e.name in REPOSITORY_DIRS]
+            except OSError:
+                names = []
+            own = [n for n in names if n in REPOSITORY_DIRS]
+            for name in own:
+                names.remove(name)
+            nested = bool(own) and rel != ""  # the root's own is the repository itself
+            if nested:
+                if wd >= 0:
+                    self._inotify.rm_watch(wd)
+                self._on_nested(rel)
+                continue
+            if wd >= 0:
+                watched += wd not in self._paths
+                self._paths[wd] = rel
+            stack.extend(f"{rel}/{name}" for name in names) if rel else stack.extend(names)
+        return watched, failed
+
+    def _forget_tree(self, rel: str) -> None:
+        """Stop watching `rel` and everything below it (moved out of the folder)."""
+        assert self._inotify is not None
+        prefix = rel + "/"
+        for wd, path in list(self._paths.items()):
+            if path == rel or path.startswith(prefix):
+                del self._paths[wd]
+                self._inotify.rm_watch(wd)
+
+    def _move_tree(self, old: str, new: str) -> None:
+        """A watched folder moved within the tree: its watches stay, their paths change."""
+        prefix = old + "/"
+        for wd, path in self._paths.items():
+            if path == old:
+                self._paths[wd] = new
+            elif path.startswith(prefix):
+                self._paths[wd] = new + path[len(old):]
 
     def _report_limit(self, needed: int) -> None:
-        """Called from the loop or from the worker thread that adds watches."""
-        if not self._limit_reported and self._loop is not None:
+        if not self._limit_reported:
             self._limit_reported = True
-            self._loop.call_soon_threadsafe(self._on_limit, needed, watch_limit() or 0)
+            self._on_limit(needed, watch_limit() or 0)
 
-    def _event(self, event: pyinotify.Event) -> None:
-        path: str = event.pathname
-        if path.endswith("-unknown-path"):
-            self._on_rescan("a watched folder moved out of sight; rescanning")
+    # ------------------------------------------------------------------ events
+    def _read(self) -> None:
+        if self._inotify is None:
             return
-        if event.mask & pyinotify.IN_IGNORED:
+        try:
+            events = self._inotify.read()
+        except OSError as exc:
+            self._on_rescan(f"inotify read failed ({exc}); rescanning")
             return
-        if event.mask & (pyinotify.IN_DELETE_SELF | pyinotify.IN_MOVE_SELF) \
-                and path == self._folder:
-            self._on_rescan(f"{self._folder} itself was moved or deleted")
-            return
-        rel = self._rel(path)
-        if rel is None:
-            return
-        parts = rel.split("/")
-        if ".git" in parts:
-            index = parts.index(".git")
-            if index > 0 and event.mask & pyinotify.IN_CREATE:
-                self._on_nested("/".join(parts[:index]))
-                self._on_change(rel)
-            return
-        if is_temporary(parts[-1]) and not event.mask & pyinotify.IN_MOVED_FROM:
-            return
-        # A folder moved within the tree keeps its watch, which pyinotify renames only on
-        # the later IN_MOVE_SELF: no watch at the new path yet is not the kernel's limit.
-        if event.dir and event.mask & (pyinotify.IN_CREATE | pyinotify.IN_MOVED_TO) \
-                and not getattr(event, "src_pathname", None) \
-                and self._wm.get_wd(path) is None and not self._excluded(path) \
-                and os.path.isdir(path):
-            self._report_limit(len(self._wm.watches) + 1)
-        self._on_change(rel)
+        moved_to = {e.cookie for e in events if e.mask & inotify.IN_MOVED_TO and e.cookie}
+        moved_from: dict[int, str] = {}
+        for event in events:
+            try:
+                self._event(event, moved_to, moved_from)
+            except Exception as exc:  # never let one odd event kill the loop's reader
+                log.exception("inotify event %s", event)
+                self._on_rescan(f"inotify event not understood ({exc}); rescanning")
+        for rel in moved_from.values():  # moved away with no partner in this read
+            self._forget_tree(rel)
 
+    def _event(self, event: inotify.Event, moved_to: set[int],
+               moved_from: dict[int, str]) -> None:
+        mask = event.mask
+        if mask & inotify.IN_Q_OVERFLOW:
+            self._on_rescan("inotify event queue overflowed; rescanning")
+            return
+        base = self._paths.get(event.wd)
+        if base is None:
+            return  # a watch already dropped (its folder moved away or deleted)
+        if mask & inotify.IN_IGNORED:
+            del self._paths[event.wd]
+            return
+        if mask & (inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF | inotify.IN_UNMOUNT):
+            if event.wd == self._top_wd:
+                self._on_rescan(f"{self._folder} itself was moved or deleted")
+            return
+        name = event.name
+        if not name:
+            return
+        rel = f"{base}/{name}" if base else name
+        if name in REPOSITORY_DIRS:
+            if base and mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
+                self._on_nested(base)  # `git init` or a clone finishing inside the tree
+                self._on_change(rel, Change.OTHER)
+            return
+        is_dir = bool(mask & inotify.IN_ISDIR)
+        if not is_dir and is_temporary(name) and not mask & inotify.IN_MOVED_FROM:
+            return
+        if not is_dir:
+            self._on_change(rel, _kind(mask))
+            return
+        kind = Change.OTHER
+        if mask & inotify.IN_MOVED_FROM:
+            if event.cookie in moved_to:
+                moved_from[event.cookie] = rel  # the IN_MOVED_TO that follows moves it
+            else:
+                self._forget_tree(rel)
+        elif mask & inotify.IN_MOVED_TO and event.cookie in moved_from:
+            self._move_tree(moved_from.pop(event.cookie), rel)
+        elif mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
+            kind = self._watch_new_folder(rel)
+        self._on_change(rel, kind)
 
-class _Handler(pyinotify.ProcessEvent):
-    def my_init(self, watcher: TreeWatcher) -> None:  # pyinotify's init hook
-        self._watcher = watcher
-
-    def __init__(self, watcher: TreeWatcher) -> None:
-        super().__init__(watcher=watcher)
-
-    def process_default(self, event: pyinotify.Event) -> None:
-        self._watcher._event(event)
-
-    def process_IN_Q_OVERFLOW(self, event: pyinotify.Event) -> None:
-        self._watcher._on_rescan("inotify event queue overflowed; rescanning")
+    def _watch_new_folder(self, rel: str) -> Change:
+        """A folder made in (or moved into) the tree: watch it and what is inside. Files
+        in it were made before its watch, so nothing says whether they are complete."""
+        before = len(self._paths)
+        watched, failed = self._watch_tree(rel)
+        if failed:
+            self._report_limit(before + watched + failed)
+        try:
+            with os.scandir(self._root_prefix + rel) as entries:
+                empty = next(entries, None) is None
+        except OSError:
+            empty = True
+        return Change.OTHER if empty else Change.UNKNOWN

@@ -209,6 +209,14 @@ class WorkTree:
         with self._aside_dir(aside) as fd:
             return self._blob_ids_at(fd, aside.name, hex_len, self.lfs if lfs is None else lfs)
 
+    def aside_lstat(self, aside: Aside) -> os.stat_result | None:
+        """The entry moved aside (a link itself, not what it points to); None if gone."""
+        try:
+            with self._aside_dir(aside) as fd:
+                return os.stat(aside.name, dir_fd=fd, follow_symlinks=False)
+        except (OSError, UnsafePath):
+            return None
+
     def aside_exists(self, aside: Aside) -> bool:
         try:
             with self._aside_dir(aside) as fd:
@@ -334,6 +342,36 @@ class WorkTree:
                 raise
             finally:
                 os.close(fd)
+
+    def place_new(self, rel: str, source: Path) -> bool:
+        """Give the finished file `source` (in the scratch folder) the name rel, never
+        replacing anything; False when rel is taken (a save landed there first). On
+        another file system the content is copied to an exclusive new file beside rel
+        first."""
+        with self.parent(rel, create=True) as (dir_fd, name):
+            if self.same_fs:
+                try:
+                    os.link(source, name, dst_dir_fd=dir_fd, follow_symlinks=False)
+                    return True
+                except FileExistsError:
+                    return False
+                except OSError as exc:
+                    if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP):
+                        raise
+            part = f".autosync-{secrets.token_hex(16)}.part"
+            fd = os.open(part, _NEW_FLAGS, os.stat(source).st_mode & 0o777, dir_fd=dir_fd)
+            try:
+                with open(source, "rb") as src:
+                    while chunk := src.read(CHUNK):
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(fd, view):]
+                placed = self._link_no_replace(dir_fd, part, dir_fd, name)
+            finally:
+                os.close(fd)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(part, dir_fd=dir_fd)
+            return placed
 
     def symlink(self, rel: str, target: str) -> bool:
         """A symbolic link at rel (never replacing); False when rel is taken."""

@@ -1,6 +1,6 @@
 """The XMPP connection: one per account, shared by every folder.
 
-Routing (measured on Prosody 0.12, see FIELD-NOTES): a message to the own bare JID reaches
+Routing (measured on Prosody 0.12): a message to the own bare JID reaches
 only the highest-priority resource, and a headline to it reaches none. So every autosync
 instance logs in with a recognisable resource (``autosync-<host>-<random>``) and a negative
 priority, learns the full JIDs of the other instances (own account, and `trusted` accounts
@@ -43,9 +43,9 @@ from autosync_gui.notify.payload import (
     PayloadError,
     PushNotice,
     from_element,
-    sanitize_host,
     to_element,
 )
+from autosync_gui.text import one_line, safe_host
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class NotifyListener(Protocol):
 
 def resource_for(hostname: str) -> str:
     """`autosync-<host>-<random>`: recognisable by peers, unique per process."""
-    return f"{RESOURCE_PREFIX}{sanitize_host(hostname)[:40]}-{_random.token_hex(4)}"
+    return f"{RESOURCE_PREFIX}{safe_host(hostname)[:40]}-{_random.token_hex(4)}"
 
 
 def where(settings: XmppSettings) -> str:
@@ -182,13 +182,13 @@ class _Stream(slixmpp.ClientXMPP):
 
     def _on_connection_failed(self, error: object) -> None:
         if isinstance(error, ssl.SSLError):
-            self.tls_error = f"TLS with {where(self.settings)} failed: {_one_line(error)}"
+            self.tls_error = f"TLS with {where(self.settings)} failed: {one_line(error)}"
         else:
-            self.last_error = _one_line(error)
+            self.last_error = one_line(error)
 
     def _on_invalid_chain(self, error: object) -> None:
         self.tls_error = (f"the TLS certificate of {where(self.settings)} is not trusted "
-                          f"({_one_line(error)}); set xmpp.ca_file if it is your own CA")
+                          f"({one_line(error)}); set xmpp.ca_file if it is your own CA")
         self.abort()
 
     def _on_failed_auth(self, _event: object) -> None:
@@ -203,7 +203,7 @@ class NotifyClient:
                  connect_timeout: float = 20.0, keepalive: float = 60.0,
                  ping_timeout: float = 20.0) -> None:
         self.settings = settings
-        self.hostname = sanitize_host(hostname)
+        self.hostname = safe_host(hostname)
         self.listener = listener
         self.backoff = backoff or Backoff()
         self.connect_timeout = connect_timeout
@@ -227,9 +227,6 @@ class NotifyClient:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Start connecting in the background (must be called inside the running loop)."""
-        slix = logging.getLogger("slixmpp")
-        if slix.level == logging.NOTSET and not logging.getLogger().isEnabledFor(logging.DEBUG):
-            slix.setLevel(logging.WARNING)  # its info lines ("JID set to ...") are noise
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._supervise(),
                                                                  name="xmpp-supervisor")
@@ -380,7 +377,7 @@ class NotifyClient:
 
         def on_disconnected(reason: object) -> None:
             if not ended.done():
-                ended.set_result(_one_line(reason) if reason else "closed")
+                ended.set_result(one_line(reason) if reason else "closed")
 
         stream.add_event_handler("disconnected", on_disconnected)
         if not stream.is_connected() and not ended.done():
@@ -401,7 +398,7 @@ class NotifyClient:
 
     async def _ping(self, stream: _Stream) -> bool:
         try:
-            await stream.plugin["xep_0199"].ping(stream.boundjid.host,
+            await stream.plugin["xep_0199"].ping(slixmpp.JID(stream.boundjid.host),
                                                  timeout=self.ping_timeout)
         except IqTimeout:
             return False
@@ -513,7 +510,7 @@ async def attempt(stream: _Stream, settings: XmppSettings, timeout: float,
 
     def on_disconnected(reason: object) -> None:
         if not closed.done():
-            closed.set_result(_one_line(reason) if reason else "closed")
+            closed.set_result(one_line(reason) if reason else "closed")
 
     stream.add_event_handler("session_start", on_session)
     stream.add_event_handler("disconnected", on_disconnected)
@@ -535,7 +532,8 @@ async def attempt(stream: _Stream, settings: XmppSettings, timeout: float,
                 return Outcome.TLS_REFUSED, stream.tls_error
             return Outcome.UNREACHABLE, (f"cannot reach {where(settings)}: "
                                          f"{stream.last_error or 'connection failed'}")
-        done, _ = await asyncio.wait({session, closed}, timeout=max(0.1, deadline - loop.time()),
+        either: set[asyncio.Future[Any]] = {session, closed}
+        done, _ = await asyncio.wait(either, timeout=max(0.1, deadline - loop.time()),
                                      return_when=asyncio.FIRST_COMPLETED)
         if session in done:
             return Outcome.SESSION, ""
@@ -582,8 +580,3 @@ def _address(settings: XmppSettings) -> tuple[str | None, int | None]:
     if settings.port:
         return settings.jid.partition("@")[2], settings.port
     return None, None
-
-
-def _one_line(value: object) -> str:
-    text = str(value).strip().splitlines()
-    return text[0] if text else type(value).__name__

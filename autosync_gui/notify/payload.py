@@ -100,9 +100,3 @@ def from_element(element: ET.Element) -> PushNotice:
         raise PayloadError("push element must be empty")
     return PushNotice(identity=element.attrib["repo"], commit=element.attrib["commit"],
                       host=element.attrib["host"])
-
-
-def sanitize_host(host: str) -> str:
-    """Make a local host name fit the payload's rules (odd characters become '-')."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", host)[:MAX_HOST].lstrip("._-")
-    return cleaned or "host"

@@ -154,8 +154,10 @@ async def start_notification_service(engine: Engine, settings: XmppSettings, *,
             password = await asyncio.to_thread(get_xmpp_password, settings.jid,
                                                settings.legacy_password)
         except SecretError as exc:
-            # One line: the channel report (the headless log and the tray show it).
-            engine.hub.channel_changed(CHANNEL, ChannelState.AUTH_FAILED,
+            # One line: the channel report (the headless log and the tray show it). No
+            # password, or a keyring that cannot be read, is not a failed login: the
+            # server was never asked.
+            engine.hub.channel_changed(CHANNEL, ChannelState.ERROR,
                                        f"{exc}; XMPP disabled, polling only")
             return DisabledService()
     service = NotificationService(engine, settings, password, backoff=backoff)

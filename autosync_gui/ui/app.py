@@ -11,7 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import qasync
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -26,10 +26,12 @@ from autosync_gui.control.server import ControlServer
 from autosync_gui.control.service import ControlService
 from autosync_gui.engine.engine import Engine
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
+from autosync_gui.engine.folder import FolderSync
+from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.ui.adapter import EngineSignals
 from autosync_gui.ui.common import local_time, spawn
-from autosync_gui.ui.conflicts import ConflictDialog
+from autosync_gui.ui.conflict_dialog import ConflictDialog
 from autosync_gui.ui.history import HistoryDialog
 from autosync_gui.ui.icons import app_icon
 from autosync_gui.ui.logsetup import install_excepthook, setup_logging
@@ -37,6 +39,9 @@ from autosync_gui.ui.notifications import Notifier
 from autosync_gui.ui.settings_dialog import SettingsDialog
 from autosync_gui.ui.tray import Actions, TrayUi
 from autosync_gui.ui.wizard import SetupWizard
+
+if TYPE_CHECKING:  # imported where used: XMPP is optional in a build
+    from autosync_gui.notify.service import DisabledService, NotificationService
 
 log = logging.getLogger("autosync.ui")
 
@@ -64,7 +69,7 @@ class TrayApp(QObject):
         self.config_error: str | None = None
         self.engine: Engine | None = None
         self.signals = EngineSignals(self)
-        self.xmpp_service: Any = None
+        self.xmpp_service: NotificationService | DisabledService | None = None
         self.instance = instance  # the lock that makes us the instance of our configuration
         self.control: ControlServer | None = None
         self.folder_errors: dict[Path, str] = {}
@@ -88,7 +93,7 @@ class TrayApp(QObject):
         self.signals.channelChanged.connect(self._on_channel)
 
     # ------------------------------------------------------------------ lifecycle
-    def folders(self) -> list[Any]:
+    def folders(self) -> list[FolderSync]:
         return self.engine.folders if self.engine is not None else []
 
     async def start(self) -> None:
@@ -106,10 +111,12 @@ class TrayApp(QObject):
         self.notifier.set_level(self.settings.ui.notifications)
         self.engine = Engine(replace(self.settings, folders=()), hostname=self.hostname)
         self.engine.subscribe(self.signals)
+        self.engine.subscribe(HeadlessLog())  # the log file: one line per activity
         await self._start_control(self.engine)
         await self.engine.start()
         for folder in self.settings.folders:
             await self._add_to_engine(folder)
+        self.engine.watch_config(self.config_path, self._on_config_reloaded)
         self.tray.rebuild()
         self.tray.show()
         await self._start_xmpp()
@@ -142,7 +149,7 @@ class TrayApp(QObject):
         if self.instance is not None:
             self.instance.release()
 
-    async def _add_to_engine(self, folder: FolderSettings) -> Any:
+    async def _add_to_engine(self, folder: FolderSettings) -> FolderSync | None:
         assert self.engine is not None
         try:
             added = await self.engine.add_folder(folder)
@@ -211,6 +218,11 @@ class TrayApp(QObject):
         await self.shutdown()
         return 0
 
+    def _on_config_reloaded(self, settings: Settings) -> None:
+        """The file changed (e.g. `autosync add`): keep our copy's folders current; the
+        engine starts and stops them, and the menu follows (see _on_activity)."""
+        self.settings = replace(self.settings, folders=settings.folders)
+
     # ------------------------------------------------------------------ engine events
     def _on_state(self, path: Path, state: FolderState, _detail: str) -> None:
         self.tray.refresh()
@@ -218,6 +230,8 @@ class TrayApp(QObject):
             self.conflict_dialog.refresh()
 
     def _on_activity(self, event: Activity) -> None:
+        if {Path(f.path) for f in self.folders()} != set(self.tray.folder_menus):
+            self.tray.rebuild()  # a folder came or went (configuration changed)
         self.tray.add_activity(event)
         self.notifier.activity(event)
         if event.kind == ActivityKind.CONFLICT:
@@ -342,7 +356,11 @@ class TrayApp(QObject):
         return self.settings_dialog
 
     def _on_settings_saved(self, settings: Settings) -> None:
-        xmpp_changed = settings.xmpp != self.settings.xmpp
+        dialog = self.settings_dialog
+        # A new password alone leaves the settings equal: log in again all the same (a
+        # failed login is never retried by itself).
+        xmpp_changed = settings.xmpp != self.settings.xmpp or \
+            (dialog is not None and dialog.password_stored)
         self.settings = settings
         self.notifier.set_level(settings.ui.notifications)
         self.tray.rebuild()

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 from autosync_gui.config import default_config_path
+from autosync_gui.xdg import config_home
 
 
 def autostart_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "autostart" / "autosync.desktop"
+    return config_home() / "autostart" / "autosync.desktop"
 
 
 def launch_command(config: Path | None = None) -> list[str]:

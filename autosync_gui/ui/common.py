@@ -29,10 +29,9 @@ def spawn(coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Ta
 
     def done(t: asyncio.Task[Any]) -> None:
         _tasks.discard(t)
-        if not t.cancelled() and t.exception() is not None:
-            exc = t.exception()
-            log.error("task %s failed", t.get_name(), exc_info=(type(exc), exc,
-                                                                 exc.__traceback__))
+        exc = None if t.cancelled() else t.exception()
+        if exc is not None:
+            log.error("task %s failed", t.get_name(), exc_info=exc)
 
     task.add_done_callback(done)
     return task

@@ -42,6 +42,7 @@ from PyQt6.QtWidgets import (
 
 from autosync_gui.engine.repository import CommitInfo, RepositoryError
 from autosync_gui.ui.common import ErrorLabel, local_time, open_path, repo_root, spawn
+from autosync_gui.ui.folder_view import FolderHistory
 from autosync_gui.ui.icons import app_icon
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class HistoryModel(QAbstractTableModel):
     pageLoaded = pyqtSignal(int)  # rows added (0 at the end of history)
     loadFailed = pyqtSignal(str)
 
-    def __init__(self, folder: Any, page_size: int = PAGE_SIZE,
+    def __init__(self, folder: FolderHistory, page_size: int = PAGE_SIZE,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.folder = folder
@@ -158,7 +159,7 @@ class HistoryDialog(QDialog):
     restored = pyqtSignal(str, str)  # commit, path
     previewShown = pyqtSignal(str, str)  # commit, path
 
-    def __init__(self, folder: Any, page_size: int = PAGE_SIZE,
+    def __init__(self, folder: FolderHistory, page_size: int = PAGE_SIZE,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.folder = folder
@@ -181,15 +182,17 @@ class HistoryDialog(QDialog):
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
+        rows, header, selection = (self.table.verticalHeader(), self.table.horizontalHeader(),
+                                   self.table.selectionModel())
+        assert rows is not None and header is not None and selection is not None  # set above
+        rows.hide()
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
-        self.table.selectionModel().currentRowChanged.connect(self._commit_selected)
+        selection.currentRowChanged.connect(self._commit_selected)
 
         self.files = QListWidget()
         self.files.setObjectName("history_files")

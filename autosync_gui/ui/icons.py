@@ -21,6 +21,7 @@ class TrayState(StrEnum):
     OFFLINE = "offline"
     CONFLICT = "conflict"
     ERROR = "error"
+    SETUP = "setup"  # no folder configured yet
 
 
 _FOLDER_TO_TRAY = {
@@ -40,7 +41,9 @@ _PRIORITY = [TrayState.ERROR, TrayState.CONFLICT, TrayState.OFFLINE, TrayState.S
 
 def tray_state(states: list[FolderState], channel: ChannelState | None = None) -> TrayState:
     """The worst folder state wins; all paused shows paused; a channel that needs the
-    user (bad password, TLS refused) shows error."""
+    user (bad password, TLS refused) shows error; no folder at all shows set-up."""
+    if not states:
+        return TrayState.SETUP
     looks = {_FOLDER_TO_TRAY.get(FolderState(s), TrayState.ERROR) for s in states}
     if channel in (ChannelState.AUTH_FAILED, ChannelState.ERROR):
         looks.add(TrayState.ERROR)

@@ -5,15 +5,17 @@ wrong; rotation keeps a long-running session from filling the disk."""
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
 
+from autosync_gui.log_levels import set_library_levels
 from autosync_gui.log_safety import install, private_file_handler_opener
+from autosync_gui.xdg import state_home
 
 log = logging.getLogger("autosync")
 
@@ -22,8 +24,7 @@ LOG_BACKUPS = 5
 
 
 def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "autosync"
+    return state_home() / "autosync"
 
 
 def log_path() -> Path:
@@ -33,10 +34,12 @@ def log_path() -> Path:
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating log file readable by its owner only (0600)."""
 
-    def _open(self) -> TextIO:
-        return open(self.baseFilename, self.mode, encoding=self.encoding,
-                    errors=self.errors,
-                    opener=lambda path, _flags: private_file_handler_opener(path))
+    def _open(self) -> io.TextIOWrapper:
+        stream = open(self.baseFilename, self.mode, encoding=self.encoding,
+                      errors=self.errors,
+                      opener=lambda path, _flags: private_file_handler_opener(path))
+        assert isinstance(stream, io.TextIOWrapper)  # text mode (the handler's "a")
+        return stream
 
 
 def setup_logging(verbose: bool = False) -> Path:
@@ -47,6 +50,7 @@ def setup_logging(verbose: bool = False) -> Path:
     os.chmod(path.parent, 0o700)
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    set_library_levels(verbose)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in list(root.handlers):
         if getattr(handler, "_autosync", False):

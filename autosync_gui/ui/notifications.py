@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from PyQt6.QtCore import QMetaType, QObject, QTimer, QVariant, pyqtSignal
 from PyQt6.QtDBus import (
@@ -37,9 +38,14 @@ class Message:
     urgent: bool
 
 
+def _type_id(type_: QMetaType.Type) -> int:
+    """The numeric id of a meta type (an int at run time; PyQt6's stubs do not say so)."""
+    return cast(int, type_.value)
+
+
 def _typed(value: object, type_: QMetaType.Type) -> QVariant:
     variant = QVariant(value)
-    variant.convert(QMetaType(type_.value))
+    variant.convert(QMetaType(_type_id(type_)))
     return variant
 
 
@@ -137,7 +143,7 @@ class Notifier(QObject):
         msg = QDBusMessage.createMethodCall(SERVICE, PATH, INTERFACE, "Notify")
         msg.setArguments(["autosync", _typed(0, QMetaType.Type.UInt), "autosync",
                           message.summary, message.body,
-                          QDBusArgument([], QMetaType.Type.QStringList.value), hints, -1])
+                          QDBusArgument([], _type_id(QMetaType.Type.QStringList)), hints, -1])
         call = bus.asyncCall(msg)
         watcher = QDBusPendingCallWatcher(call, self)
         self._watchers.add(watcher)

@@ -70,6 +70,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self._task: asyncio.Task[None] | None = None
+        self.password_stored = False  # the app logs in again with a new password
+        self.xmpp.phase.connect(self.message.info)
 
     def _xmpp_changed(self) -> bool:
         current = self.settings.xmpp
@@ -95,6 +97,7 @@ class SettingsDialog(QDialog):
                 else:
                     await self.xmpp.validate()
                     await self.xmpp.store_password()
+                    self.password_stored = True
                     new = replace(new, xmpp=self.xmpp.settings())
             elif self.xmpp.is_empty():
                 new = replace(new, xmpp=None)
@@ -107,6 +110,7 @@ class SettingsDialog(QDialog):
         finally:
             self.buttons.setEnabled(True)
         self.settings = new
+        self.message.clear_message()
         self.saved.emit(new)
         self.accept()
         return True

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCursor
@@ -25,10 +25,13 @@ from PyQt6.QtWidgets import (
 
 from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, FolderState
 from autosync_gui.ui import autostart
+from autosync_gui.ui.about import AboutBox
 from autosync_gui.ui.common import local_time, open_path, repo_root
+from autosync_gui.ui.folder_view import FolderStatus
 from autosync_gui.ui.icons import TrayState, app_icon, state_icon, tray_state
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RECENT = 10
 STATE_WORDS = {
@@ -42,6 +45,12 @@ STATE_WORDS = {
     FolderState.CONFLICT: "conflict",
     FolderState.ERROR: "error",
 }
+
+
+def _added(added: T | None) -> T:
+    """QMenu.addAction/addMenu always return what they added; PyQt6's stubs say Optional."""
+    assert added is not None
+    return added
 
 
 @dataclass(frozen=True)
@@ -69,11 +78,12 @@ PAUSE_CHOICES: tuple[tuple[str, str, Callable[[], datetime | None]], ...] = (
 class Actions:
     """What the menu asks the application to do (kept apart so tests call the same)."""
 
-    def __init__(self, *, sync_now: Callable[[Path], None], toggle_pause: Callable[[Path], None],
-                 history: Callable[[Path], None], conflicts: Callable[[], None],
-                 add_folder: Callable[[], None], settings: Callable[[], None],
-                 quit: Callable[[], None],
-                 pause_until: Callable[[Path, datetime | None], None] | None = None) -> None:
+    def __init__(self, *, sync_now: Callable[[Path], object],
+                 toggle_pause: Callable[[Path], object], history: Callable[[Path], object],
+                 conflicts: Callable[[], object], add_folder: Callable[[], object],
+                 settings: Callable[[], object], quit: Callable[[], object],
+                 pause_until: Callable[[Path, datetime | None], object] | None = None) -> None:
+        """Each is called for its effect; what it returns (a dialog, say) is ignored."""
         self.sync_now = sync_now
         self.toggle_pause = toggle_pause
         self.pause_until = pause_until
@@ -91,7 +101,7 @@ class TrayUi(QObject):
     menuRebuilt = pyqtSignal()
     presented = pyqtSignal()  # another launch asked us to show ourselves
 
-    def __init__(self, folders: Callable[[], list[Any]], actions: Actions,
+    def __init__(self, folders: Callable[[], Sequence[FolderStatus]], actions: Actions,
                  config_path: Path | None, *, tray_retries: int = 5,
                  tray_retry_ms: int = 2000, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -114,10 +124,16 @@ class TrayUi(QObject):
         self.autostart_action.toggled.connect(self._on_autostart)
         self.conflicts_action = QAction("Conflicts…", self)
         self.conflicts_action.triggered.connect(lambda: self._actions.conflicts())
+        self.setup_action = QAction("Set up a folder…", self)
+        self.setup_action.setObjectName("setup_folder")
+        self.setup_action.triggered.connect(lambda: self._actions.add_folder())
         self.add_action = QAction("Add folder…", self)
         self.add_action.triggered.connect(lambda: self._actions.add_folder())
         self.settings_action = QAction("Settings…", self)
         self.settings_action.triggered.connect(lambda: self._actions.settings())
+        self.about_action = QAction("About autosync", self)
+        self.about_action.triggered.connect(self.show_about)
+        self.about_box: AboutBox | None = None
         self.quit_action = QAction("Quit", self)
         self.quit_action.triggered.connect(lambda: self._actions.quit())
         self.status_window: StatusWindow | None = None
@@ -190,11 +206,10 @@ class TrayUi(QObject):
         self.folder_menus.clear()
         folders = self._folders()
         if not folders:
-            none = self.menu.addAction("No folder synced yet")
-            none.setEnabled(False)
+            self.menu.addAction(self.setup_action)
         for folder in folders:
             path = Path(folder.path)
-            sub = self.menu.addMenu(path.name)
+            sub = _added(self.menu.addMenu(path.name))
             self.folder_menus[path] = sub
             for key, text, slot in (
                 ("sync", "Sync now", lambda _c=False, p=path: self._actions.sync_now(p)),
@@ -202,7 +217,7 @@ class TrayUi(QObject):
                 ("open", "Open folder", lambda _c=False, p=path: open_path(p)),
                 ("history", "History…", lambda _c=False, p=path: self._actions.history(p)),
             ):
-                action = sub.addAction(text)
+                action = _added(sub.addAction(text))
                 action.setObjectName(f"{key}:{path}")
                 action.triggered.connect(slot)
                 self.folder_actions[(path, key)] = action
@@ -220,6 +235,7 @@ class TrayUi(QObject):
         self.autostart_action.blockSignals(False)
         self.menu.addAction(self.autostart_action)
         self.menu.addSeparator()
+        self.menu.addAction(self.about_action)
         self.menu.addAction(self.quit_action)
         self._rebuild_recent()
         self.refresh()
@@ -244,10 +260,9 @@ class TrayUi(QObject):
     def _rebuild_recent(self) -> None:
         self.recent_menu.clear()
         if not self.recent:
-            empty = self.recent_menu.addAction("Nothing yet")
-            empty.setEnabled(False)
+            _added(self.recent_menu.addAction("Nothing yet")).setEnabled(False)
         for item in reversed(self.recent):
-            action = self.recent_menu.addAction(item.text)
+            action = _added(self.recent_menu.addAction(item.text))
             action.setToolTip(str(item.path))
             action.triggered.connect(lambda _c=False, p=item.path: self.open_recent(p))
 
@@ -257,6 +272,12 @@ class TrayUi(QObject):
         while not target.exists() and target.parent != target:
             target = target.parent
         open_path(target)
+
+    def show_about(self) -> None:
+        if self.about_box is None:
+            self.about_box = AboutBox()
+        self.about_box.open()
+        self.about_box.raise_()
 
     def _on_autostart(self, on: bool) -> None:
         try:
@@ -302,11 +323,11 @@ class TrayUi(QObject):
             sub.setTitle(f"{path.name} — {words}")
             sub.setIcon(state_icon(tray_state([state])))
             pause = self.folder_actions[(path, "pause")]
-            pause.setText("Resume" if getattr(folder, "paused", False) else "Pause")
+            pause.setText("Resume" if folder.paused else "Pause")
         if self.status_window is not None:
             self.status_window.refresh()
 
-    def folder_line(self, folder: Any) -> str:
+    def folder_line(self, folder: FolderStatus) -> str:
         state = FolderState(folder.state)
         words = STATE_WORDS.get(state, str(state))
         detail = f" ({folder.detail})" if folder.detail else ""
@@ -317,7 +338,7 @@ class TrayUi(QObject):
         lines = [f"autosync — {self.state.value}"]
         folders = self._folders()
         if not folders:
-            lines.append("no folder synced yet")
+            lines.append("no folder set up yet: choose “Set up a folder…” in this menu")
         lines.extend(self.folder_line(f) for f in folders)
         if self.channel is not None and self.channel[0] != ChannelState.CONNECTED:
             state, detail = self.channel

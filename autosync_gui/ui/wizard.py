@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from dataclasses import replace
 from enum import IntEnum
+from functools import partial
 from pathlib import Path
 
-from PyQt6.QtCore import pyqtSignal
+from PyQt6 import sip
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -23,6 +26,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -31,11 +35,15 @@ from PyQt6.QtWidgets import (
     QWizardPage,
 )
 
+from autosync_gui import credentials
 from autosync_gui.config import FolderSettings, Settings, save_config, with_folder
 from autosync_gui.engine import setup
+from autosync_gui.engine.progress_run import Progress
+from autosync_gui.engine.remote import RemoteError
 from autosync_gui.ui import autostart
 from autosync_gui.ui.common import ErrorLabel, spawn
 from autosync_gui.ui.icons import app_icon
+from autosync_gui.ui.remote_access import RemoteAccessPanel
 from autosync_gui.ui.xmpp_form import FormError, XmppForm
 
 log = logging.getLogger(__name__)
@@ -73,7 +81,7 @@ class AsyncPage(QWizardPage):
         return None
 
     async def check(self) -> None:
-        """Raise setup.SetupError or FormError with a one-line message."""
+        """Raise setup.SetupError, RemoteError or FormError with a one-line message."""
 
     def busy_text(self) -> str:
         return "Checking…"
@@ -87,15 +95,20 @@ class AsyncPage(QWizardPage):
         return False
 
     def _set_busy(self, busy: bool) -> None:
+        if sip.isdeleted(self):
+            return  # the wizard was closed and destroyed while a check ran
         wizard = self.wizard()
         for which in (QWizard.WizardButton.NextButton, QWizard.WizardButton.FinishButton,
                       QWizard.WizardButton.BackButton):
             button = wizard.button(which) if wizard else None
             if button is not None:
                 button.setEnabled(not busy)
-        for child in self.findChildren(QWidget):
-            if child is not self.message and not isinstance(child, QLabel):
-                child.setEnabled(not busy)
+        # Direct children only: Qt passes the enabled state down to their own children.
+        for child in self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if sip.isdeleted(child) or child is self.message \
+                    or isinstance(child, (QLabel, QProgressBar)):
+                continue
+            child.setEnabled(not busy)
         if busy:
             self.message.info(self.busy_text())
 
@@ -105,13 +118,15 @@ class AsyncPage(QWizardPage):
         try:
             await self.check()
             ok = True
-        except (setup.SetupError, FormError) as exc:
+        except (setup.SetupError, RemoteError, FormError) as exc:
             text = str(exc)
         except Exception as exc:
             log.exception("wizard check failed")
             text = f"unexpected error: {exc}"
         finally:
             self._set_busy(False)
+        if sip.isdeleted(self):
+            return
         if not ok:
             self.message.error(text)
             self.validated.emit(False, text)
@@ -164,20 +179,8 @@ class FolderPage(AsyncPage):
         return self.path.text().strip()
 
     async def check(self) -> None:
-        text = self.path.text().strip()
-        if not text:
-            raise FormError("folder: empty; choose a folder")
-        folder = self.folder()
-        if not folder.is_absolute():
-            raise FormError(f"folder {text}: not an absolute path; choose it with Browse…")
-        if folder.exists() and not folder.is_dir():
-            raise FormError(f"folder {folder}: is a file; choose a folder")
-        for existing in self._wizard.settings.folders:
-            if folder == existing.path:
-                raise FormError(f"folder {folder}: already synced")
-            if folder.is_relative_to(existing.path) or existing.path.is_relative_to(folder):
-                raise FormError(f"folder {folder}: overlaps the synced folder {existing.path}; "
-                                "choose a separate folder")
+        synced = [f.path for f in self._wizard.settings.folders]
+        await asyncio.to_thread(setup.check_folder_choice, Path(self.path.text()), synced)
 
 
 class MethodPage(AsyncPage):
@@ -190,10 +193,10 @@ class MethodPage(AsyncPage):
         self.clone = QRadioButton("Clone an existing remote repository into the folder")
         self.existing = QRadioButton("Use the folder as it is: it is already a git work tree "
                                      "with a remote")
-        self.create = QRadioButton("Create a new repository here and a new bare remote "
+        self.create_new = QRadioButton("Create a new repository here and a new bare remote "
                                    "repository, then push the first commit")
         self.group = QButtonGroup(self)
-        for i, button in enumerate((self.clone, self.existing, self.create)):
+        for i, button in enumerate((self.clone, self.existing, self.create_new)):
             self.group.addButton(button, i)
             button.setObjectName(f"method_{Method(i).name.lower()}")
         self.url_label = QLabel()
@@ -201,16 +204,25 @@ class MethodPage(AsyncPage):
         self.url.setObjectName("remote_url")
         self.hint = QLabel()
         self.hint.setWordWrap(True)
+        self.access = RemoteAccessPanel()
+        self.access.resolved.connect(self._check_again)
+        self.needs_remote = False  # an existing repository without a remote: make one
         self.group.idToggled.connect(lambda *_: self._update())
         layout = QVBoxLayout(self)
-        for button in (self.clone, self.existing, self.create):
+        for button in (self.clone, self.existing, self.create_new):
             layout.addWidget(button)
         layout.addSpacing(8)
         layout.addWidget(self.url_label)
         layout.addWidget(self.url)
         layout.addWidget(self.hint)
         layout.addWidget(self.message)
+        layout.addWidget(self.access)
         layout.addStretch(1)
+
+    def _check_again(self) -> None:
+        wizard = self.wizard()
+        if wizard is not None and wizard.currentPage() is self:
+            wizard.next()
 
     def initializePage(self) -> None:
         folder = self._wizard.folder()
@@ -218,7 +230,7 @@ class MethodPage(AsyncPage):
             if (folder / ".git").exists():
                 self.existing.setChecked(True)
             elif folder.is_dir() and any(folder.iterdir()):
-                self.create.setChecked(True)
+                self.create_new.setChecked(True)
             else:
                 self.clone.setChecked(True)
         self._update()
@@ -228,8 +240,10 @@ class MethodPage(AsyncPage):
 
     def _update(self) -> None:
         method = self.method()
-        self.url.setVisible(method != Method.EXISTING)
-        self.url_label.setVisible(method != Method.EXISTING)
+        show_url = method != Method.EXISTING or self.needs_remote
+        self.url.setVisible(show_url)
+        self.url_label.setVisible(show_url)
+        self.access.clear()
         if method == Method.CLONE:
             self.url_label.setText("Remote repository URL:")
             self.url.setPlaceholderText("user@server:files.git  or  /media/backup/files.git")
@@ -238,11 +252,18 @@ class MethodPage(AsyncPage):
             self.url_label.setText("New bare remote (a path, or user@host:path over SSH):")
             self.url.setPlaceholderText("user@server:files.git  or  ~/remote/files.git")
             self.hint.setText("Files already in the folder become the first commit.")
+        elif self.needs_remote:
+            self.url_label.setText("New bare remote for this repository (a path, or "
+                                   "user@host:path over SSH):")
+            self.url.setPlaceholderText("user@server:files.git  or  ~/remote/files.git")
+            self.hint.setText("Its history is pushed there; files not committed yet become "
+                              "one more commit.")
         else:
             self.hint.setText("The current branch and its upstream (or 'origin') are synced.")
 
     def key(self) -> object:
-        return (str(self._wizard.folder()), self.method(), self.url.text().strip())
+        return (str(self._wizard.folder()), self.method(), self.url.text().strip(),
+                self.needs_remote)
 
     def busy_text(self) -> str:
         return "Checking the folder and contacting the remote…"
@@ -251,13 +272,31 @@ class MethodPage(AsyncPage):
         folder = self._wizard.folder()
         url = self._wizard.remote()
         method = self.method()
-        if method == Method.CLONE:
-            await asyncio.to_thread(setup.check_folder_empty, folder)
-            await asyncio.to_thread(setup.check_remote, url)
-        elif method == Method.EXISTING:
-            await asyncio.to_thread(setup.check_existing, folder)
-        else:
-            await asyncio.to_thread(setup.check_create, folder, url)
+        if self.access.wants_credentials():
+            given = self.access.credential()
+            key = self.access.url
+            await asyncio.to_thread(credentials.save, key, given)
+            self._wizard.undo.add("forget the credentials given in the wizard",
+                                  lambda: credentials.forget(key))
+        try:
+            if method == Method.CLONE:
+                await asyncio.to_thread(setup.check_folder_empty, folder)
+                await asyncio.to_thread(setup.check_remote, url)
+            elif method == Method.EXISTING and self.needs_remote:
+                await asyncio.to_thread(setup.check_add_remote, folder, url)
+            elif method == Method.EXISTING:
+                try:
+                    await asyncio.to_thread(setup.check_existing, folder)
+                except setup.NoRemoteError:
+                    self.needs_remote = True
+                    self._update()
+                    raise
+            else:
+                await asyncio.to_thread(setup.check_create, folder, url)
+        except RemoteError as exc:
+            await self.access.explain(exc)
+            raise
+        self.access.clear()
 
 
 class XmppPage(AsyncPage):
@@ -269,6 +308,7 @@ class XmppPage(AsyncPage):
                          "content) to your other machines over XMPP so they pull at once. "
                          "Leave the account empty to rely on polling only.")
         self.form = XmppForm(wizard.settings.xmpp)
+        self.form.phase.connect(self.message.info)
         layout = QVBoxLayout(self)
         layout.addWidget(self.form)
         layout.addWidget(self.message)
@@ -308,15 +348,35 @@ class OptionsPage(AsyncPage):
         self.start_at_login.setChecked(wizard.first_run or autostart.is_enabled())
         form = QFormLayout()
         form.addRow("Ignore:", self.ignore)
-        form.addRow("Commit after this many seconds of quiet:", self.commit_delay)
-        form.addRow("Push this many seconds after a commit:", self.push_delay)
+        form.addRow("While changes keep coming, commit after this many\n"
+                    "seconds of quiet (a lone save is committed at once):", self.commit_delay)
+        form.addRow("Push this many seconds after a commit (0: at once):", self.push_delay)
         form.addRow("Check the remote every (seconds):", self.poll_interval)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("setup_progress")
+        self.progress.hide()
+        self.progress_line = QLabel()
+        self.progress_line.setObjectName("progress_line")
+        self.progress_line.hide()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.start_at_login)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.progress_line)
         layout.addWidget(self.message)
         layout.addStretch(1)
         self._action_done: tuple[object, ...] | None = None
+
+    def show_progress(self, progress: Progress) -> None:
+        """git's progress line (objects, bytes, rate) and its percentage."""
+        self.progress.show()
+        self.progress_line.show()
+        self.progress_line.setText(progress.line)
+        if progress.percent is None:
+            return
+        self.progress.setRange(0, 100)
+        self.progress.setValue(progress.percent)
+        self.progress.setFormat(f"{progress.phase} %p%")
 
     @staticmethod
     def _spin(value: float, lo: float, hi: float, name: str) -> QDoubleSpinBox:
@@ -378,6 +438,9 @@ class SetupWizard(QWizard):
         self.setPage(PageId.OPTIONS, self.options_page)
         self.result_settings: Settings | None = None
         self.result_folder: FolderSettings | None = None
+        self.undo = setup.Undo()  # what this wizard made; removed if it is cancelled
+        self._cancel: threading.Event | None = None  # set while Finish runs git
+        self._closing = False
 
     def nextId(self) -> int:
         current = self.currentId()
@@ -402,12 +465,28 @@ class SetupWizard(QWizard):
         action = (str(folder), method, self.remote())
         page = self.options_page
         if page._action_done != action:
-            if method == Method.CLONE:
-                await asyncio.to_thread(setup.clone_remote, self.remote(), folder)
-            elif method == Method.CREATE:
-                await asyncio.to_thread(setup.create_new, folder, self.remote())
-            else:
-                await asyncio.to_thread(setup.check_existing, folder)
+            loop = asyncio.get_running_loop()
+            cancel = self._cancel = threading.Event()
+
+            def progress(p: Progress) -> None:  # called in the worker thread
+                loop.call_soon_threadsafe(page.show_progress, p)
+
+            try:
+                if method == Method.CLONE:
+                    await asyncio.to_thread(partial(setup.clone_remote, self.remote(), folder,
+                                                    progress=progress, cancel=cancel))
+                elif method == Method.CREATE:
+                    await asyncio.to_thread(partial(setup.create_new, folder, self.remote(),
+                                                    progress=progress, cancel=cancel))
+                elif self.method_page.needs_remote:
+                    await asyncio.to_thread(partial(setup.add_remote, folder, self.remote(),
+                                                    progress=progress, cancel=cancel))
+                else:
+                    await asyncio.to_thread(setup.check_existing, folder)
+            finally:
+                self._cancel = None
+                page.progress.hide()
+                page.progress_line.hide()
             page._action_done = action
         folder_settings = page.folder_settings()
         new = with_folder(self.settings, folder_settings)
@@ -424,6 +503,21 @@ class SetupWizard(QWizard):
             log.warning("cannot change the autostart entry: %s", exc)
         self.result_settings = new
         self.result_folder = folder_settings
+        self.undo.forget()
+
+    def reject(self) -> None:
+        """Cancel: stop a running clone or push at once; what the wizard made is removed
+        (set-up steps undo their own work; credentials given here are forgotten)."""
+        if self._cancel is not None and not self._closing:
+            self._closing = True
+            self._cancel.set()
+            self.options_page.message.info("Cancelling…")
+            task = self.options_page._task
+            if task is not None and not task.done():
+                task.add_done_callback(lambda _t: self.reject() if self.isVisible() else None)
+                return
+        self.undo.run()
+        super().reject()
 
     def accept(self) -> None:
         if not self.validateCurrentPage():

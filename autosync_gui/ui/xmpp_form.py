@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from types import ModuleType
 
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (
@@ -29,6 +30,8 @@ from autosync_gui.ui.common import ErrorLabel, spawn
 log = logging.getLogger(__name__)
 
 LOGIN_TIMEOUT = 10.0
+LOGGING_IN = "Logging in to the XMPP server…"
+WAITING_FOR_KEYRING = "Waiting for the keyring to be unlocked…"
 
 
 class FormError(Exception):
@@ -59,7 +62,8 @@ async def test_login(settings: XmppSettings, password: str) -> None:
                         "server name and your network") from None
 
 
-def _secrets():  # noqa: ANN202 (module type)
+def _secrets() -> ModuleType:
+    """autosync_gui.secrets, imported when first needed (a build may lack keyring)."""
     try:
         from autosync_gui import secrets
     except ImportError as exc:
@@ -71,6 +75,7 @@ class XmppForm(QWidget):
     """Fields plus a *Test connection* button; `validate()` is the full check."""
 
     tested = pyqtSignal(bool, str)  # after *Test connection*: ok, message
+    phase = pyqtSignal(str)  # what a check is waiting for right now (shown by the page)
 
     def __init__(self, current: XmppSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -169,23 +174,28 @@ class XmppForm(QWidget):
         if not self.password.text():
             raise FormError("password: empty; enter the XMPP account's password")
         self.status.info("Logging in to check the password…")
+        self.phase.emit(LOGGING_IN)
         await test_login(settings, self.password.text())
         self.status.info(f"Logged in as {settings.jid}.")
         secrets = _secrets()
+        # The keyring may show its own unlock (or "choose a password") prompt now: say
+        # what we wait for, so a prompt hidden behind a window is looked for.
+        self.phase.emit(WAITING_FOR_KEYRING)
         if await asyncio.to_thread(secrets.keyring_available):
             self.storage = "keyring"
             self.no_keyring.clear_message()
             self.file_ok.hide()
             return
         self.no_keyring.error(
-            "No keyring backend works in this session (no Secret Service or KWallet found), "
+            "The keyring is not available (none running, or locked and not unlocked), "
             "so the password cannot go into the keyring. autosync never stores it in a "
             "file without asking: anyone who can read your files, or your backups, could "
             "read it.")
         self.file_ok.show()
         if not self.file_ok.isChecked():
             self.storage = None
-            raise FormError("No keyring available: tick the box to store the password in a "
+            raise FormError("No keyring available (none running, or it is locked): unlock "
+                            "it and press Next again, tick the box to store the password in a "
                             "0600 file, start a keyring (e.g. gnome-keyring), or leave the "
                             "XMPP account empty")
         self.storage = "file"
@@ -197,6 +207,7 @@ class XmppForm(QWidget):
         password = self.password.text()
         try:
             if self.storage == "keyring":
+                self.phase.emit(WAITING_FOR_KEYRING)
                 await asyncio.to_thread(secrets.store_xmpp_password, jid, password)
                 return "the keyring"
             if self.storage == "file":

@@ -10,8 +10,12 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from tests.control.cli_helpers import autosync, commit_at, headless, wait_for, write_config
 from tests.fixtures.git_remotes import Remote, git
+
+pytestmark = pytest.mark.slow  # a headless process and a command process per step
 
 
 def _idle(cfg: Path) -> bool:

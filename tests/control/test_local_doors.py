@@ -1,4 +1,4 @@
-"""Another local user must not take autosync's place on a shared machine (issue 8, item 8).
+"""Another local user must not take autosync's place on a shared machine.
 
 Without XDG_RUNTIME_DIR the instance lock and socket live in /tmp/autosync-<uid>: a second
 user who creates that folder first (0777, holding the lock, listening on the socket) used
@@ -17,6 +17,8 @@ import pytest
 from autosync_gui.control.instance import instance_names, instance_paths
 from tests.control.local_users import LocalUser
 from tests.fixtures.git_remotes import Remote
+
+pytestmark = pytest.mark.slow  # a second local user and real processes on both sides
 
 # The attacker: create the victim's folder with the given mode, hold the lock, listen on
 # the socket, and report every connection and every byte received on stdout.

@@ -15,21 +15,25 @@ import pytest
 
 from autosync_gui.engine.events import ActivityKind, FolderState
 from autosync_gui.engine.gitrepo import GitRepository
-from tests.fixtures.git_remotes import Remote, commit, git
+from tests.fixtures.git_remotes import BOTH_BACKENDS, Remote, commit, git
+from tests.fixtures.writers import move_folder_in
+
+pytestmark = pytest.mark.slow  # kill -9, restarts and offline remotes with real processes
 
 
+@BOTH_BACKENDS
 async def test_offline_keeps_committing_then_syncs(remote: Remote, start_engine) -> None:
     a = remote.clone("a")
     engine, rec = await start_engine(a)
     await rec.until(lambda: (a, FolderState.IDLE, "") in rec.states, what="started")
-    hidden = remote.bare.with_name("hidden.git")
+    hidden = remote.bare.with_name("hidden-remote")
     os.rename(remote.bare, hidden)  # the remote disappears (unplugged disk, network down)
     (a / "offline.txt").write_text("written offline\n")
     await rec.until(lambda: engine.folder(a).state == FolderState.OFFLINE, what="offline")
-    assert "offline.txt" in git(a, "show", "--name-only", "--format=", "HEAD")
+    assert "offline.txt" in remote.last_files(a)
     errors = rec.of(ActivityKind.ERROR)
     (a / "offline2.txt").write_text("more\n")
-    await rec.until(lambda: "offline2.txt" in git(a, "show", "--name-only", "--format=", "HEAD"),
+    await rec.until(lambda: "offline2.txt" in remote.last_files(a),
                     what="second offline commit")
     assert len(rec.of(ActivityKind.ERROR)) == len(errors), "one error line, not a flood"
     os.rename(hidden, remote.bare)
@@ -38,21 +42,23 @@ async def test_offline_keeps_committing_then_syncs(remote: Remote, start_engine)
     await rec.until(lambda: engine.folder(a).state == FolderState.IDLE, what="idle")
 
 
+@BOTH_BACKENDS
 async def test_changes_made_while_stopped_are_caught_up(remote: Remote, start_engine) -> None:
     a, b = remote.clone("a"), remote.clone("b")
     (b / "from-b.txt").write_text("b\n")
-    commit(b, "b", push=True)
+    remote.commit(b, "b", push=True)
     (a / "while-stopped.txt").write_text("a\n")
     engine, rec = await start_engine(a)
     await rec.until(lambda: "while-stopped.txt" in remote.tree_files()
                     and (a / "from-b.txt").exists(), what="catch-up")
 
 
+@BOTH_BACKENDS
 async def test_edit_during_pull_is_committed_afterwards(remote: Remote, start_engine) -> None:
     a, b = remote.clone("a"), remote.clone("b")
     for i in range(400):
         (b / f"bulk-{i}.txt").write_text(str(i))
-    commit(b, "bulk", push=True)
+    remote.commit(b, "bulk", push=True)
     engine, rec = await start_engine(a)
     await rec.until(lambda: (a / "bulk-0.txt").exists(), what="pull started")
     (a / "mine.txt").write_text("saved while the pull ran\n")
@@ -155,6 +161,7 @@ def _wait(condition, timeout: float = 30.0, what: str = "condition") -> None:
         time.sleep(0.01)  # polling the file system: there is no event to await across processes
 
 
+@BOTH_BACKENDS
 def test_kill_9_during_commit_loses_nothing(remote: Remote, tmp_path: Path) -> None:
     a = remote.clone("a")
     cfg = _write_config(tmp_path, a)
@@ -162,40 +169,42 @@ def test_kill_9_during_commit_loses_nothing(remote: Remote, tmp_path: Path) -> N
         _wait(lambda: "ready:" in log_of(cfg), what="started")
         for i in range(3000):
             (a / f"f{i:04}.txt").write_text(f"content {i}\n")
-        _wait(lambda: (a / ".git" / "index.lock").exists(), timeout=30, what="commit running")
+        _wait(lambda: os.path.lexists(remote.lock_file(a)), timeout=30, what="commit running")
         kill_9(proc)
     with headless(cfg) as proc:
         _wait(lambda: len(remote.tree_names()) == 3001, timeout=60, what="all files pushed")
         stop(proc, cfg)
-    assert git(a, "status", "--porcelain") == ""
+    assert remote.is_clean(a)
 
 
+@BOTH_BACKENDS
 def test_kill_9_during_merge_loses_nothing(remote: Remote, tmp_path: Path) -> None:
     a, b = remote.clone("a"), remote.clone("b")
     for i in range(3000):
         (b / f"incoming-{i:04}.txt").write_text(f"{i}\n")
-    commit(b, "incoming", push=True)
+    remote.commit(b, "incoming", push=True)
     (a / "local.txt").write_text("local work\n")
     cfg = _write_config(tmp_path, a)
     with headless(cfg) as proc:
-        _wait(lambda: (a / "incoming-0000.txt").exists() or (a / ".git" / "index.lock").exists(),
+        _wait(lambda: (a / "incoming-0000.txt").exists() or os.path.lexists(remote.lock_file(a)),
               what="merge running")
         kill_9(proc)
     with headless(cfg) as proc:
         _wait(lambda: "local.txt" in remote.tree_names() and len(remote.tree_names()) == 3002
-              and git(a, "status", "--porcelain") == ""
-              and git(a, "rev-parse", "HEAD") == remote.head(), timeout=60, what="converged")
+              and remote.is_clean(a)
+              and remote.local_head(a) == remote.head(), timeout=60, what="converged")
         stop(proc, cfg)
     assert (a / "local.txt").read_text() == "local work\n"
     assert (a / "incoming-2999.txt").read_text() == "2999\n"
 
 
+@BOTH_BACKENDS
 def test_sigterm_commits_pending_and_pushes(remote: Remote, tmp_path: Path) -> None:
     a = remote.clone("a")
     cfg = _write_config(tmp_path, a)
     cfg.write_text(cfg.read_text().replace("commit_delay = 0.3", "commit_delay = 60"))
     with headless(cfg) as proc:
         _wait(lambda: "ready:" in log_of(cfg), what="started")
-        (a / "pending.txt").write_text("not yet committed\n")
+        move_folder_in(a, "inbox", {"pending.txt": b"not yet committed\n"})  # no lone save
         stop(proc, cfg)
-    assert remote.tree_files().get("pending.txt") == b"not yet committed\n"
+    assert remote.tree_files().get("inbox/pending.txt") == b"not yet committed\n"

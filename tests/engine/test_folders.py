@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 
 from autosync_gui.engine.events import ActivityKind, FolderState
@@ -107,4 +108,25 @@ async def test_pause_holds_commits_and_resume_syncs(remote: Remote, start_engine
     assert "while-paused.txt" not in git(a, "ls-files")
     engine.resume(a)
     await rec.until(lambda: "while-paused.txt" in remote.tree_names(), what="synced on resume")
-    assert rec.of(ActivityKind.PUSHED)
+    await rec.until(lambda: rec.of(ActivityKind.PUSHED), what="the push reported")
+
+
+def test_mercurial_folder_is_refused_with_one_line_until_the_backend_is_finished(
+        tmp_path: Path, monkeypatch) -> None:
+    """The Mercurial backend is opt-in (AUTOSYNC_EXPERIMENTAL_HG=1) until its tests pass:
+    an hg folder gets one line saying so, not "not a git work tree"."""
+    import shutil
+
+    import pytest
+
+    from autosync_gui.engine.backends import validate_folder
+    from autosync_gui.engine.repository import RepositoryError
+
+    if shutil.which("hg") is None:
+        pytest.skip("Mercurial is not installed")
+    monkeypatch.delenv("AUTOSYNC_EXPERIMENTAL_HG", raising=False)
+    folder = tmp_path / "hgsync"
+    subprocess.run(["hg", "init", str(folder)], check=True, capture_output=True)
+    with pytest.raises(RepositoryError, match="Mercurial folders are not supported yet") as info:
+        validate_folder(folder)
+    assert "\n" not in str(info.value)

@@ -154,6 +154,9 @@ def test_maintenance_plan() -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
+@pytest.mark.skipif(not os.environ.get("AUTOSYNC_LARGE_FILE_TESTS"),
+                    reason="writes 1 GB three times and takes about 9 minutes here: run with "
+                           "AUTOSYNC_LARGE_FILE_TESTS=1")
 async def test_memory_stays_flat_with_a_1_gb_file(remote: Remote, tmp_path: Path) -> None:
     """Two headless autosync processes move a 1 GB file A -> B; each one's own peak
     resident memory stays under 100 MB, and so does a restore of that version."""

@@ -1,5 +1,5 @@
 """A conflict resolved on another machine is announced on this one too, naming whose
-version is at the path and whose is in the copy, with full times (issue 11, item 3)."""
+version is at the path and whose is in the copy, with full times."""
 
 from __future__ import annotations
 

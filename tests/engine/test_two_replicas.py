@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from autosync_gui.engine import conflicts as rules
+from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.events import ActivityKind, FolderState
-from tests.fixtures.git_remotes import Remote, commit, git
+from tests.fixtures.git_remotes import BOTH_BACKENDS, Remote, commit, git
 
 
 def work_tree(clone: Path) -> dict[str, bytes]:
     out = {}
     for dirpath, dirnames, filenames in os.walk(clone):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
+        dirnames[:] = [d for d in dirnames if d not in (".git", ".hg")]
         for name in filenames:
             p = Path(dirpath) / name
             out[p.relative_to(clone).as_posix()] = p.read_bytes()
@@ -24,19 +24,20 @@ def no_markers(tree: dict[str, bytes]) -> bool:
     return not any(b"<<<<<<<" in v or b">>>>>>>" in v for v in tree.values())
 
 
-async def settled(rec, engine, *clones: Path) -> None:
+async def settled(rec, engine, remote: Remote, *clones: Path) -> None:
     """Both replicas idle (or in conflict state) with clean trees equal to the remote."""
     def done() -> bool:
-        return all(engine_state_ok(engine, c) and git(c, "status", "--porcelain") == ""
-                   and git(c, "rev-parse", "HEAD") == git(c, "rev-parse", "origin/main")
-                   for c in clones) and len({git(c, "rev-parse", "HEAD^{tree}") for c in clones}) == 1
-    await rec.until(done, timeout=30, what="replicas converged")
+        return all(engine_state_ok(engine, c) and remote.is_clean(c) and remote.synced(c)
+                   for c in clones) and all(remote.committed(c) == remote.committed(clones[0])
+                                            for c in clones)
+    await rec.until(done, timeout=60, what="replicas converged")
 
 
 def engine_state_ok(engine, clone: Path) -> bool:
     return engine.folder(clone).state in (FolderState.IDLE, FolderState.CONFLICT)
 
 
+@BOTH_BACKENDS
 async def test_change_on_a_appears_on_b(remote: Remote, start_engine) -> None:
     a, b = remote.clone("a"), remote.clone("b")
     engine, rec = await start_engine(a, b)
@@ -50,23 +51,22 @@ async def test_change_on_a_appears_on_b(remote: Remote, start_engine) -> None:
     assert pulled and pulled[-1].host == "host" and "doc.txt" in pulled[-1].files
 
 
+@BOTH_BACKENDS
 async def test_non_overlapping_edits_merge(remote: Remote, start_engine) -> None:
     a, b = remote.clone("a"), remote.clone("b")
     text = "".join(f"line {i}\n" for i in range(20))
     (a / "shared.txt").write_text(text)
-    git(a, "add", "shared.txt")
-    git(a, "commit", "-qm", "shared")
-    git(a, "push", "-q")
-    git(b, "pull", "-q")
+    remote.commit(a, "shared", push=True)
+    remote.pull(b)
     engine, rec = await start_engine(a, b)
     engine.pause(b)
     (a / "shared.txt").write_text(text.replace("line 1\n", "line 1 edited on a\n"))
     (b / "shared.txt").write_text(text.replace("line 18\n", "line 18 edited on b\n"))
-    await rec.until(lambda: rec.of(ActivityKind.PUSHED, a), what="a pushed")
+    await rec.until(lambda: rec.of(ActivityKind.PUSHED, a), timeout=60, what="a pushed")
     engine.resume(b)
-    await rec.until(lambda: rec.of(ActivityKind.PUSHED, b), what="b merged and pushed")
+    await rec.until(lambda: rec.of(ActivityKind.PUSHED, b), timeout=60, what="b merged and pushed")
     engine.sync_now(a)
-    await settled(rec, engine, a, b)
+    await settled(rec, engine, remote, a, b)
     merged = (a / "shared.txt").read_text()
     assert "line 1 edited on a" in merged and "line 18 edited on b" in merged
     assert not rec.of(ActivityKind.CONFLICT)
@@ -77,28 +77,27 @@ async def _conflict(remote: Remote, start_engine, edit_a, edit_b, base: dict[str
     for name, data in base.items():
         (a / name).write_bytes(data)
     if base:
-        git(a, "add", "-A")
-        git(a, "commit", "-qm", "base")
-        git(a, "push", "-q")
-        git(b, "pull", "-q")
+        remote.commit(a, "base", push=True)
+        remote.pull(b)
     engine_a, rec_a = await start_engine(a, hostname="alpha")
     engine_b, rec_b = await start_engine(b, hostname="beta")
     engine_b.pause(b)
     edit_a(a)
-    await rec_a.until(lambda: rec_a.of(ActivityKind.PUSHED, a), what="a pushed")
+    await rec_a.until(lambda: rec_a.of(ActivityKind.PUSHED, a), timeout=60, what="a pushed")
     edit_b(b)
     engine_b.resume(b)
-    await rec_b.until(lambda: rec_b.of(ActivityKind.PUSHED, b), what="b merged and pushed")
+    await rec_b.until(lambda: rec_b.of(ActivityKind.PUSHED, b), timeout=60, what="b merged and pushed")
     engine_a.sync_now(a)
-    await rec_a.until(lambda: git(a, "rev-parse", "HEAD") == remote.head()
+    await rec_a.until(lambda: remote.local_head(a) == remote.head()
                       and engine_a.folder(a).state in (FolderState.IDLE, FolderState.CONFLICT),
-                      what="a caught up")
+                      timeout=60, what="a caught up")
     tree_a, tree_b = work_tree(a), work_tree(b)
     assert tree_a == tree_b == remote.tree_files()
     assert no_markers(tree_a)
     return a, b, rec_b, tree_a, engine_a, engine_b
 
 
+@BOTH_BACKENDS
 async def test_same_lines_edited_keeps_both_versions(remote: Remote, start_engine) -> None:
     a, b, rec_b, tree, *_ = await _conflict(
         remote, start_engine,
@@ -119,6 +118,7 @@ async def test_same_lines_edited_keeps_both_versions(remote: Remote, start_engin
     assert copies[0].endswith(").txt")
 
 
+@BOTH_BACKENDS
 async def test_binary_edited_on_both_sides(remote: Remote, start_engine) -> None:
     blob = bytes(range(256)) * 40
     a, b, rec_b, tree, *_ = await _conflict(
@@ -130,6 +130,7 @@ async def test_binary_edited_on_both_sides(remote: Remote, start_engine) -> None
     assert versions == {blob + b"\x00alpha", blob + b"\x00beta"}
 
 
+@BOTH_BACKENDS
 async def test_modify_delete_keeps_modified_file(remote: Remote, start_engine) -> None:
     a, b, rec_b, tree, *_ = await _conflict(
         remote, start_engine,
@@ -140,6 +141,7 @@ async def test_modify_delete_keeps_modified_file(remote: Remote, start_engine) -
     assert [c.conflict.kind for c in rec_b.of(ActivityKind.CONFLICT)] == ["modify/delete"]
 
 
+@BOTH_BACKENDS
 async def test_add_add_keeps_both(remote: Remote, start_engine) -> None:
     a, b, rec_b, tree, *_ = await _conflict(
         remote, start_engine,
@@ -175,6 +177,7 @@ async def test_resolution_is_deterministic(remote: Remote, start_engine, tmp_pat
     assert trees[0] == trees[1]
 
 
+@BOTH_BACKENDS
 async def test_conflict_state_until_copy_removed(remote: Remote, start_engine) -> None:
     a, b, rec_b, tree, engine_a, engine_b = await _conflict(
         remote, start_engine,

@@ -13,6 +13,8 @@ import pytest
 from tests.engine.test_faults import _wait, _write_config, headless, log_of, stop
 from tests.fixtures.git_remotes import Remote, commit
 
+pytestmark = pytest.mark.slow  # namespaces with tiny inotify limits, rescans, real processes
+
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
 def test_watch_limit_reported_once_and_rescans_keep_sync(remote: Remote, tmp_path: Path) -> None:

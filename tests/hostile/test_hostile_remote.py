@@ -88,6 +88,14 @@ async def victim(remote: Remote, attacker: Attacker, isolated_home: Path, start_
     return Victim(remote, attacker, isolated_home, engine, rec, a)
 
 
+def _read(path: Path) -> bytes | None:
+    """A file's bytes, or None while a pull has it moved aside."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 def _hook(marker: Path) -> str:
     return f"#!/bin/sh\ntouch '{marker}'\n"
 
@@ -206,8 +214,8 @@ async def test_symlink_named_like_an_old_temporary_is_harmless(victim: Victim,
                            what="links pulled")
     attacker.push_files({"README.txt": ("100644", "changed by the peer\n"), **bulk})
     await victim.pull()
-    await victim.rec.until(lambda: (victim.path / "README.txt").read_text()
-                           == "changed by the peer\n", timeout=30, what="pulled")
+    await victim.rec.until(lambda: _read(victim.path / "README.txt")
+                           == b"changed by the peer\n", timeout=30, what="pulled")
     assert bashrc.read_text() == "the victim's shell set-up\n"
     assert bashrc.stat().st_mode & 0o777 == 0o600
     victim.assert_nothing_outside_changed()
@@ -398,3 +406,26 @@ async def test_pulled_files_get_the_users_umask(victim: Victim, attacker: Attack
         assert (victim.path / "tool.sh").stat().st_mode & 0o777 == 0o700
     finally:
         os.umask(old)
+
+
+# ------------------------------------------------------------------ set-up: the first clone
+def test_first_clone_runs_no_driver_and_refuses_dot_git(remote: Remote, attacker: Attacker,
+                                                        isolated_home: Path) -> None:
+    """The wizard's and `autosync add --clone`'s clone treats the remote like any pull:
+    fsck'ed objects, no hook, files written only once info/attributes is neutral."""
+    from autosync_gui.engine.setup import SetupError, clone_remote
+
+    marker = remote.base / "PWNED"
+    with open(isolated_home / ".gitconfig", "a") as fh:
+        fh.write(f"[filter \"evil\"]\n\tsmudge = sh -c \"touch '{marker}'; cat\"\n")
+    attacker.push_files({".gitattributes": ("100644", "* filter=evil text eol=crlf\n"),
+                         "data.bin": ("100644", b"one\ntwo\r\n\x00")})
+    clone_remote(remote.url, remote.base / "fresh")
+    assert (remote.base / "fresh" / "data.bin").read_bytes() == b"one\ntwo\r\n\x00"
+    assert not marker.exists()
+    assert git(remote.base / "fresh", "status", "--porcelain") == ""
+    attacker.push_files({".git/hooks/post-checkout": ("100755", f"#!/bin/sh\ntouch '{marker}'\n")})
+    with pytest.raises(SetupError) as info:
+        clone_remote(remote.url, remote.base / "second")
+    assert "\n" not in str(info.value)
+    assert not marker.exists() and not (remote.base / "second").exists()

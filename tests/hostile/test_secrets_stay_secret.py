@@ -37,8 +37,8 @@ async def test_password_reaches_no_child_and_no_log(prosody, remote: Remote,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
     try:
         waiting = Changed()
-        await waiting.until(lambda: dump.exists() and "connected" in log.read_text()
-                            and "SEND" in log.read_text(), timeout=30,
+        await waiting.until(lambda: dump.exists() and "xmpp: connected" in log.read_text()
+                            and "xmpp-sasl" in log.read_text(), timeout=30,
                             what="git ran ssh and XMPP logged in",
                             context=lambda: log.read_text()[-2000:])
     finally:

@@ -1,4 +1,4 @@
-"""Randomized multi-replica convergence under faults (issue 5): the harness and its oracle.
+"""Randomized multi-replica convergence under faults: the harness and its oracle.
 
 Three replicas of one folder, each a separate `autosync run --headless` process (so kill -9
 is real), one bare remote, one Prosody on 127.0.0.1 (all replicas log into the same account,
@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autosync_gui.engine.conflicts import parse_copy_name
+from autosync_gui.engine.conflict_rules import parse_copy_name
 from autosync_gui.engine.ignore import is_temporary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Random malformed configuration files (issue 5): `autosync run --headless --config FILE`
+"""Random malformed configuration files: `autosync run --headless --config FILE`
 always exits 2 with exactly one line on stderr, never a traceback, and touches nothing.
 
 A seeded generator (no extra dependency): random bytes, truncations and byte flips of a
@@ -21,6 +21,8 @@ import pytest
 from autosync_gui import cli
 from autosync_gui.config import ConfigError
 from tests.fixtures.git_remotes import Remote, git
+
+pytestmark = pytest.mark.slow  # hundreds of malformed configurations, many as real processes
 
 SEED = int(os.environ.get("AUTOSYNC_FUZZ_SEED", "5"))
 CASES = 600

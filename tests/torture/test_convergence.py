@@ -1,4 +1,4 @@
-"""The short seeded torture run (issue 5): three `autosync run --headless` processes, one
+"""The short seeded torture run: three `autosync run --headless` processes, one
 bare remote, one Prosody, a few hundred random operations and a handful of faults; then the
 oracle (a)-(f) of tests/torture/harness.py. Replay a failure with the printed seed:
 
@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.torture.harness import TortureSettings, torture
+
+pytestmark = pytest.mark.slow  # three autosync processes, Prosody, faults: about a minute
 
 SEED = int(os.environ.get("AUTOSYNC_TORTURE_SEED", "20261125"))
 

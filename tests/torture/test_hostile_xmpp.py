@@ -1,4 +1,4 @@
-"""Hostile XMPP payloads against the real engine + notification service (issue 5).
+"""Hostile XMPP payloads against the real engine + notification service.
 
 A real engine syncing a real folder, its real NotificationService logged into a real
 Prosody on 127.0.0.1, and two attackers that are ordinary XMPP clients on that server: one
@@ -28,7 +28,7 @@ from autosync_gui.notify.service import start_notification_service
 from tests.fixtures.git_remotes import Remote, commit, git
 from tests.notify.helpers import FAST, Human
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]  # floods a real Prosody
 
 N = 2500  # notices per attacker in the measured flood
 

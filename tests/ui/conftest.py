@@ -13,4 +13,3 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
 
 
 from tests.ui.helpers import start_app  # noqa: E402, F401 (fixture for every ui test)
-from tests.ui.keyrings import gnome_keyring, no_keyring  # noqa: E402, F401

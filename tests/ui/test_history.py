@@ -6,6 +6,8 @@ import asyncio
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from autosync_gui.engine.events import ActivityKind
 from autosync_gui.ui.history import HistoryDialog
 from tests.fixtures.git_remotes import Remote, git
@@ -81,6 +83,7 @@ async def test_open_containing_folder(remote: Remote, start_app, opened_urls) ->
     assert opened_urls == [str(a / "deep" / "er")]
 
 
+@pytest.mark.slow  # builds a 100,000-commit history
 async def test_100000_commits_open_without_freezing(remote: Remote, start_app) -> None:
     a = remote.clone("a")
     lines = []

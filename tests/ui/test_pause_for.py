@@ -1,4 +1,4 @@
-"""Pause for a while from the tray (issue 11, item 5): the choices, the tray showing when
+"""Pause for a while from the tray: the choices, the tray showing when
 it resumes, resuming on time, and "Sync now" on a paused folder asking first."""
 
 from __future__ import annotations

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+from autosync_gui import __version__
 from autosync_gui.engine.events import FolderState
 from autosync_gui.ui.icons import TrayState
 from tests.fixtures.git_remotes import Remote
 from tests.fixtures.qt import next_signal, until
+from tests.fixtures.writers import move_folder_in
 from tests.ui.helpers import remote_tree
 
-SLOW = {"commit_delay": 3600.0}  # nothing commits by itself: only the menu can make it
+SLOW = {"commit_delay": 3600.0}  # only a lone save commits by itself (not a folder moved in)
 
 
 async def test_menu_lists_each_folder_with_its_actions(remote: Remote, start_app) -> None:
@@ -20,19 +22,31 @@ async def test_menu_lists_each_folder_with_its_actions(remote: Remote, start_app
     assert any(t.startswith("a — ") for t in texts)
     for key in ("sync", "pause", "open", "history"):
         assert (a, key) in app.tray.folder_actions
-    assert {"Add folder…", "Settings…", "Start at login", "Quit"} <= set(texts)
+    assert {"Add folder…", "Settings…", "Start at login", "About autosync", "Quit"} <= set(texts)
     assert "Recent changes" in texts
+
+
+async def test_about_box_shows_the_version(remote: Remote, start_app) -> None:
+    a = remote.clone("a")
+    app = await start_app(a)
+    app.tray.about_action.trigger()
+    box = app.tray.about_box
+    assert box is not None and box.isVisible()
+    assert f"autosync {__version__}" in box.text()
+    app.tray.about_action.trigger()  # a second click shows the same box again
+    assert app.tray.about_box is box
+    box.close()
 
 
 async def test_sync_now_commits_and_pushes(remote: Remote, start_app) -> None:
     a = remote.clone("a")
     app = await start_app(a, **SLOW)
     await until(lambda: app.engine.folder(a).last_sync, what="first sync")
-    (a / "notes.txt").write_text("from the menu\n")
-    await asyncio.sleep(0)  # let the watcher see it (no synchronisation relies on it)
+    move_folder_in(a, "inbox", {"notes.txt": b"from the menu\n"})  # waits commit_delay
+    await until(lambda: app.engine.folder(a).state == FolderState.PENDING, what="pending")
     app.tray.folder_actions[(a, "sync")].trigger()
-    await until(lambda: "notes.txt" in remote_tree(remote), what="pushed by Sync now")
-    assert remote_tree(remote)["notes.txt"] == b"from the menu\n"
+    await until(lambda: "inbox/notes.txt" in remote_tree(remote), what="pushed by Sync now")
+    assert remote_tree(remote)["inbox/notes.txt"] == b"from the menu\n"
 
 
 async def test_pause_and_resume(remote: Remote, start_app) -> None:
@@ -57,7 +71,7 @@ async def test_quit_flushes_pending_changes(remote: Remote, start_app) -> None:
     a = remote.clone("a")
     app = await start_app(a, **SLOW)
     await until(lambda: app.engine.folder(a).last_sync, what="first sync")
-    (a / "last-words.txt").write_text("commit me before you go\n")
+    move_folder_in(a, "inbox", {"last-words.txt": b"commit me before you go\n"})
     await until(lambda: app.engine.folder(a).state == FolderState.PENDING, what="pending")
     stopped = asyncio.ensure_future(next_signal(app.stopped))
     quitter = asyncio.ensure_future(app.wait_quit())
@@ -65,7 +79,7 @@ async def test_quit_flushes_pending_changes(remote: Remote, start_app) -> None:
     await quitter
     await app.shutdown()
     await stopped
-    assert remote_tree(remote)["last-words.txt"] == b"commit me before you go\n"
+    assert remote_tree(remote)["inbox/last-words.txt"] == b"commit me before you go\n"
 
 
 async def test_tooltip_shows_state_and_last_sync(remote: Remote, start_app) -> None:

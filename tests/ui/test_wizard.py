@@ -50,7 +50,7 @@ async def choose(wizard: SetupWizard, folder: Path, method: Method, url: str = "
     assert wizard.currentId() == PageId.METHOD
     page = wizard.method_page
     {Method.CLONE: page.clone, Method.EXISTING: page.existing,
-     Method.CREATE: page.create}[method].setChecked(True)
+     Method.CREATE: page.create_new}[method].setChecked(True)
     page.url.setText(url)
     return await press_next(wizard)
 

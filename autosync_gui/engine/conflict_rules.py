@@ -16,7 +16,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-_HOST_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+from autosync_gui.text import safe_host as safe_host  # re-exported: callers use rules.safe_host
+
+COPY_MARKER = " (conflict from "  # in every conflict copy's name
 CONFLICT_RE = re.compile(
     r"^(?P<stem>.*?) \((?P<marker>conflict from) (?P<host>[A-Za-z0-9._-]{1,64}) "
     r"(?P<date>\d{4}-\d{2}-\d{2} \d{2}\.\d{2})(?: (?P<n>\d+))?\)(?P<ext>\.[^./ ]*)?$"
@@ -34,12 +36,6 @@ class SideVersion:
     host: str
 
 
-def safe_host(host: str) -> str:
-    """A host name fit for a file name (it may come from a remote commit)."""
-    cleaned = _HOST_UNSAFE.sub("-", host).strip(".-")[:64]
-    return cleaned or "unknown"
-
-
 def newer_first(a: SideVersion, b: SideVersion) -> tuple[SideVersion, SideVersion]:
     """(kept at the path, copied beside it): symmetric in its arguments."""
     key_a = (a.commit_time.timestamp(), a.commit)
@@ -54,7 +50,7 @@ def copy_name(path: str, version: SideVersion, taken: set[str] | None = None) ->
     if not stem:  # ".bashrc" style names: the whole name is the stem
         stem, ext = name, ""
     stamp = version.commit_time.strftime("%Y-%m-%d %H.%M")
-    base = f"{stem} (conflict from {safe_host(version.host)} {stamp}"
+    base = f"{stem}{COPY_MARKER}{safe_host(version.host)} {stamp}"
     candidate = posixpath.join(directory, f"{base}){ext}")
     n = 2
     while taken is not None and candidate in taken:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
@@ -28,21 +28,25 @@ from PyQt6.QtWidgets import (
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.ui.common import ErrorLabel, local_time, open_path, repo_root, spawn
+from autosync_gui.ui.folder_view import ConflictFolder, FolderStatus, Keep
 from autosync_gui.ui.icons import TrayState, app_icon, state_icon
 
 log = logging.getLogger(__name__)
 
-KEEP_LABELS = {"original": "kept this one", "copy": "kept the other one", "both": "kept both"}
+KEEP_LABELS: dict[Keep, str] = {"original": "kept this one", "copy": "kept the other one",
+                                "both": "kept both"}
 
 
 class ConflictDialog(QDialog):
     resolved = pyqtSignal(object, object, str)  # folder path, Conflict, keep
     refreshed = pyqtSignal(int)  # number of open conflicts shown
 
-    def __init__(self, folders: Any, parent: QWidget | None = None) -> None:
-        """`folders` is a callable returning the FolderSync objects (the engine's)."""
+    def __init__(self, folders: Callable[[], Sequence[ConflictFolder]],
+                 parent: QWidget | None = None) -> None:
+        """`folders` returns the synced folders (the engine's)."""
         super().__init__(parent)
         self._folders = folders
+        self._task: asyncio.Task[None] | None = None
         self.setWindowTitle("Conflicts — autosync")
         self.setWindowIcon(state_icon(TrayState.CONFLICT) or app_icon())
         self.resize(860, 360)
@@ -54,9 +58,11 @@ class ConflictDialog(QDialog):
         self.tree.setHeaderLabels(["File", "This version (in place)", "Other version (copy)"])
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header = self.tree.header()
+        assert header is not None  # a QTreeWidget always has one
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.open_both = QPushButton("Open both")
         self.keep_this = QPushButton("Keep this one")
@@ -86,7 +92,6 @@ class ConflictDialog(QDialog):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
-        self._task: asyncio.Task[None] | None = None
         self.refresh()
 
     def refresh(self) -> int:
@@ -118,9 +123,12 @@ class ConflictDialog(QDialog):
         self.refreshed.emit(count)
         return count
 
-    def selected(self) -> tuple[Any, Conflict] | None:
+    def selected(self) -> tuple[ConflictFolder, Conflict] | None:
         item = self.tree.currentItem()
-        return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        if item is None:
+            return None
+        chosen: tuple[ConflictFolder, Conflict] = item.data(0, Qt.ItemDataRole.UserRole)
+        return chosen
 
     def _update_buttons(self) -> None:
         chosen = self.selected()
@@ -131,7 +139,7 @@ class ConflictDialog(QDialog):
             button.setEnabled(has_copy and not busy)
 
     def _busy(self) -> bool:
-        return getattr(self, "_task", None) is not None and not self._task.done()
+        return self._task is not None and not self._task.done()
 
     def _on_open_both(self) -> None:
         chosen = self.selected()
@@ -143,14 +151,14 @@ class ConflictDialog(QDialog):
         if conflict.copy_path:
             open_path(root / conflict.copy_path)
 
-    def _on_keep(self, keep: str) -> None:
+    def _on_keep(self, keep: Keep) -> None:
         chosen = self.selected()
         if chosen is None or self._busy():
             return
         self._task = spawn(self.resolve(chosen[0], chosen[1], keep), "resolve-conflict")
         self._update_buttons()
 
-    async def resolve(self, folder: Any, conflict: Conflict, keep: str) -> None:
+    async def resolve(self, folder: ConflictFolder, conflict: Conflict, keep: Keep) -> None:
         try:
             await folder.resolve_conflict(conflict, keep)
         except (RepositoryError, OSError) as exc:
@@ -158,12 +166,12 @@ class ConflictDialog(QDialog):
             return
         finally:
             self._task = None
-        self.status.info(f"{conflict.path}: {KEEP_LABELS.get(keep, keep)}.")
+        self.status.info(f"{conflict.path}: {KEEP_LABELS[keep]}.")
         self.refresh()
         self.resolved.emit(Path(folder.path), conflict, keep)
 
 
-def _relative(folder: Any, root: Path, path: str) -> str:
+def _relative(folder: FolderStatus, root: Path, path: str) -> str:
     """Show paths relative to the synced folder (it may be below the repository top)."""
     full = root / path
     try:
