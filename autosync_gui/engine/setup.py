@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -172,7 +173,14 @@ def _run_long(args: list[str], url: str, *, cwd: Path | None, progress: Progress
     except Stalled as exc:
         raise RemoteError(RemoteProblem.UNREACHABLE, url, str(exc)) from None
     if result.status != 0:
+        refused = _FSCK_REFUSAL.search(result.stderr)
+        if refused:  # a clone over a real transport checks every object as it arrives
+            raise SetupError(f"remote {url}: the remote's files were refused: "
+                             f"{one_line(refused[3])} ({refused[2]}); nothing was kept")
         raise remote_error(url, result.stderr or f"git exited {result.status}")
+
+
+_FSCK_REFUSAL = re.compile(r"error: object ([0-9a-f]{40,64}): (\w+): (.*)")
 
 
 # ---------------------------------------------------------------------------- checks
