@@ -39,6 +39,9 @@ class FolderSettings:
     # Files at or above this many bytes are large: stored with Git LFS where the remote
     # offers it, left out of partial clones, announced before they enter history. 0: off.
     large_file_size: int = DEFAULT_LARGE_FILE_SIZE
+    # desktop notifications for this folder (one of NOTIFICATION_LEVELS); None follows
+    # [ui] notifications
+    notifications: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,8 @@ def _size(table: dict[str, Any], key: str, default: int, source: Path, where: st
 
 def _parse_folder(raw: dict[str, Any], source: Path, where: str) -> FolderSettings:
     _reject_unknown(raw, {"path", "commit_delay", "push_delay", "poll_interval", "ignore", "notify",
-                          "share_with", "large_file_size"}, source, where + ".")
+                          "share_with", "notifications", "large_file_size"}, source,
+                    where + ".")
     if "path" not in raw:
         raise ConfigError(f'{source}: {where}.path: missing; add path = "~/Autosync"')
     path_value = raw["path"]
@@ -202,6 +206,10 @@ def _parse_folder(raw: dict[str, Any], source: Path, where: str) -> FolderSettin
     notify = raw.get("notify", True)
     if not isinstance(notify, bool):
         raise ConfigError(f"{source}: {where}.notify: must be true or false, got {notify!r}")
+    level = raw.get("notifications")
+    if level is not None and level not in NOTIFICATION_LEVELS:
+        raise ConfigError(f"{source}: {where}.notifications: {level!r} is not allowed; use one "
+                          "of " + ", ".join(repr(v) for v in NOTIFICATION_LEVELS))
     return FolderSettings(
         path=Path(os.path.normpath(path)),
         commit_delay=_number(raw, "commit_delay", 1.0, source, where, 0.0),
@@ -210,6 +218,7 @@ def _parse_folder(raw: dict[str, Any], source: Path, where: str) -> FolderSettin
         ignore=_string_list(raw, "ignore", source, where),
         notify=notify,
         share_with=tuple(j.lower() for j in _string_list(raw, "share_with", source, where)),
+        notifications=level,
         large_file_size=_size(raw, "large_file_size", DEFAULT_LARGE_FILE_SIZE, source, where),
     )
 
@@ -314,7 +323,7 @@ def render_config(settings: Settings) -> str:
         lines.append("[[folder]]")
         lines.append(f"path = {_toml_value(folder.path)}")
         for key in ("commit_delay", "push_delay", "poll_interval", "ignore", "notify",
-                    "share_with", "large_file_size"):
+                    "share_with", "notifications", "large_file_size"):
             value = getattr(folder, key)
             if value != getattr(defaults, key):
                 lines.append(f"{key} = {_toml_value(value)}")
@@ -356,9 +365,11 @@ def save_config(settings: Settings, path: Path) -> None:
 
 
 def with_folder(settings: Settings, folder: FolderSettings) -> Settings:
-    """Settings with one more folder (replacing an entry with the same path)."""
-    others = tuple(f for f in settings.folders if f.path != folder.path)
-    return replace(settings, folders=(*others, folder))
+    """Settings with one more folder (replacing an entry with the same path, in place)."""
+    if any(f.path == folder.path for f in settings.folders):
+        return replace(settings, folders=tuple(folder if f.path == folder.path else f
+                                               for f in settings.folders))
+    return replace(settings, folders=(*settings.folders, folder))
 
 
 def without_folder(settings: Settings, path: Path) -> Settings:

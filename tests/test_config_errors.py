@@ -152,6 +152,21 @@ def test_tray_app_without_display_says_use_headless(monkeypatch) -> None:
     assert "autosync run --headless" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_bad_folder_notifications(cfg: Path, remote: Remote) -> None:
+    a = remote.clone("a")
+    cfg.write_text(f'[[folder]]\npath = "{a}"\nnotifications = "loud"\n')
+    assert_one_line_exit_2(cfg, "folder[0].notifications", "'loud'", "'important'")
+
+
+def test_folder_notifications_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    settings = Settings(folders=(FolderSettings(path=tmp_path, notifications="none"),
+                                 FolderSettings(path=tmp_path / "b")))
+    save_config(settings, path)
+    loaded = load_config(path).folders
+    assert [f.notifications for f in loaded] == ["none", None]
+
+
 def test_large_file_size_bad_value_is_one_line_exit_2(cfg: Path, remote: Remote) -> None:
     a = remote.clone("a")
     cfg.write_text(f'[[folder]]\npath = "{a}"\nlarge_file_size = "huge"\n')

@@ -133,15 +133,19 @@ class Engine:
 
     async def apply_folders(self, wanted: Iterable[FolderSettings]) -> None:
         """Make the running folders match a (re)loaded configuration: start new ones,
-        stop removed ones, restart changed ones. A folder that cannot be opened is
-        reported (an error activity) and skipped; the others go on."""
+        stop removed ones, give changed ones their new settings in place (no restart). A
+        folder that cannot be opened is reported (an error activity) and skipped; the
+        others go on."""
         wanted_by_path = {Path(f.path): f for f in wanted}
         for path in list(self.failed):
             if path not in wanted_by_path:
                 self.failed.pop(path, None)
         for path, folder in list(self._folders.items()):
-            if wanted_by_path.get(path) != folder.settings:
+            new = wanted_by_path.get(path)
+            if new is None:
                 await self.remove_folder(path)
+            elif new != folder.settings:
+                await folder.reconfigure(new)
         for path, settings in wanted_by_path.items():
             if path in self._folders:
                 continue
@@ -153,6 +157,10 @@ class Engine:
                 continue
             self.hub.activity(Activity(folder=path, kind=ActivityKind.INFO,
                                        summary="now synced"))
+
+    async def reconfigure(self, settings: FolderSettings) -> None:
+        """Apply a running folder's changed settings without restarting it."""
+        await self.folder(Path(settings.path)).reconfigure(settings)
 
     def watch_config(self, path: Path,
                      on_reload: Callable[[Settings], None] | None = None) -> None:
@@ -169,6 +177,7 @@ class Engine:
         if self._config_watch is None:
             self._config_watch = ConfigWatch(path, reloaded)
             self._config_watch.start()
+
     # ------------------------------------------------------------------ commands
     def _targets(self, path: Path | None) -> list[FolderSync]:
         return self.folders if path is None else [self.folder(path)]

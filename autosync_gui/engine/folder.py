@@ -22,6 +22,7 @@ from typing import Literal
 from autosync_gui.config import FolderSettings
 from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.backoff import Backoff
+from autosync_gui.engine.disk_usage import DiskUsage, measure_disk_usage
 from autosync_gui.engine.events import (
     Activity,
     ActivityKind,
@@ -273,6 +274,18 @@ class FolderSync:
         self._request_sync("notify")
         return True
 
+    async def reconfigure(self, settings: FolderSettings) -> None:
+        """New settings for this folder, in force at once: delays and the poll interval
+        from their next use (a poll due later than the new interval comes sooner), ignore
+        patterns from the next commit, XMPP notices from the next one."""
+        old, self.settings = self.settings, settings
+        if settings.ignore != old.ignore:
+            async with self._lock:
+                await asyncio.to_thread(self.repo.set_ignore, settings.ignore)
+        if settings.poll_interval != old.poll_interval:
+            self._arm("poll", settings.poll_interval, self._due_poll)
+        self._emit(ActivityKind.INFO, "settings changed")
+
     def pause(self, until: datetime | None = None) -> None:
         """Stop committing and syncing, until `until` (aware) or until resumed. Changes
         made meanwhile are committed and synced on resume."""
@@ -328,6 +341,16 @@ class FolderSync:
 
     async def unpushed_commits(self) -> int:
         return await asyncio.to_thread(self.repo.file_history.unpushed_commits)
+
+    async def ignored_files(self, limit: int = 1000) -> list[str]:
+        """Files in the folder that are not synced because an ignore rule matches them."""
+        return await asyncio.to_thread(self.repo.file_history.ignored_files, limit)
+
+    async def disk_usage(self) -> DiskUsage:
+        """Sizes of the repository (history) and of the folder's files (a walk of both,
+        off the loop)."""
+        top = self.repo.root / self.repo.scope if self.repo.scope else self.repo.root
+        return await asyncio.to_thread(measure_disk_usage, top, self.repo.data_dir)
 
     async def restore_version(self, path: str, version: FileVersion) -> CommitResult | None:
         """Put `version` back at `path` (repository-relative; a deleted file too, and a
@@ -580,11 +603,6 @@ class FolderSync:
             reasons, self._sync_reasons = self._sync_reasons, set()
             await self._sync(reasons)
 
-    def _quiet_long_enough(self) -> bool:
-        """Whether the pending changes' quiet period (quiet_period.py) is over."""
-        due = self._quiet.due(asyncio.get_running_loop().time())
-        return due is None or due <= asyncio.get_running_loop().time()
-
     def _fail(self, message: str) -> None:
         self._error = message
         if message != self._last_reported:
@@ -797,14 +815,7 @@ class FolderSync:
             self._request_sync("poll")
 
     async def _sync(self, reasons: set[str]) -> None:
-        if self._dirty and "user" not in reasons and not self._quiet_long_enough():
-            # A change is still settling: never commit before commit_delay of quiet (a
-            # notice or a reconnect must not cut a save short). The commit timer runs this
-            # sync right after the commit.
-            self._want_sync = True
-            self._sync_reasons |= reasons
-            self._schedule_commit(asyncio.get_running_loop().time())
-            return
+        push_first = reasons <= {"push"}
         if reasons == {"notify"} and not self._dirty and self._remote_problem is None:
             notified = list(self._notified)
             self._notified.clear()
@@ -812,7 +823,6 @@ class FolderSync:
                     lambda: [self.repo.has_commit(c) for c in notified])):
                 return  # we already have what the peer pushed
         self._cancel("push")
-        push_first = reasons <= {"push"}
         if self._dirty and not push_first:
             await self._commit()  # local work is committed before a merge
         # (A push right after our own commit leaves pending changes to their quiet period:
@@ -830,7 +840,10 @@ class FolderSync:
         self._failures = 0
         self._cancel("retry")
         self.last_sync = datetime.now(UTC)
-        self._arm("maintenance", MAINTENANCE_DELAY, self._due_maintenance)
+        if self._big is not None:
+            self._arm("maintenance", MAINTENANCE_DELAY, self._due_maintenance)
+        else:
+            await asyncio.to_thread(self.repo.tidy)  # after the sync: no save waits for it
 
     async def _fetch_integrate_push(self, *, push_first: bool = False) -> None:
         """Fetch, integrate, push; a rejected push goes round again. Right after our own

@@ -225,6 +225,14 @@ class FileHistory:
             i += 1
         return count
 
+    def ignored_files(self, limit: int) -> list[str]:
+        """Untracked files in the folder that an ignore rule keeps out of sync (a folder
+        ignored as a whole is one entry ending in /), at most `limit`, sorted."""
+        result = self._run("ls-files", "-z", "--others", "--ignored", "--exclude-standard",
+                           "--directory", "--", self.scope or ".", env=_READ_ONLY)
+        names = sorted(os.fsdecode(p) for p in result.out.split(b"\0") if p)
+        return names[:limit]
+
     def unpushed_commits(self) -> int:
         if self._rev("HEAD") is None:
             return 0

@@ -144,6 +144,31 @@ def _inspect(folder: Path) -> _Layout:
     return _Layout(repo, root, scope, branch, str(remote), remote_branch)
 
 
+_STATUS_WORDS = {"A": "added", "M": "modified", "T": "modified", "D": "deleted",
+                 "R": "renamed", "C": "added"}
+
+
+def _name_status(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`git log --name-status -z` entries of one commit -> (paths, what happened to each);
+    a rename or copy names its new path."""
+    fields = [os.fsdecode(f).strip("\n") for f in raw.split(b"\0")]
+    files: list[str] = []
+    changes: list[str] = []
+    i = 0
+    while i < len(fields):
+        status = fields[i]
+        if not status or status[0] not in _STATUS_WORDS:
+            i += 1
+            continue
+        count = 2 if status[0] in "RC" else 1
+        paths = fields[i + 1:i + 1 + count]
+        if paths:
+            files.append(paths[-1])
+            changes.append(_STATUS_WORDS[status[0]])
+        i += 1 + count
+    return tuple(files), tuple(changes)
+
+
 class GitRepository:
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
 
@@ -194,6 +219,8 @@ class GitRepository:
         options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
                    "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
                    "-c", "merge.conflictStyle=merge", *safety_options(),
+                   # git's own housekeeping never runs inside a commit or fetch a save
+                   # waits for: autosync's maintenance (maintenance.py) runs after syncs
                    *big_file_options()]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
         self.file_history = FileHistory(self.runner, self.scope, self.hostname,
@@ -467,6 +494,11 @@ class GitRepository:
         """A folder inside the tree has its own .git: never sync it as part of this one."""
         self._nested.add(relpath)
 
+    def set_ignore(self, patterns: Iterable[str]) -> None:
+        """New folder ignore patterns, in force for the next commit."""
+        self._ignore = tuple(patterns)
+        self._write_excludes()
+
     def _write_excludes(self) -> None:
         kept = kept_local_names(self.state_dir)
         text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested,
@@ -670,6 +702,11 @@ class GitRepository:
             args += ["--", *(spec if hold else [self.scope])]
         self._run(*args, stdin=message.encode("utf-8", "surrogateescape"), env=env)
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
+
+    def tidy(self) -> None:
+        """git's automatic housekeeping (repacking loose objects when there are many), as
+        git itself runs it after a commit or fetch; it detaches when it has work."""
+        self._run("maintenance", "run", "--auto", "--quiet", check=False)
 
     def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
         """Of `paths`, the existing files a .gitignore in the tree keeps out of commits:
@@ -1063,7 +1100,7 @@ class GitRepository:
         fmt = (f"%x1e%H%x00%cI%x00%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)"
                "%x00%an%x00%s")
         args = ["log", f"--skip={max(0, int(skip))}", f"--max-count={max(1, int(limit))}",
-                f"--format={fmt}", "--name-only", "-z", "HEAD", "--"]
+                f"--format={fmt}", "--name-status", "-z", "HEAD", "--"]
         if path_filter:
             escaped = re.sub(r"([*?\[\]\\])", r"\\\1", path_filter)
             args.append(f":(icase)*{escaped}*")
@@ -1079,12 +1116,11 @@ class GitRepository:
             if len(parts) < 5:
                 continue
             sha, when, trailer, author, subject = parts[:5]
-            files = tuple(os.fsdecode(n).strip("\n") for n in names.split(b"\0")
-                          if n.strip(b"\n"))
+            files, changes = _name_status(names)
             commits.append(CommitInfo(
                 sha=sha, time=datetime.fromisoformat(when),
                 host=safe_host((trailer.split(",")[0] or author).strip() or "unknown"),
-                author=author, subject=subject, files=files))
+                author=author, subject=subject, files=files, changes=changes))
         return commits
 
     def file_at(self, commit: str, path: str) -> bytes:

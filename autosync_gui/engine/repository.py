@@ -75,6 +75,9 @@ class CommitInfo:
     author: str
     subject: str
     files: tuple[str, ...] = field(default=())
+    # what the commit did to each of `files`, in the same order: "added", "modified",
+    # "deleted", "renamed" (empty when the backend does not say)
+    changes: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,11 @@ class FileHistoryQueries(Protocol):
         """Commits the remote does not have yet (as of the last fetch)."""
         ...
 
+    def ignored_files(self, limit: int) -> list[str]:
+        """Files in the folder an ignore rule keeps out of sync (relative to `root`; a
+        wholly ignored folder as one entry ending in /), sorted, at most `limit`."""
+        ...
+
 
 class Repository(Protocol):
     """One synced folder's repository (the folder may be a sub-folder of the work tree)."""
@@ -180,9 +188,18 @@ class Repository(Protocol):
         """Whether the folder has changes not committed yet."""
         ...
 
+    def set_ignore(self, patterns: Iterable[str]) -> None:
+        """New folder ignore patterns (the folder's settings), in force for the next
+        commit."""
+        ...
+
     def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
         """Of `paths`, the existing files an ignore file that is itself synced
         (.gitignore, .hgignore) keeps out of commits: (path, that file, its pattern)."""
+        ...
+
+    def tidy(self) -> None:
+        """Housekeeping (e.g. repacking), run after a sync rather than inside one."""
         ...
 
     def remote_moved(self) -> bool:

@@ -21,6 +21,8 @@ class EngineSignals(QObject):
     activityHappened = pyqtSignal(object)
     # channel name, ChannelState, detail
     channelChanged = pyqtSignal(str, object, str)
+    # the engine's transfer progress event (a push or pull under way; see ui/transfers.py)
+    transferProgress = pyqtSignal(object)
 
     def state_changed(self, folder: Path, state: FolderState, detail: str) -> None:
         self.stateChanged.emit(Path(folder), state, detail)
@@ -30,3 +32,7 @@ class EngineSignals(QObject):
 
     def channel_changed(self, channel: str, state: ChannelState, detail: str) -> None:
         self.channelChanged.emit(channel, state, detail)
+
+    def transfer_progress(self, event: object) -> None:
+        """The engine's optional progress observer method (big pushes and pulls)."""
+        self.transferProgress.emit(event)

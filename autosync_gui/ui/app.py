@@ -15,10 +15,19 @@ from typing import TYPE_CHECKING
 
 import qasync
 from PyQt6.QtCore import QObject, pyqtSignal
-from PyQt6.QtWidgets import QApplication, QMessageBox
+from PyQt6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from autosync_gui import __version__
-from autosync_gui.config import ConfigError, FolderSettings, Settings, default_config_path, load_config
+from autosync_gui.config import (
+    ConfigError,
+    FolderSettings,
+    Settings,
+    default_config_path,
+    load_config,
+    save_config,
+    with_folder,
+    without_folder,
+)
 from autosync_gui.control.client import CommandFailedError, ControlClient, NoInstanceError
 from autosync_gui.control.instance import InstanceLock, instance_paths
 from autosync_gui.control.runtime import UnsafeRuntimeError
@@ -29,15 +38,20 @@ from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, Fol
 from autosync_gui.engine.folder import FolderSync
 from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.ui.activity_window import ActivityWindow
 from autosync_gui.ui.adapter import EngineSignals
 from autosync_gui.ui.common import local_time, spawn
 from autosync_gui.ui.conflict_dialog import ConflictDialog
+from autosync_gui.ui.deleted_files import DeletedFilesDialog
+from autosync_gui.ui.folder_settings import FolderSettingsDialog
 from autosync_gui.ui.history import HistoryDialog
 from autosync_gui.ui.icons import app_icon
 from autosync_gui.ui.logsetup import install_excepthook, setup_logging
-from autosync_gui.ui.notifications import Notifier
+from autosync_gui.ui.notifications import Message, Notifier
 from autosync_gui.ui.settings_dialog import SettingsDialog
+from autosync_gui.ui.transfers import TransferTracker
 from autosync_gui.ui.tray import Actions, TrayUi
+from autosync_gui.ui.versions import VersionsDialog
 from autosync_gui.ui.wizard import SetupWizard
 
 if TYPE_CHECKING:  # imported where used: XMPP is optional in a build
@@ -74,6 +88,11 @@ class TrayApp(QObject):
         self.control: ControlServer | None = None
         self.folder_errors: dict[Path, str] = {}
         self.history_windows: dict[Path, HistoryDialog] = {}
+        self.activity_window: ActivityWindow | None = None
+        self.versions_windows: dict[tuple[Path, str], VersionsDialog] = {}
+        self.deleted_windows: dict[Path, DeletedFilesDialog] = {}
+        self.folder_settings_windows: dict[Path, FolderSettingsDialog] = {}
+        self.transfers = TransferTracker(self)
         self.conflict_dialog: ConflictDialog | None = None
         self.wizard: SetupWizard | None = None
         self.settings_dialog: SettingsDialog | None = None
@@ -85,9 +104,14 @@ class TrayApp(QObject):
             sync_now=self.sync_now, toggle_pause=self.toggle_pause, history=self.open_history,
             conflicts=self.open_conflicts, add_folder=self.open_wizard,
             settings=self.open_settings, quit=self.request_quit,
-            pause_until=self.pause_until),
+            pause_until=self.pause_until, activity=self.open_activity,
+            deleted_files=self.open_deleted, open_failed=self.open_failed,
+            folder_settings=self.open_folder_settings),
             self.config_arg, tray_retries=tray_retries, tray_retry_ms=tray_retry_ms)
         self.notifier = Notifier("all", self.tray.icon, notify_delay_ms, self)
+        self.tray.transfers = self.transfers
+        self.signals.transferProgress.connect(self.transfers.update)
+        self.transfers.changed.connect(lambda _path: self.tray.refresh())
         self.signals.stateChanged.connect(self._on_state)
         self.signals.activityHappened.connect(self._on_activity)
         self.signals.channelChanged.connect(self._on_channel)
@@ -109,6 +133,7 @@ class TrayApp(QObject):
             first_run = True
             self.settings = Settings()
         self.notifier.set_level(self.settings.ui.notifications)
+        self._folder_levels()
         self.engine = Engine(replace(self.settings, folders=()), hostname=self.hostname)
         self.engine.subscribe(self.signals)
         self.engine.subscribe(HeadlessLog())  # the log file: one line per activity
@@ -197,10 +222,8 @@ class TrayApp(QObject):
             return
         self._stopping = True
         log.info("quitting: committing pending changes and pushing once")
-        for window in [*self.history_windows.values(), self.conflict_dialog, self.wizard,
-                       self.settings_dialog]:
-            if window is not None:
-                window.close()
+        for window in self.windows():
+            window.close()
         await self._stop_xmpp()
         if self.control is not None:
             await self.control.stop()
@@ -212,6 +235,14 @@ class TrayApp(QObject):
         self.tray.hide()
         self.stopped.emit()
 
+    def windows(self) -> list[QWidget]:
+        """Every window the app has open (to close them when quitting)."""
+        return [w for w in [*self.history_windows.values(), *self.versions_windows.values(),
+                            *self.deleted_windows.values(),
+                            *self.folder_settings_windows.values(), self.activity_window,
+                            self.conflict_dialog, self.wizard, self.settings_dialog]
+                if w is not None]
+
     async def run(self) -> int:
         await self.start()
         await self.wait_quit()
@@ -222,12 +253,30 @@ class TrayApp(QObject):
         """The file changed (e.g. `autosync add`): keep our copy's folders current; the
         engine starts and stops them, and the menu follows (see _on_activity)."""
         self.settings = replace(self.settings, folders=settings.folders)
+        self._folder_levels()
 
     # ------------------------------------------------------------------ engine events
     def _on_state(self, path: Path, state: FolderState, _detail: str) -> None:
+        if state not in (FolderState.PUSHING, FolderState.PULLING):
+            self.transfers.forget(path)
+        self._settle_notifications(path)
         self.tray.refresh()
         if state == FolderState.CONFLICT and self.conflict_dialog is not None:
             self.conflict_dialog.refresh()
+
+    def _settle_notifications(self, path: Path) -> None:
+        """Withdraw the notifications whose news is settled in this folder."""
+        if self.engine is None:
+            return
+        try:
+            folder = self.engine.folder(path)
+        except KeyError:
+            self.notifier.settle(path, set(), False)
+            return
+        open_conflicts = {c.copy_path or c.path for c in folder.conflicts}
+        needs_user = folder.state in (FolderState.ERROR, FolderState.OFFLINE) or \
+            folder.error is not None
+        self.notifier.settle(path, open_conflicts, needs_user)
 
     def _on_activity(self, event: Activity) -> None:
         if {Path(f.path) for f in self.folders()} != set(self.tray.folder_menus):
@@ -240,8 +289,10 @@ class TrayApp(QObject):
             self.conflict_dialog.refresh()
         if event.kind in (ActivityKind.COMMITTED, ActivityKind.PULLED):
             window = self.history_windows.get(Path(event.folder))
-            if window is not None and window.isVisible() and not window.filter.text():
-                window.model.reset(None)
+            if window is not None and window.isVisible():
+                window.new_commits()  # the filter stays: a new commit may match it
+        if event.kind == ActivityKind.INFO and "resolved" in event.summary:
+            self._settle_notifications(Path(event.folder))
         self.tray.refresh()
 
     def _on_channel(self, channel: str, state: ChannelState, detail: str) -> None:
@@ -302,12 +353,152 @@ class TrayApp(QObject):
         window = self.history_windows.get(path)
         if window is None:
             window = HistoryDialog(self.engine.folder(path))
+            window.versionsRequested.connect(self.open_versions)
             window.finished.connect(lambda _r, p=path: self.history_windows.pop(p, None))
             self.history_windows[path] = window
         window.show()
         window.raise_()
         window.activateWindow()
         return window
+
+    def open_activity(self) -> ActivityWindow | None:
+        """The activity window (tray menu, left click on the icon)."""
+        if self.engine is None:
+            return None
+        window = self.activity_window
+        if window is None:
+            window = ActivityWindow(self.engine, self.signals, self.transfers)
+            window.versionsRequested.connect(self.open_versions)
+            window.deletedRequested.connect(self.open_deleted)
+            window.historyRequested.connect(self.open_history)
+            window.settingsRequested.connect(self.open_folder_settings)
+            self.activity_window = window
+        else:
+            window.rebuild()
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
+
+    def open_versions(self, folder_path: Path, path: str) -> VersionsDialog | None:
+        """Every version of one file (`path` relative to the folder's repository)."""
+        if self.engine is None:
+            return None
+        key = (Path(folder_path), path)
+        window = self.versions_windows.get(key)
+        if window is None:
+            window = VersionsDialog(self.engine.folder(Path(folder_path)), path)
+            window.finished.connect(lambda _r, k=key: self.versions_windows.pop(k, None))
+            self.versions_windows[key] = window
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
+
+    def open_deleted(self, folder_path: Path) -> DeletedFilesDialog | None:
+        if self.engine is None:
+            return None
+        path = Path(folder_path)
+        window = self.deleted_windows.get(path)
+        if window is None:
+            window = DeletedFilesDialog(self.engine.folder(path))
+            window.versionsRequested.connect(self.open_versions)
+            window.finished.connect(lambda _r, p=path: self.deleted_windows.pop(p, None))
+            self.deleted_windows[path] = window
+        else:
+            window.reload()
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
+
+    def open_folder_settings(self, folder_path: Path) -> FolderSettingsDialog | None:
+        """One folder's settings, changed without a restart."""
+        path = Path(folder_path)
+        settings = next((f for f in self.settings.folders if f.path == path), None)
+        if settings is None or self.engine is None:
+            return None
+        window = self.folder_settings_windows.get(path)
+        if window is None:
+            try:
+                folder = self.engine.folder(path)
+            except KeyError:
+                folder = None
+            window = FolderSettingsDialog(settings, folder, self.settings.ui.notifications)
+            window.changed.connect(
+                lambda new, w=window: spawn(self.apply_folder_settings(new, w),
+                                            "folder-settings"))
+            window.stopRequested.connect(
+                lambda p, w=window: spawn(self.stop_syncing(p, w), "folder-stop"))
+            window.finished.connect(
+                lambda _r, p=path: self.folder_settings_windows.pop(p, None))
+            self.folder_settings_windows[path] = window
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
+
+    async def apply_folder_settings(self, new: FolderSettings,
+                                    window: FolderSettingsDialog | None = None) -> bool:
+        """Write the folder's new settings (atomically) and put them in force now."""
+        settings = with_folder(self.settings, new)
+        try:
+            await asyncio.to_thread(save_config, settings, self.config_path)
+        except (ConfigError, OSError) as exc:
+            if window is not None:
+                window.failed(f"Not saved: {exc}")
+            return False
+        self.settings = settings
+        self._folder_levels()
+        if self.engine is not None:
+            try:
+                await self.engine.reconfigure(new)
+            except KeyError:
+                pass  # not running (it could not be opened): the file has it for next time
+            except (RepositoryError, OSError) as exc:
+                if window is not None:
+                    window.failed(f"Saved, but not in force yet: {exc}")
+                return False
+        log.info("%s: settings changed", new.path)
+        if window is not None:
+            window.saved(new)
+        return True
+
+    async def stop_syncing(self, path: Path, window: FolderSettingsDialog | None = None) -> bool:
+        """Stop syncing a folder: out of the configuration, its loop stopped (pending
+        changes committed and pushed once); the files and their history stay."""
+        settings = without_folder(self.settings, Path(path))
+        try:
+            await asyncio.to_thread(save_config, settings, self.config_path)
+        except (ConfigError, OSError) as exc:
+            if window is not None:
+                window.failed(f"Not changed: {exc}")
+            return False
+        self.settings = settings
+        self._folder_levels()
+        if self.engine is not None:
+            await self.engine.remove_folder(Path(path))
+        self.folder_errors.pop(Path(path), None)
+        for key in [k for k in self.versions_windows if k[0] == Path(path)]:
+            self.versions_windows[key].close()
+        for windows in (self.history_windows, self.deleted_windows,
+                        self.folder_settings_windows):
+            open_window = windows.get(Path(path))
+            if open_window is not None:
+                open_window.close()
+        self.tray.rebuild()
+        if self.activity_window is not None:
+            self.activity_window.refresh_folders()
+        log.info("%s: no longer synced (files and history stay)", path)
+        return True
+
+    def _folder_levels(self) -> None:
+        self.notifier.folder_levels = {f.path: f.notifications for f in self.settings.folders
+                                       if f.notifications is not None}
+
+    def open_failed(self, message: str) -> None:
+        """A file or folder opened from the tray could not be opened: say so."""
+        self.notifier.show(Message("autosync: cannot open", message, True))
 
     def open_conflicts(self) -> ConflictDialog:
         if self.conflict_dialog is None:
@@ -363,6 +554,7 @@ class TrayApp(QObject):
             (dialog is not None and dialog.password_stored)
         self.settings = settings
         self.notifier.set_level(settings.ui.notifications)
+        self._folder_levels()
         self.tray.rebuild()
         if xmpp_changed:
             spawn(self._restart_xmpp(), "restart-xmpp")

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import Qt, QUrl
+from PyQt6.QtCore import Qt, QTimer, QUrl
 from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import QLabel, QWidget
+
+from autosync_gui.engine.safe_paths import display
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +43,76 @@ def spawn(coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Ta
     return task
 
 
-def open_path(path: Path) -> bool:
-    """Open a file or folder with the desktop's default application (file: URL, so a
-    test or a desktop can register its own handler via QDesktopServices.setUrlHandler)."""
+OPEN_WATCH_SECONDS = 10.0  # how long a failed open is still reported (xdg-open's exit)
+_opening: set[QTimer] = set()
+
+
+def open_path(path: Path, on_error: Callable[[str], None] | None = None) -> None:
+    """Open a file or folder with the desktop's default application (xdg-open, in a
+    session of its own so it outlives autosync). When no application can open it (no
+    handler: xdg-open fails), `on_error` gets one line naming the file and the fix; it is
+    logged either way. Without xdg-open, Qt's own launcher is asked."""
     log.info("opening %s", path)
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+    def failed(reason: str) -> None:
+        message = (f"No application could open {display(str(path))} ({reason}); choose a "
+                   "default application for this kind of file in your desktop's settings, "
+                   "or open it from your file manager")
+        log.warning("%s", message)
+        if on_error is not None:
+            on_error(message)
+
+    program = shutil.which("xdg-open")
+    if program is None:
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            failed("xdg-open is not installed")
+        return
+    errors = tempfile.TemporaryFile()  # never a pipe: a long-running app would fill it
+    try:
+        child = subprocess.Popen([program, str(path)], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=errors,
+                                 start_new_session=True)
+    except OSError as exc:
+        errors.close()
+        failed(str(exc))
+        return
+    deadline = time.monotonic() + OPEN_WATCH_SECONDS
+    timer = QTimer()
+    timer.setInterval(100)
+    _opening.add(timer)
+
+    def check() -> None:
+        code = child.poll()
+        if code is None and time.monotonic() < deadline:
+            return  # still starting (or the application runs in its place: fine)
+        timer.stop()
+        _opening.discard(timer)
+        if code:
+            errors.seek(0)
+            lines = errors.read(4096).decode("utf-8", "replace").strip().splitlines()
+            failed(lines[-1] if lines else f"xdg-open exited with status {code}")
+        errors.close()
+
+    timer.timeout.connect(check)
+    timer.start()
+
+
+def full_time(when: datetime | None) -> str:
+    """A moment with its date and seconds, local time: 2025-01-31 19:18:00."""
+    if when is None:
+        return "unknown time"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def date_time(when: datetime | None) -> str:
+    """A moment to the minute with its date, local time: 2025-01-31 19:18."""
+    if when is None:
+        return "never"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def local_time(when: datetime | None) -> str:

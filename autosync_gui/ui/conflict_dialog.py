@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -27,7 +28,8 @@ from PyQt6.QtWidgets import (
 
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.repository import RepositoryError
-from autosync_gui.ui.common import ErrorLabel, local_time, open_path, repo_root, spawn
+from autosync_gui.engine.safe_paths import display
+from autosync_gui.ui.common import ErrorLabel, full_time, open_path, repo_root, spawn
 from autosync_gui.ui.folder_view import ConflictFolder, FolderStatus, Keep
 from autosync_gui.ui.icons import TrayState, app_icon, state_icon
 
@@ -92,11 +94,18 @@ class ConflictDialog(QDialog):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
+        self._shown: set[tuple[Path, str]] = set()
         self.refresh()
 
     def refresh(self) -> int:
-        """Rebuild the list from the folders' open conflicts; returns how many."""
+        """Rebuild the list from the folders' open conflicts; returns how many. A message
+        about an earlier choice goes once a conflict it did not cover is listed."""
         selected = self.selected()
+        listed = {(Path(f.path), c.copy_path or c.path) for f in self._folders()
+                  for c in f.conflicts}
+        if listed - self._shown:
+            self.status.clear_message()
+        self._shown = listed
         self.tree.clear()
         count = 0
         for folder in self._folders():
@@ -104,10 +113,10 @@ class ConflictDialog(QDialog):
             for conflict in folder.conflicts:
                 item = QTreeWidgetItem([
                     str(Path(folder.path).name + "/" + _relative(folder, root, conflict.path)),
-                    f"{conflict.kept_host}, {local_time(conflict.kept_time)}",
-                    (f"{conflict.copy_host}, {local_time(conflict.copy_time)}"
-                     + (f"\n{Path(conflict.copy_path).name}" if conflict.copy_path else
-                        " (deleted there)")),
+                    whose(conflict.kept_host, conflict.kept_time, this_host(folder)),
+                    (whose(conflict.copy_host, conflict.copy_time, this_host(folder))
+                     + (f"\n{display(Path(conflict.copy_path).name)}" if conflict.copy_path
+                        else " (deleted there)")),
                 ])
                 item.setToolTip(0, str(root / conflict.path))
                 if conflict.copy_path:
@@ -117,11 +126,17 @@ class ConflictDialog(QDialog):
                 if selected is not None and selected[1] == conflict:
                     self.tree.setCurrentItem(item)
                 count += 1
+        if any(not c.kept_host for f in self._folders() for c in f.conflicts):
+            QTimer.singleShot(1000, self._refresh_if_shown)  # hosts still being read
         if self.tree.currentItem() is None and count:
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
         self._update_buttons()
         self.refreshed.emit(count)
         return count
+
+    def _refresh_if_shown(self) -> None:
+        if self.isVisible():
+            self.refresh()
 
     def selected(self) -> tuple[ConflictFolder, Conflict] | None:
         item = self.tree.currentItem()
@@ -147,9 +162,9 @@ class ConflictDialog(QDialog):
             return
         folder, conflict = chosen
         root = repo_root(folder)
-        open_path(root / conflict.path)
+        open_path(root / conflict.path, self.status.error)
         if conflict.copy_path:
-            open_path(root / conflict.copy_path)
+            open_path(root / conflict.copy_path, self.status.error)
 
     def _on_keep(self, keep: Keep) -> None:
         chosen = self.selected()
@@ -169,6 +184,19 @@ class ConflictDialog(QDialog):
         self.status.info(f"{conflict.path}: {KEEP_LABELS[keep]}.")
         self.refresh()
         self.resolved.emit(Path(folder.path), conflict, keep)
+
+
+def this_host(folder: object) -> str:
+    repo = getattr(folder, "repo", None)
+    return str(getattr(repo, "hostname", ""))
+
+
+def whose(host: str, when: datetime, here: str) -> str:
+    """"desktop's version, 2025-01-31 19:18:00" ("this machine's" for our own)."""
+    if not host:
+        return f"the version of {full_time(when)} (its machine is being read from history)"
+    owner = f"this machine's ({host})" if host == here else f"{host}'s"
+    return f"{owner} version, {full_time(when)}"
 
 
 def _relative(folder: FolderStatus, root: Path, path: str) -> str:

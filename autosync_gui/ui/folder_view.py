@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from autosync_gui.engine.events import Conflict, FolderState
-from autosync_gui.engine.repository import CommitInfo
+from autosync_gui.engine.repository import CommitInfo, FileVersion
 
 Keep = Literal["original", "copy", "both"]
 
@@ -47,3 +47,4 @@ class FolderHistory(Protocol):
     async def file_at(self, commit: str, path: str) -> bytes: ...
     async def diff(self, commit: str, path: str | None = None) -> str: ...
     async def restore(self, commit: str, path: str) -> None: ...
+    async def versions(self, path: str) -> list[FileVersion]: ...

@@ -1,6 +1,7 @@
-"""The history viewer of one folder: commits (time, host, message, files), a filter by
-file name or path, a preview of a file at a commit and its diff, *Restore this version*
-and *Open containing folder*.
+"""The history viewer of one folder: commits (date and time, host, message, files and
+what happened to each), a filter by file name or path, a preview of a file at a commit
+(text or picture) and its diff, *Restore this version* (a deleted file too: its last
+content), *Versions of this file…* and *Open containing folder*.
 
 Commits load a page at a time in a worker thread when the list is scrolled to its end
 (Qt's canFetchMore/fetchMore), so 100,000 commits open as fast as 200."""
@@ -21,7 +22,6 @@ from PyQt6.QtCore import (
     QTimer,
     pyqtSignal,
 )
-from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -41,9 +41,11 @@ from PyQt6.QtWidgets import (
 )
 
 from autosync_gui.engine.repository import CommitInfo, RepositoryError
-from autosync_gui.ui.common import ErrorLabel, local_time, open_path, repo_root, spawn
+from autosync_gui.engine.safe_paths import display
+from autosync_gui.ui.common import ErrorLabel, date_time, full_time, open_path, repo_root, spawn
 from autosync_gui.ui.folder_view import FolderHistory
 from autosync_gui.ui.icons import app_icon
+from autosync_gui.ui.preview import FilePreview, monospace
 
 log = logging.getLogger(__name__)
 
@@ -90,18 +92,16 @@ class HistoryModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             column = index.column()
             if column == 0:
-                return local_time(commit.time)
+                return date_time(commit.time)
             if column == 1:
                 return commit.host
             if column == 2:
                 return commit.subject
-            n = len(commit.files)
-            if n == 0:
-                return ""
-            return commit.files[0] if n == 1 else f"{n} files: {commit.files[0]}, …"
+            return files_summary(commit)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "\n".join([commit.subject, f"{commit.sha[:12]} by {commit.author}",
-                              *commit.files[:20]])
+            return "\n".join([commit.subject, f"{full_time(commit.time)} by {commit.author}",
+                              *(f"{change} {display(name)}" for name, change in
+                                changes_of(commit)[:20])])
         return None
 
     def canFetchMore(self, parent: ModelIndex = QModelIndex()) -> bool:  # noqa: B008
@@ -153,11 +153,36 @@ class HistoryModel(QAbstractTableModel):
         return self.commits[row] if 0 <= row < len(self.commits) else None
 
 
+def changes_of(commit: CommitInfo) -> list[tuple[str, str]]:
+    """(path, what happened to it) for each file of a commit."""
+    changes = commit.changes if len(commit.changes) == len(commit.files) else \
+        ("changed",) * len(commit.files)
+    return list(zip(commit.files, changes, strict=True))
+
+
+def files_summary(commit: CommitInfo) -> str:
+    """"deleted notes.txt", "3 files (1 deleted): a.txt, …" — deletions said as such."""
+    listed = changes_of(commit)
+    if not listed:
+        return ""
+    if len(listed) == 1:
+        name, change = listed[0]
+        return f"{display(name)}" if change in ("modified", "changed") else \
+            f"{change} {display(name)}"
+    counts: dict[str, int] = {}
+    for _name, change in listed:
+        counts[change] = counts.get(change, 0) + 1
+    kinds = ", ".join(f"{n} {change}" for change, n in counts.items()
+                      if change not in ("modified", "changed"))
+    return f"{len(listed)} files{f' ({kinds})' if kinds else ''}: {display(listed[0][0])}, …"
+
+
 class HistoryDialog(QDialog):
     """Non-modal: sync goes on while it is open."""
 
     restored = pyqtSignal(str, str)  # commit, path
     previewShown = pyqtSignal(str, str)  # commit, path
+    versionsRequested = pyqtSignal(object, str)  # folder path, repository-relative file
 
     def __init__(self, folder: FolderHistory, page_size: int = PAGE_SIZE,
                  parent: QWidget | None = None) -> None:
@@ -197,21 +222,22 @@ class HistoryDialog(QDialog):
         self.files = QListWidget()
         self.files.setObjectName("history_files")
         self.files.currentItemChanged.connect(self._file_selected)
-        mono = QFont("monospace")
-        mono.setStyleHint(QFont.StyleHint.TypeWriter)
-        self.content = QPlainTextEdit()
-        self.content.setReadOnly(True)
-        self.content.setFont(mono)
+        self.preview = FilePreview()
+        self.content = self.preview.text  # the text of a version (pictures beside it)
         self.diff = QPlainTextEdit()
         self.diff.setReadOnly(True)
-        self.diff.setFont(mono)
+        self.diff.setFont(monospace())
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.content, "File at this version")
+        self.tabs.addTab(self.preview, "File at this version")
         self.tabs.addTab(self.diff, "Changes in this commit")
         self.restore_button = QPushButton("Restore this version")
         self.restore_button.setObjectName("history_restore")
         self.restore_button.setEnabled(False)
         self.restore_button.clicked.connect(self._on_restore)
+        self.versions_button = QPushButton("Versions of this file…")
+        self.versions_button.setObjectName("history_versions")
+        self.versions_button.setEnabled(False)
+        self.versions_button.clicked.connect(self._on_versions)
         self.open_button = QPushButton("Open containing folder")
         self.open_button.setObjectName("history_open_folder")
         self.open_button.clicked.connect(self._on_open_folder)
@@ -225,6 +251,7 @@ class HistoryDialog(QDialog):
         right_layout.addWidget(self.tabs, 3)
         buttons = QHBoxLayout()
         buttons.addWidget(self.restore_button)
+        buttons.addWidget(self.versions_button)
         buttons.addWidget(self.open_button)
         buttons.addStretch(1)
         right_layout.addLayout(buttons)
@@ -243,6 +270,9 @@ class HistoryDialog(QDialog):
         self.model.loadFailed.connect(self.status.error)
         self.model.pageLoaded.connect(self._page_loaded)
         self._preview_task: asyncio.Task[None] | None = None
+        # what Restore puts back for the file shown: a version with content (commit, path,
+        # "as of DATE from HOST")
+        self._restorable: tuple[str, str, str] | None = None
         self.model.fetchMore()
 
     # ------------------------------------------------------------------ selection
@@ -250,14 +280,28 @@ class HistoryDialog(QDialog):
         self._filter_timer.stop()
         text = self.filter.text().strip()
         self.files.clear()
-        self.content.clear()
+        self.preview.clear()
         self.diff.clear()
         self.model.reset(text or None)
+
+    def new_commits(self) -> None:
+        """A commit was made or pulled: list again from the top with the same filter, and
+        keep the commit the user looked at selected."""
+        selected = self.current_commit()
+        self._reselect = selected.sha if selected is not None else None
+        self.model.reset(self.model.path_filter)
 
     def _page_loaded(self, _count: int) -> None:
         if self.model.rowCount() <= self.model.page_size:  # size columns to the first page
             for column in (0, 1):
                 self.table.resizeColumnToContents(column)
+        wanted = getattr(self, "_reselect", None)
+        if wanted is not None:
+            row = next((i for i, c in enumerate(self.model.commits) if c.sha == wanted), -1)
+            if row >= 0:
+                self._reselect = None
+                self.table.selectRow(row)
+                return
         if self.table.currentIndex().row() < 0 and self.model.rowCount() > 0:
             self.table.selectRow(0)
 
@@ -271,16 +315,21 @@ class HistoryDialog(QDialog):
     def _commit_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
         commit = self.model.commit_at(current.row())
         self.files.clear()
-        self.content.clear()
+        self.preview.clear()
         self.diff.clear()
         self.restore_button.setEnabled(False)
+        self.versions_button.setEnabled(False)
         if commit is None:
             return
         wanted = (self.model.path_filter or "").lower()
         pick = 0
-        for i, path in enumerate(commit.files):
-            item = QListWidgetItem(path)
+        for i, (path, change) in enumerate(changes_of(commit)):
+            item = QListWidgetItem(f"{change}: {display(path)}")
             item.setData(Qt.ItemDataRole.UserRole, path)
+            if change == "deleted":
+                font = item.font()
+                font.setStrikeOut(True)
+                item.setFont(font)
             self.files.addItem(item)
             if wanted and wanted in path.lower() and pick == 0:
                 pick = i
@@ -301,41 +350,70 @@ class HistoryDialog(QDialog):
         self._preview_task = spawn(self._load_preview(commit, path), "history-preview")
 
     async def _load_preview(self, commit: CommitInfo, path: str | None) -> None:
-        content = ""
-        exists = False
+        self._restorable = None
         if path is not None:
             try:
                 data = await self.folder.file_at(commit.sha, path)
-                exists = True
-                content = _describe(data)
+                self._restorable = (commit.sha, path,
+                                    f"as of {full_time(commit.time)} from {commit.host}")
+                self.preview.show_data(path, data)
             except RepositoryError:
-                content = f"{path} was deleted in this commit."
+                await self._show_deleted(commit, path)
         try:
             diff = await self.folder.diff(commit.sha, path)
         except RepositoryError as exc:
             diff = str(exc)
-        self.content.setPlainText(content)
         self.diff.setPlainText(diff or "(no changes to show)")
-        self.restore_button.setEnabled(exists)
+        self.restore_button.setEnabled(self._restorable is not None)
+        self.versions_button.setEnabled(path is not None)
         self.previewShown.emit(commit.sha, path or "")
+
+    async def _show_deleted(self, commit: CommitInfo, path: str) -> None:
+        """The file was deleted in this commit: show (and offer to restore) its content
+        just before."""
+        try:
+            versions = await self.folder.versions(path)
+        except (RepositoryError, OSError):
+            versions = []
+        index = next((i for i, v in enumerate(versions) if v.commit == commit.sha), None)
+        last = next((v for v in versions[index + 1:] if v.size is not None), None) \
+            if index is not None else None
+        if last is None:
+            self.preview.show_message(f"{display(path)} was deleted in this commit.")
+            return
+        try:
+            data = await self.folder.file_at(last.commit, last.path)
+        except RepositoryError:
+            self.preview.show_message(f"{display(path)} was deleted in this commit.")
+            return
+        self._restorable = (last.commit, path,
+                            f"as of {full_time(last.time)} from {last.host}")
+        self.preview.show_data(last.path, data)
+        self.preview.setToolTip(f"{display(path)} was deleted in this commit; this is its "
+                                f"last content, of {full_time(last.time)} from {last.host}")
 
     # ------------------------------------------------------------------ actions
     def _on_restore(self) -> None:
-        commit, path = self.current_commit(), self.current_path()
-        if commit is not None and path is not None:
-            spawn(self.restore(commit.sha, path), "history-restore")
+        if self._restorable is not None:
+            spawn(self.restore(*self._restorable), "history-restore")
 
-    async def restore(self, commit: str, path: str) -> None:
+    def _on_versions(self) -> None:
+        path = self.current_path()
+        if path is not None:
+            self.versionsRequested.emit(Path(self.folder.path), path)
+
+    async def restore(self, commit: str, path: str, as_of: str = "") -> None:
+        """Put `path` back as it was in `commit` (committed as a new version)."""
         self.restore_button.setEnabled(False)
         try:
             await self.folder.restore(commit, path)
         except (RepositoryError, OSError) as exc:
-            self.status.error(f"Could not restore {path}: {exc}")
+            self.status.error(f"Could not restore {display(path)}: {exc}")
             return
         finally:
             self.restore_button.setEnabled(True)
-        self.status.info(f"Restored {path} as of {commit[:10]}; it is committed as a new "
-                         "version, the current one stays in the history.")
+        self.status.info(f"Restored {display(path)} {as_of or 'as of that version'}; it is "
+                         "committed as a new version, the current one stays in the history.")
         self.restored.emit(commit, path)
 
     def _on_open_folder(self) -> None:
@@ -344,13 +422,5 @@ class HistoryDialog(QDialog):
         target = (root / path).parent if path else Path(self.folder.path)
         while not target.exists() and target != root and target.parent != target:
             target = target.parent
-        open_path(target)
+        open_path(target, self.status.error)
 
-
-def _describe(data: bytes) -> str:
-    if b"\0" in data[:8192]:
-        return f"(binary file, {len(data):,} bytes)"
-    text = data[:PREVIEW_LIMIT].decode("utf-8", errors="replace")
-    if len(data) > PREVIEW_LIMIT:
-        text += f"\n… ({len(data) - PREVIEW_LIMIT:,} more bytes not shown)"
-    return text

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -21,6 +21,8 @@ from PyQt6.QtDBus import (
 from PyQt6.QtWidgets import QSystemTrayIcon
 
 from autosync_gui.engine.events import Activity, ActivityKind
+from autosync_gui.engine.safe_paths import display
+from autosync_gui.ui.common import full_time
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,11 @@ class Message:
     summary: str
     body: str
     urgent: bool
+    # what it announces, so it can be replaced by newer news of the same kind and
+    # withdrawn once settled: "conflict:FOLDER", "error:FOLDER", "updated"
+    key: str = ""
+    folder: Path | None = None
+    conflicts: frozenset[str] = frozenset()  # the conflict copies (or paths) it names
 
 
 def _type_id(type_: QMetaType.Type) -> int:
@@ -49,25 +56,57 @@ def _typed(value: object, type_: QMetaType.Type) -> QVariant:
     return variant
 
 
+def _names(paths: list[str], limit: int = 3) -> str:
+    """Full file names, escaped (never cut at a space), the first `limit` of them."""
+    shown = ", ".join(display(p) for p in paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
+def _conflict_message(folder: Path, events: list[Activity]) -> Message:
+    paths: list[str] = []
+    copies: set[str] = set()
+    lines: list[str] = []
+    for e in events:
+        conflict = e.conflict
+        path = conflict.path if conflict else (e.files[0] if e.files else e.summary)
+        if path not in paths:
+            paths.append(path)
+        if conflict is not None:
+            copies.add(conflict.copy_path or conflict.path)
+            if conflict.copy_path:
+                lines.append(f"{display(conflict.path)}: {conflict.kept_host or 'unknown'}'s "
+                             f"version ({full_time(conflict.kept_time)}) is in place, "
+                             f"{conflict.copy_host or 'unknown'}'s ({full_time(conflict.copy_time)})"
+                             f" is in {display(conflict.copy_path)}")
+    head = "Conflict" if len(paths) == 1 else f"{len(paths)} conflicts"
+    body = (f"Both versions were kept in {folder.name}: {_names(paths)}. Choose one in the "
+            "conflicts window.")
+    if lines:
+        body += "\n" + "\n".join(lines[:3])
+    return Message(f"autosync: {head}", body, True, key=f"conflict:{folder}", folder=folder,
+                   conflicts=frozenset(copies))
+
+
 def summarize(events: list[Activity]) -> list[Message]:
-    """Turn a burst of activities into at most one message per kind of news."""
+    """Turn a burst of activities into at most one message per folder and kind of news."""
     messages: list[Message] = []
-    conflicts = [e for e in events if e.kind == ActivityKind.CONFLICT]
-    errors = [e for e in events if e.kind == ActivityKind.ERROR]
+    by_folder: dict[Path, list[Activity]] = {}
+    for e in events:
+        if e.kind == ActivityKind.CONFLICT:
+            by_folder.setdefault(Path(e.folder), []).append(e)
+    for folder, conflicts in by_folder.items():
+        messages.append(_conflict_message(folder, conflicts))
+    errors: dict[Path, list[Activity]] = {}
+    for e in events:
+        if e.kind == ActivityKind.ERROR:
+            errors.setdefault(Path(e.folder), []).append(e)
+    for folder, found in errors.items():
+        last = found[-1]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        messages.append(Message(f"autosync: {folder.name} needs attention",
+                                display(last.summary) + more, True, key=f"error:{folder}",
+                                folder=folder))
     pulled = [e for e in events if e.kind in ORDINARY]
-    if conflicts:
-        paths = [e.conflict.path if e.conflict else (e.files[0] if e.files else e.summary)
-                 for e in conflicts]
-        head = "Conflict" if len(paths) == 1 else f"{len(paths)} conflicts"
-        body = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-        messages.append(Message(f"autosync: {head}",
-                                f"Both versions were kept: {body}. Choose one in the "
-                                "conflicts window.", True))
-    if errors:
-        first = errors[-1]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        messages.append(Message(f"autosync: {Path(first.folder).name} needs attention",
-                                first.summary + more, True))
     if pulled:
         files: list[str] = []
         for e in pulled:
@@ -77,23 +116,26 @@ def summarize(events: list[Activity]) -> list[Message]:
         folders = sorted({Path(e.folder).name for e in pulled})
         count = len(files) or len(pulled)
         noun = "file" if count == 1 else "files"
-        shown = ", ".join(f.split(" ", 1)[-1] for f in files[:3]) if files else ""
         body = f"{count} {noun} updated{who} in {', '.join(folders)}"
-        if shown:
-            body += f": {shown}" + (" …" if len(files) > 3 else "")
-        messages.append(Message("autosync: files updated", body, False))
+        if files:
+            body += f": {_names(files)}"
+        messages.append(Message("autosync: files updated", body, False, key="updated"))
     return messages
 
 
 class Notifier(QObject):
-    """Collects activities for `delay_ms`, then shows one notification per kind."""
+    """Collects activities for `delay_ms`, then shows one notification per folder and kind
+    of news. A newer notification of the same kind replaces the older; `settle` withdraws
+    those whose news is settled (conflicts resolved, the folder syncing again)."""
 
     sent = pyqtSignal(str, str)  # summary, body — after it went out (for logs and tests)
+    withdrawn = pyqtSignal(str, int)  # key, notification id — after CloseNotification
 
     def __init__(self, level: str = "all", tray: QSystemTrayIcon | None = None,
                  delay_ms: int = 1500, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.level = level
+        self.folder_levels: dict[Path, str] = {}  # a folder's own level, over `level`
         self.tray = tray
         self._pending: list[Activity] = []
         self._timer = QTimer(self)
@@ -101,17 +143,22 @@ class Notifier(QObject):
         self._timer.setInterval(delay_ms)
         self._timer.timeout.connect(self.flush)
         self._watchers: set[QDBusPendingCallWatcher] = set()
+        self.shown: dict[str, tuple[int, Message]] = {}  # key -> server's id, message
         self.fallback: Callable[[Message], None] | None = None
 
     def set_level(self, level: str) -> None:
         self.level = level
 
+    def level_of(self, folder: Path) -> str:
+        return self.folder_levels.get(Path(folder), self.level)
+
     def wants(self, event: Activity) -> bool:
-        if self.level == "none":
+        level = self.level_of(Path(event.folder))
+        if level == "none":
             return False
         if event.kind in IMPORTANT:
             return True
-        return self.level == "all" and event.kind in ORDINARY
+        return level == "all" and event.kind in ORDINARY
 
     def activity(self, event: Activity) -> None:
         if not self.wants(event):
@@ -126,6 +173,35 @@ class Notifier(QObject):
         for message in summarize(events):
             self.show(message)
 
+    def settle(self, folder: Path, open_conflicts: set[str], needs_attention: bool) -> None:
+        """What is still open in `folder`: withdraw its conflict notification once none of
+        the conflicts it named is open, its error notification once nothing needs the
+        user. Pending news that is settled already is dropped too."""
+        folder = Path(folder)
+        for key, (_ident, message) in list(self.shown.items()):
+            if message.folder != folder:
+                continue
+            if (key.startswith("conflict:") and not message.conflicts & open_conflicts) or \
+                    (key.startswith("error:") and not needs_attention):
+                self.withdraw(key)
+        if not needs_attention:
+            self._pending = [e for e in self._pending if not (
+                e.kind == ActivityKind.ERROR and Path(e.folder) == folder)]
+
+    def withdraw(self, key: str) -> None:
+        """Close the notification shown under `key` (D-Bus CloseNotification)."""
+        entry = self.shown.pop(key, None)
+        if entry is None:
+            return
+        ident = entry[0]
+        bus = QDBusConnection.sessionBus()
+        if ident and bus.isConnected():
+            msg = QDBusMessage.createMethodCall(SERVICE, PATH, INTERFACE, "CloseNotification")
+            msg.setArguments([_typed(ident, QMetaType.Type.UInt)])
+            self._track(bus.asyncCall(msg), lambda _reply: self.withdrawn.emit(key, ident))
+        else:
+            self.withdrawn.emit(key, ident)
+
     def show(self, message: Message) -> None:
         """Ask the notification server (asynchronously: a blocking D-Bus call would stall
         the loop); no server or an error reply means the tray balloon."""
@@ -135,30 +211,42 @@ class Notifier(QObject):
         else:
             self._balloon(message)
 
+    def _track(self, call: object, done: Callable[[QDBusPendingReply], None]) -> None:
+        watcher = QDBusPendingCallWatcher(call, self)  # type: ignore[arg-type]
+        self._watchers.add(watcher)
+
+        def finished(w: QDBusPendingCallWatcher) -> None:
+            self._watchers.discard(w)
+            done(QDBusPendingReply(w))
+            w.deleteLater()
+
+        watcher.finished.connect(finished)
+
     def _notify_dbus(self, bus: QDBusConnection, message: Message) -> None:
         # A raw method call: QDBusInterface would introspect the server with a blocking
         # call first, stalling the event loop (and deadlocking an in-process server).
         hints = {"urgency": _typed(2 if message.urgent else 1, QMetaType.Type.UChar),
                  "desktop-entry": "autosync"}
+        replaces = self.shown.get(message.key, (0, message))[0] if message.key else 0
         msg = QDBusMessage.createMethodCall(SERVICE, PATH, INTERFACE, "Notify")
-        msg.setArguments(["autosync", _typed(0, QMetaType.Type.UInt), "autosync",
+        msg.setArguments(["autosync", _typed(replaces, QMetaType.Type.UInt), "autosync",
                           message.summary, message.body,
                           QDBusArgument([], _type_id(QMetaType.Type.QStringList)), hints, -1])
-        call = bus.asyncCall(msg)
-        watcher = QDBusPendingCallWatcher(call, self)
-        self._watchers.add(watcher)
 
-        def done(w: QDBusPendingCallWatcher) -> None:
-            self._watchers.discard(w)
-            reply = QDBusPendingReply(w)
+        def done(reply: QDBusPendingReply) -> None:
             if reply.isError():
                 log.info("no notification server (%s); using the tray", reply.error().name())
                 self._balloon(message)
-            else:
-                self.sent.emit(message.summary, message.body)
-            w.deleteLater()
+                return
+            ident = reply.argumentAt(0)
+            if message.key:
+                older = self.shown.get(message.key)
+                kept = message if older is None else \
+                    replace(message, conflicts=message.conflicts | older[1].conflicts)
+                self.shown[message.key] = (int(ident) if ident else 0, kept)
+            self.sent.emit(message.summary, message.body)
 
-        watcher.finished.connect(done)
+        self._track(bus.asyncCall(msg), done)
 
     def _balloon(self, message: Message) -> None:
         if self.fallback is not None:

@@ -29,6 +29,7 @@ from autosync_gui.ui.about import AboutBox
 from autosync_gui.ui.common import local_time, open_path, repo_root
 from autosync_gui.ui.folder_view import FolderStatus
 from autosync_gui.ui.icons import TrayState, app_icon, state_icon, tray_state
+from autosync_gui.ui.transfers import TransferTracker, describe, with_progress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,9 +83,17 @@ class Actions:
                  toggle_pause: Callable[[Path], object], history: Callable[[Path], object],
                  conflicts: Callable[[], object], add_folder: Callable[[], object],
                  settings: Callable[[], object], quit: Callable[[], object],
-                 pause_until: Callable[[Path, datetime | None], object] | None = None) -> None:
+                 pause_until: Callable[[Path, datetime | None], object] | None = None,
+                 activity: Callable[[], object] | None = None,
+                 folder_settings: Callable[[Path], object] | None = None,
+                 deleted_files: Callable[[Path], object] | None = None,
+                 open_failed: Callable[[str], None] | None = None) -> None:
         """Each is called for its effect; what it returns (a dialog, say) is ignored."""
         self.sync_now = sync_now
+        self.activity = activity
+        self.folder_settings = folder_settings
+        self.deleted_files = deleted_files
+        self.open_failed = open_failed
         self.toggle_pause = toggle_pause
         self.pause_until = pause_until
         self.history = history
@@ -119,6 +128,10 @@ class TrayUi(QObject):
         self.folder_actions: dict[tuple[Path, str], QAction] = {}
         self.folder_menus: dict[Path, QMenu] = {}
         self.recent_menu = QMenu("Recent changes")
+        self.transfers: TransferTracker | None = None  # set by the app: progress to show
+        self.activity_action = QAction("Activity…", self)
+        self.activity_action.setObjectName("activity")
+        self.activity_action.triggered.connect(self._open_activity)
         self.autostart_action = QAction("Start at login", self)
         self.autostart_action.setCheckable(True)
         self.autostart_action.toggled.connect(self._on_autostart)
@@ -195,8 +208,19 @@ class TrayUi(QObject):
         self.presented.emit()
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        """A left click opens the activity window (the menu when there is none)."""
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
-            self.menu.popup(QCursor.pos())
+            if self._actions.activity is not None:
+                self._actions.activity()
+            else:
+                self.menu.popup(QCursor.pos())
+
+    def _open_activity(self) -> None:
+        if self._actions.activity is not None:
+            self._actions.activity()
+
+    def _open(self, path: Path) -> None:
+        open_path(path, self._actions.open_failed)
 
     # ------------------------------------------------------------------ menu
     def rebuild(self) -> None:
@@ -205,6 +229,9 @@ class TrayUi(QObject):
         self.folder_actions.clear()
         self.folder_menus.clear()
         folders = self._folders()
+        if self._actions.activity is not None:
+            self.menu.addAction(self.activity_action)
+            self.menu.addSeparator()
         if not folders:
             self.menu.addAction(self.setup_action)
         for folder in folders:
@@ -214,8 +241,14 @@ class TrayUi(QObject):
             for key, text, slot in (
                 ("sync", "Sync now", lambda _c=False, p=path: self._actions.sync_now(p)),
                 ("pause", "Pause", lambda _c=False, p=path: self._actions.toggle_pause(p)),
-                ("open", "Open folder", lambda _c=False, p=path: open_path(p)),
+                ("open", "Open folder", lambda _c=False, p=path: self._open(p)),
                 ("history", "History…", lambda _c=False, p=path: self._actions.history(p)),
+                *((("deleted", "Deleted files…",
+                    lambda _c=False, p=path: self._call(self._actions.deleted_files, p)),)
+                  if self._actions.deleted_files is not None else ()),
+                *((("settings", "Folder settings…",
+                    lambda _c=False, p=path: self._call(self._actions.folder_settings, p)),)
+                  if self._actions.folder_settings is not None else ()),
             ):
                 action = _added(sub.addAction(text))
                 action.setObjectName(f"{key}:{path}")
@@ -253,6 +286,11 @@ class TrayUi(QObject):
                 lambda _c=False, p=path, u=until: self._pause_until(p, u()))
             self.folder_actions[(path, key)] = action
 
+    @staticmethod
+    def _call(action: Callable[[Path], object] | None, path: Path) -> None:
+        if action is not None:
+            action(path)
+
     def _pause_until(self, path: Path, until: datetime | None) -> None:
         if self._actions.pause_until is not None:
             self._actions.pause_until(path, until)
@@ -271,7 +309,7 @@ class TrayUi(QObject):
         target = path
         while not target.exists() and target.parent != target:
             target = target.parent
-        open_path(target)
+        self._open(target)
 
     def show_about(self) -> None:
         if self.about_box is None:
@@ -305,7 +343,11 @@ class TrayUi(QObject):
         folders = self._folders()
         channel = self.channel[0] if self.channel else None
         self.state = tray_state([f.state for f in folders], channel)
-        self.icon.setIcon(state_icon(self.state))
+        running = self.transfers is not None and bool(self.transfers.running)
+        icon = state_icon(self.state)
+        if running and self.transfers is not None:
+            icon = with_progress(icon, self.transfers.overall())
+        self.icon.setIcon(icon)
         self.icon.setToolTip(self.tooltip())
         open_conflicts = sum(len(f.conflicts) for f in folders)
         self.conflicts_action.setText(f"Conflicts ({open_conflicts})…" if open_conflicts
@@ -331,6 +373,10 @@ class TrayUi(QObject):
         state = FolderState(folder.state)
         words = STATE_WORDS.get(state, str(state))
         detail = f" ({folder.detail})" if folder.detail else ""
+        transfer = self.transfers.running.get(Path(folder.path)) \
+            if self.transfers is not None else None
+        if transfer is not None:
+            detail += f" — {describe(transfer)}"
         return (f"{Path(folder.path).name}: {words}{detail}, last sync "
                 f"{local_time(folder.last_sync)}")
 

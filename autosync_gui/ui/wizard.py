@@ -86,6 +86,11 @@ class AsyncPage(QWizardPage):
     def busy_text(self) -> str:
         return "Checking…"
 
+    def cleanupPage(self) -> None:
+        """Back was pressed: what this page said about its last check is stale now."""
+        self.message.clear_message()
+        super().cleanupPage()
+
     def validatePage(self) -> bool:
         key = self.key()
         if self._ok_key is not None and self._ok_key == key:

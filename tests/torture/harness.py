@@ -33,7 +33,9 @@ quiet (see `check`):
 (c) every content present on any replica when the operations stopped is in the final tree (at
     its path, as a conflict copy of it, or elsewhere when a folder rename moved it; text merged
     cleanly by git counts when all its lines are in the merged file, in order), unless some
-    replica deleted, overwrote or moved it away while holding it;
+    replica deleted, overwrote or moved it away while holding it (at that path, or where a
+    folder rename on another replica had moved it: seed 20261125, r2 renamed a folder, merged
+    r1's edit of a file in it, then deleted the folder);
 (d) no file in the final tree contains conflict markers;
 (e) no replica process died except the ones killed on purpose, and all exit 0 on SIGTERM;
 (f) the time to converge is bounded (`converge_timeout`) and reported.
@@ -852,6 +854,7 @@ class World:
         for p, (_m, b) in tip_files.items():
             final_by_blob.setdefault(b, []).append(p)
         seen: set[tuple[str, str]] = set()
+        superseded_blobs = {b for _p, b in self.tracker.superseded}
         for r, path, blob in self.snapshot:
             if (path, blob) in seen:
                 continue
@@ -860,8 +863,9 @@ class World:
             where = final_by_blob.get(blob, [])
             if any(p == path or _copy_of(p) == path for p in where):
                 continue
-            if (path, blob) in self.tracker.superseded:
-                continue
+            if (path, blob) in self.tracker.superseded or blob in superseded_blobs:
+                continue  # some replica deleted or overwrote it while holding it (at this
+                # path, or where another replica's folder rename had moved it)
             if where:
                 res.final_moved += 1
                 continue

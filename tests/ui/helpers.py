@@ -51,10 +51,8 @@ async def start_app(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
                 await app.engine.stop(flush=False)
             app._stopping = True
             app.tray.hide()
-        for window in [*app.history_windows.values(), app.conflict_dialog, app.wizard,
-                       app.settings_dialog]:
-            if window is not None:
-                window.close()
+        for window in app.windows():
+            window.close()
 
 
 def remote_tree(remote: object) -> dict[str, bytes]:

@@ -69,7 +69,8 @@ async def test_open_both(remote: Remote, start_app, opened_urls) -> None:
     app, a, dialog = await start_with_conflict(remote, start_app)
     (_folder, conflict) = dialog.selected()
     dialog.open_both.click()
-    assert opened_urls == [str(a / conflict.path), str(a / conflict.copy_path)]
+    assert sorted(await opened_urls.wait(2)) == sorted([str(a / conflict.path),
+                                                       str(a / conflict.copy_path)])
 
 
 @pytest.mark.parametrize("keep", ["original", "copy", "both"])
@@ -99,3 +100,71 @@ async def test_keep_actions_settle_the_conflict(remote: Remote, start_app, keep:
     await until(lambda: app.tray.state != TrayState.CONFLICT or app.tray.refresh(),
                 what="tray leaves the conflict state")
     assert app.tray.state != TrayState.CONFLICT
+
+
+async def test_a_conflict_resolved_on_the_other_machine_is_shown_here(
+        remote: Remote, start_app, start_engine, notification_server) -> None:
+    """The desktop (a headless engine) resolves the conflict; the laptop (the tray app)
+    receives it and shows the notification and the dialog with both hosts and full
+    times (issue 11, item 3)."""
+    laptop, desktop = remote.clone("laptop"), remote.clone("desktop")
+    app = await start_app(laptop)
+    engine, recorder = await start_engine(desktop, hostname="desktop")
+    here = app.engine.folder(laptop)
+    await until(lambda: here.ready.is_set() and engine.folder(desktop).ready.is_set(),
+                what="both ready")
+    app.engine.pause(laptop)
+    engine.pause(desktop)
+    (laptop / "README.txt").write_text("the laptop's words\n")
+    (desktop / "README.txt").write_text("the desktop's words\n")
+    app.engine.resume(laptop)
+    await until(lambda: remote_tree(remote)["README.txt"] == b"the laptop's words\n",
+                what="laptop pushed")
+    engine.resume(desktop)  # the desktop merges and resolves the conflict
+    await until(lambda: any(a.conflict for a in recorder.activities), what="desktop resolved")
+    (resolved,) = [a.conflict for a in recorder.activities if a.conflict]
+    await until(lambda: resolved.copy_path in remote_tree(remote), what="resolution pushed")
+
+    notified = signal_future(notification_server.received, when=lambda m: "onflict" in m.summary)
+    app.engine.sync_now(laptop)
+    message = (await asyncio.wait_for(notified, 20))[0]
+    await until(lambda: here.conflicts and here.conflicts[0].kept_host, what="described")
+    dialog = app.conflict_dialog
+    assert dialog is not None and dialog.isVisible(), "the dialog is offered here too"
+    dialog.refresh()
+    item = dialog.tree.topLevelItem(0)
+    conflict = here.conflicts[0]
+    assert (conflict.kept_host, conflict.copy_host) == (resolved.kept_host, resolved.copy_host)
+    columns = {conflict.kept_host: item.text(1), conflict.copy_host: item.text(2)}
+    stamp = "%Y-%m-%d %H:%M:%S"
+    assert columns["laptop"].startswith("this machine's (laptop) version, ")
+    assert columns["desktop"].startswith("desktop's version, ")
+    kept = conflict.kept_time.astimezone().strftime(stamp)
+    copied = conflict.copy_time.astimezone().strftime(stamp)
+    assert kept in item.text(1) and copied in item.text(2)
+    assert "README.txt" in message.body
+    assert f"{conflict.kept_host}'s version ({kept}) is in place" in message.body
+    assert f"{conflict.copy_host}'s ({copied}) is in {conflict.copy_path}" in message.body
+
+
+async def test_an_old_choice_message_goes_when_a_new_conflict_comes(
+        remote: Remote, start_app) -> None:
+    app, a, dialog = await start_with_conflict(remote, start_app)
+    resolved = signal_future(dialog.resolved)
+    dialog.keep_other.click()
+    await asyncio.wait_for(resolved, 10)
+    assert "kept the other one" in dialog.status.text()
+    b = remote.clone("b2")
+    await until(lambda: "report.txt" in remote_tree(remote)
+                and app.engine.folder(a).state.value == "idle", what="settled")
+    git(b, "pull", "-q")
+    app.engine.pause(a)
+    (a / "report.txt").write_text("laptop again\n")
+    (b / "report.txt").write_text("desktop again\n")
+    git(b, "commit", "-qam", "desktop again")
+    git(b, "push", "-q")
+    app.engine.resume(a)
+    await until(lambda: app.engine.folder(a).conflicts, what="a new conflict")
+    dialog.refresh()
+    assert dialog.tree.topLevelItemCount() == 1
+    assert not dialog.status.isVisible() and dialog.status.text() == ""

@@ -80,7 +80,7 @@ async def test_open_containing_folder(remote: Remote, start_app, opened_urls) ->
     if window.current_path() != "deep/er/file.txt":
         await asyncio.wait_for(shown, 10)
     window.open_button.click()
-    assert opened_urls == [str(a / "deep" / "er")]
+    assert await opened_urls.wait(1) == [str(a / "deep" / "er")]
 
 
 @pytest.mark.slow  # builds a 100,000-commit history
@@ -142,3 +142,77 @@ async def test_history_refreshes_after_a_commit(remote: Remote, start_app) -> No
     await asyncio.wait_for(committed, 20)
     await asyncio.wait_for(loaded, 10)
     assert window.model.commits[0].files == ("fresh.txt",)
+
+
+async def test_filtered_restore_keeps_the_new_commit_and_names_a_date(
+        remote: Remote, start_app) -> None:
+    a = remote.clone("a")
+    first = commit(a, "docs/plan.txt", "version one\n", "plan v1")
+    commit(a, "docs/plan.txt", "version two\n", "plan v2")
+    app = await start_app(a)
+    window = await open_history(app, a)
+    assert window.model.data(window.model.index(0, 0)).count("-") == 2, "a date"
+    loaded = signal_future(window.model.pageLoaded)
+    window.filter.setText("plan")
+    window.apply_filter()
+    await asyncio.wait_for(loaded, 10)
+    shown = signal_future(window.previewShown, when=lambda sha, path: sha == first)
+    window.table.selectRow(1)
+    await asyncio.wait_for(shown, 10)
+    relisted = signal_future(window.model.pageLoaded,
+                             when=lambda n: window.model.commits[0].subject.startswith(
+                                 "restored docs/plan.txt as of "))
+    window.restore_button.click()
+    await asyncio.wait_for(relisted, 20)
+    assert window.filter.text() == "plan" and window.model.path_filter == "plan"
+    status = window.status.text()
+    assert status.startswith("Restored docs/plan.txt as of 20") and first[:10] not in status
+    assert window.current_commit().sha == first, "the version looked at stays selected"
+
+
+async def test_deletions_look_like_deletions_and_restore(remote: Remote, start_app) -> None:
+    a = remote.clone("a")
+    commit(a, "old.txt", "old words\n", "add old")
+    commit(a, "other.txt", "x\n", "add other")
+    (a / "old.txt").unlink()
+    (a / "other.txt").write_text("y\n")
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "autosync on desktop: 2 files changed")
+    app = await start_app(a)
+    window = await open_history(app, a)
+    top = window.model.commits[0]
+    assert dict(zip(top.files, top.changes, strict=True)) == {"old.txt": "deleted",
+                                                             "other.txt": "modified"}
+    assert window.model.data(window.model.index(0, 3)) == "2 files (1 deleted): old.txt, …"
+    shown = signal_future(window.previewShown, when=lambda sha, path: path == "old.txt")
+    window.table.selectRow(0)
+    if window.current_path() != "old.txt":
+        row = next(i for i in range(window.files.count())
+                   if window.files.item(i).data(256) == "old.txt")
+        window.files.setCurrentRow(row)
+    await asyncio.wait_for(shown, 10)
+    item = window.files.currentItem()
+    assert item.text() == "deleted: old.txt" and item.font().strikeOut()
+    assert window.content.toPlainText() == "old words\n", "its last content"
+    assert window.restore_button.isEnabled()
+    restored = signal_future(window.restored)
+    window.restore_button.click()
+    await asyncio.wait_for(restored, 10)
+    assert (a / "old.txt").read_text() == "old words\n"
+    assert git(a, "log", "-1", "--format=%s").startswith("restored old.txt as of ")
+
+
+async def test_a_picture_is_previewed(remote: Remote, start_app) -> None:
+    from tests.ui.test_versions import picture
+
+    a = remote.clone("a")
+    (a / "cat.png").write_bytes(picture("PNG"))
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "a picture")
+    app = await start_app(a)
+    window = await open_history(app, a)
+    shown = signal_future(window.previewShown, when=lambda sha, path: path == "cat.png")
+    window.table.selectRow(0)
+    if window.current_path() != "cat.png" or window.preview.kind != "image":
+        await asyncio.wait_for(shown, 10)
+    assert window.preview.kind == "image" and window.preview.image is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 from autosync_gui.engine.events import Activity, ActivityKind
 from autosync_gui.ui.notifications import Message, Notifier
 from tests.fixtures.git_remotes import Remote, git
-from tests.fixtures.qt import next_signal, signal_future
+from tests.fixtures.qt import next_signal, signal_future, until
 
 
 def pulled(folder: Path, name: str) -> Activity:
@@ -79,3 +79,90 @@ async def test_level_comes_from_config(remote: Remote, start_app) -> None:
     a = remote.clone("a")
     app = await start_app(a, notifications="important")
     assert app.notifier.level == "important"
+
+
+async def test_full_file_names_never_cut_at_spaces(remote: Remote, start_app,
+                                                   notification_server) -> None:
+    a = remote.clone("a")
+    app = await start_app(a)
+    other = remote.clone("other")
+    (other / "my notes.txt").write_text("hello\n")
+    (other / "bad\nname.txt").write_text("x\n")
+    git(other, "add", "-A")
+    git(other, "-c", "user.name=d", "-c", "user.email=d@x", "commit", "-qm", "desktop edit")
+    git(other, "push", "-q")
+    received = signal_future(notification_server.received)
+    app.engine.sync_now(a)
+    message = (await asyncio.wait_for(received, 20))[0]
+    assert "my notes.txt" in message.body
+    assert "bad\\nname.txt" in message.body, "a newline in a name is escaped"
+    assert "\n" not in message.body
+
+
+async def test_conflict_notification_withdrawn_once_settled(remote: Remote, start_app,
+                                                            notification_server) -> None:
+    from tests.ui.test_conflicts import make_conflict
+
+    a = make_conflict(remote)
+    shown = signal_future(notification_server.received, when=lambda m: "onflict" in m.summary)
+    app = await start_app(a)
+    message = (await asyncio.wait_for(shown, 20))[0]
+    ident = notification_server.id_of(message)
+    dialog = app.conflict_dialog
+    await until(lambda: dialog.tree.topLevelItemCount() == 1 or dialog.refresh(),
+                what="listed")
+    closed = signal_future(notification_server.closed)
+    dialog.keep_this.click()
+    assert (await asyncio.wait_for(closed, 10))[0] == ident
+
+
+async def test_error_notification_withdrawn_when_syncing_again(
+        remote: Remote, start_app, notification_server) -> None:
+    a = remote.clone("a")
+    moved = remote.bare.with_name("moved.git")
+    remote.bare.rename(moved)  # an unplugged disk
+    shown = signal_future(notification_server.received, when=lambda m: "attention" in m.summary)
+    app = await start_app(a)
+    message = (await asyncio.wait_for(shown, 20))[0]
+    assert str(remote.bare) in message.body
+    closed = signal_future(notification_server.closed)
+    moved.rename(remote.bare)
+    app.engine.sync_now(a)
+    assert (await asyncio.wait_for(closed, 20))[0] == notification_server.id_of(message)
+    assert app.notifier.shown == {}
+
+
+async def test_the_tray_log_records_every_activity(remote: Remote, start_app,
+                                                   caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="autosync")
+    a = remote.clone("a")
+    app = await start_app(a)
+    committed = signal_future(app.signals.activityHappened,
+                              when=lambda e: e.kind == ActivityKind.PUSHED)
+    (a / "logged.txt").write_text("x\n")
+    await asyncio.wait_for(committed, 20)
+    lines = [r.getMessage() for r in caplog.records if r.name == "autosync"]
+    assert any(line.endswith("committed 1 file: A logged.txt") for line in lines), lines
+    assert any("pushed to origin" in line for line in lines), lines
+
+
+async def test_a_failed_open_gives_feedback(remote: Remote, start_app, notification_server,
+                                            monkeypatch, tmp_path: Path) -> None:
+    """The real xdg-open with no application for the file's type (empty XDG data
+    folders, no browser): the user is told, naming the file."""
+    for name in ("BROWSER", "XDG_CURRENT_DESKTOP", "DESKTOP_SESSION", "KDE_FULL_SESSION",
+                 "GNOME_DESKTOP_SESSION_ID", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "nothing"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "nothing"))
+    a = remote.clone("a")
+    (a / "strange file.unknownext").write_text("?\n")
+    app = await start_app(a)
+    shown = signal_future(notification_server.received, when=lambda m: "open" in m.summary)
+    app.tray.open_recent(a / "strange file.unknownext")
+    message = (await asyncio.wait_for(shown, 20))[0]
+    assert message.summary == "autosync: cannot open"
+    assert f"No application could open {a / 'strange file.unknownext'}" in message.body
+    assert "no method available" in message.body

@@ -100,14 +100,14 @@ async def test_recent_changes_open_the_file(remote: Remote, start_app, opened_ur
     actions = [act for act in app.tray.recent_menu.actions() if act.isEnabled()]
     assert actions[0].text().startswith("report.txt — you")
     actions[0].trigger()
-    assert opened_urls == [str(a / "report.txt")]
+    assert await opened_urls.wait(1) == [str(a / "report.txt")]
 
 
 async def test_open_folder(remote: Remote, start_app, opened_urls) -> None:
     a = remote.clone("a")
     app = await start_app(a)
     app.tray.folder_actions[(a, "open")].trigger()
-    assert opened_urls == [str(a)]
+    assert await opened_urls.wait(1) == [str(a)]
 
 
 async def test_no_tray_shows_status_window(remote: Remote, start_app) -> None:

@@ -216,3 +216,17 @@ async def test_add_folder_skips_xmpp_when_configured(remote: Remote, start_app,
     settings = load_config(config)
     assert [f.path for f in settings.folders] == [first, second]
     assert settings.xmpp is not None and settings.xmpp.jid == "alice@example.invalid"
+
+
+async def test_an_error_goes_when_going_back(start_app, tmp_path: Path) -> None:
+    app, wizard, config = await first_run(start_app, tmp_path)
+    folder = tmp_path / "Synced"
+    ok, message = await choose(wizard, folder, Method.CLONE, "ssh://127.0.0.1:1/files.git")
+    assert not ok and wizard.method_page.message.isVisible()
+    wizard.back()
+    assert wizard.currentId() == PageId.FOLDER
+    assert not wizard.method_page.message.isVisible()
+    assert not wizard.folder_page.message.isVisible()
+    wizard.button(QWizard.WizardButton.NextButton).click()  # checked already: advances
+    assert wizard.currentId() == PageId.METHOD
+    assert not wizard.method_page.message.isVisible(), "no stale error on coming back"

@@ -176,4 +176,5 @@ def test_render_config_round_trips(settings: Settings) -> None:
 def test_with_folder_replaces_the_same_path() -> None:
     first = Settings(folders=(FolderSettings(path=Path("/a")), FolderSettings(path=Path("/b"))))
     changed = with_folder(first, FolderSettings(path=Path("/a"), notify=False))
-    assert [(f.path, f.notify) for f in changed.folders] == [(Path("/b"), True), (Path("/a"), False)]
+    # replaced in place: the folder keeps its position (the settings dialog edits it)
+    assert [(f.path, f.notify) for f in changed.folders] == [(Path("/a"), False), (Path("/b"), True)]

@@ -9,6 +9,7 @@ import pytest
 
 from autosync_gui.engine.ignore import (
     BUILTIN_PATTERNS,
+    as_gitignore_line,
     global_excludes_file,
     is_temporary,
     render_excludes,
@@ -52,7 +53,9 @@ def test_render_excludes_order_and_content(tmp_path: Path) -> None:
                                "# autosync: nested repositories are never synced as part of this one",
                                "# autosync: ignored files kept under another name when a pull "
                                "took their path"]
-    assert set(BUILTIN_PATTERNS) <= set(lines)
+    # each built-in pattern as git must read it (a leading # escaped: #*# is no comment)
+    assert {as_gitignore_line(p, negation=False) for p in BUILTIN_PATTERNS} <= set(lines)
+    assert "\\#*#" in lines
     assert "*.log" in lines and "/sub/docs/*.pdf" in lines
     assert "/nested/" in lines and "/we\\ ird\\[1\\]/" in lines
     assert "/kept/a\\#1.txt" in lines  # exactly that file, not a comment

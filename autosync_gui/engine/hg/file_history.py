@@ -4,6 +4,7 @@ the counts the status line needs are answered."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 from autosync_gui.engine.events import Conflict
@@ -40,6 +41,11 @@ class HgFileHistory:
     def pending_changes(self) -> int:
         result = self._runner.run("status", "-0", "-mardu", *self._scope)
         return len([e for e in result.out.split(b"\0") if e])
+
+    def ignored_files(self, limit: int) -> list[str]:
+        result = self._runner.run("status", "-0", "--ignored", "--no-status", *self._scope)
+        names = sorted(os.fsdecode(e) for e in result.out.split(b"\0") if e)
+        return names[:limit]
 
     def unpushed_commits(self) -> int:
         result = self._runner.run("log", "-r", "draft() and ::.", "-T", "x")

@@ -211,6 +211,10 @@ class HgRepository:
         self._nested.add(relpath)
         self._write_ignore()
 
+    def set_ignore(self, patterns: Iterable[str]) -> None:
+        self._ignore = tuple(patterns)
+        self._write_ignore()
+
     def _write_ignore(self) -> None:
         hgconfig.write_private(self._ignore_file, hgconfig.render_ignore(
             self._ignore, self.scope, self._nested, kept_local_names(self.state_dir)))
@@ -350,6 +354,9 @@ class HgRepository:
         if "unknown revision" in result.err:
             return None  # the remote has no changeset on our branch yet
         raise _remote_error(result.err, self.remote_display)
+
+    def tidy(self) -> None:
+        """Nothing to do: Mercurial's store needs no repacking between syncs."""
 
     def remote_moved(self) -> bool:
         node = self._remote_head()
