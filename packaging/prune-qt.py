@@ -7,7 +7,8 @@ tray app (PostgreSQL, ODBC, Firebird, GTK). What stays:
 - the PyQt6 modules that autosync_gui imports (found by reading its source, so a new
   import is picked up by the next build) and the sip module;
 - the plugins a desktop session needs: the xcb, Wayland, offscreen and minimal platforms,
-  the XDG portal theme, input methods, SVG and ICO images (PNG is built in), SVG icons, the GL
+  the XDG portal theme, input methods, SVG, ICO, GIF, JPEG and WebP images (the preview
+  shows pictures), SVG icons, the GL
   integrations of xcb and Wayland, the TLS backends;
 - every Qt library those need, followed through their ELF DT_NEEDED entries.
 Anything left that needs a library found neither here nor on the build machine is an
@@ -28,7 +29,9 @@ KEEP_PLUGINS = {
     "platforms": {"libqxcb.so", "libqwayland.so", "libqoffscreen.so", "libqminimal.so"},
     "platformthemes": {"libqxdgdesktopportal.so"},
     "platforminputcontexts": None,  # None: every plugin in the folder
-    "imageformats": {"libqsvg.so", "libqico.so"},  # our icons are SVG
+    # Icons are SVG; the version preview shows pictures. Not PDF (it drags in Qt's PDF
+    # engine with its own FreeType, lcms2 and OpenJPEG) nor the rarer formats.
+    "imageformats": {"libqsvg.so", "libqico.so", "libqgif.so", "libqjpeg.so", "libqwebp.so"},
     "iconengines": None,
     "xcbglintegrations": None,
     "wayland-shell-integration": {"libxdg-shell.so"},

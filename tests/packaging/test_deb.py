@@ -104,6 +104,9 @@ def test_package_contents_and_control_fields(deb: Path, unpacked: Path) -> None:
     names = _run("dpkg-deb", "-c", str(deb)).stdout
     assert ".pyc" not in names and "/site-packages/pip/" not in names
     assert "libQt6Quick" not in names and "libQt6Widgets.so.6" in names
+    for plugin in ("platforms/libqxcb.so", "platforms/libqwayland.so",
+                   "imageformats/libqsvg.so", "imageformats/libqjpeg.so"):  # icons, previews
+        assert plugin in names, plugin
     unit = (unpacked / "usr/lib/systemd/user/autosync.service").read_text()
     assert "ExecStart=/usr/bin/autosync run --headless" in unit
 

@@ -173,8 +173,9 @@ def test_render_config_round_trips(settings: Settings) -> None:
     assert again.xmpp == settings.xmpp and again.ui == settings.ui
 
 
-def test_with_folder_replaces_the_same_path() -> None:
+def test_with_folder_replaces_the_same_path_in_place_and_appends_a_new_one() -> None:
     first = Settings(folders=(FolderSettings(path=Path("/a")), FolderSettings(path=Path("/b"))))
     changed = with_folder(first, FolderSettings(path=Path("/a"), notify=False))
-    # replaced in place: the folder keeps its position (the settings dialog edits it)
     assert [(f.path, f.notify) for f in changed.folders] == [(Path("/a"), False), (Path("/b"), True)]
+    added = with_folder(first, FolderSettings(path=Path("/c")))
+    assert [f.path for f in added.folders] == [Path("/a"), Path("/b"), Path("/c")]

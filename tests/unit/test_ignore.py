@@ -53,9 +53,9 @@ def test_render_excludes_order_and_content(tmp_path: Path) -> None:
                                "# autosync: nested repositories are never synced as part of this one",
                                "# autosync: ignored files kept under another name when a pull "
                                "took their path"]
-    # each built-in pattern as git must read it (a leading # escaped: #*# is no comment)
+    # each built-in pattern as a gitignore line (a leading '#' or '!' escaped)
     assert {as_gitignore_line(p, negation=False) for p in BUILTIN_PATTERNS} <= set(lines)
-    assert "\\#*#" in lines
+    assert "\\#*#" in lines, "Emacs auto-save files, not a comment"
     assert "*.log" in lines and "/sub/docs/*.pdf" in lines
     assert "/nested/" in lines and "/we\\ ird\\[1\\]/" in lines
     assert "/kept/a\\#1.txt" in lines  # exactly that file, not a comment
