@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from autosync_gui.atomic_file import write_atomically
+from autosync_gui.sizes import parse_size
 from autosync_gui.xdg import config_home
 
 NOTIFICATION_LEVELS = ("all", "important", "none")
+DEFAULT_LARGE_FILE_SIZE = 50_000_000  # 50 MB
 
 
 class ConfigError(Exception):
@@ -34,6 +36,9 @@ class FolderSettings:
     # Trusted XMPP accounts (xmpp.trusted) that sync this folder too: they get its push
     # notices, and their notices make it pull. The own account's instances always do.
     share_with: tuple[str, ...] = ()
+    # Files at or above this many bytes are large: stored with Git LFS where the remote
+    # offers it, left out of partial clones, announced before they enter history. 0: off.
+    large_file_size: int = DEFAULT_LARGE_FILE_SIZE
     # desktop notifications for this folder (one of NOTIFICATION_LEVELS); None follows
     # [ui] notifications
     notifications: str | None = None
@@ -170,9 +175,26 @@ def _string_list(table: dict[str, Any], key: str, source: Path, where: str) -> t
     return tuple(value)
 
 
+def _size(table: dict[str, Any], key: str, default: int, source: Path, where: str) -> int:
+    value = table.get(key, default)
+    problem = f'{source}: {where}.{key}: must be a size like "50 MB" or a number of bytes ' \
+              f"(0 turns it off), got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(problem)
+    if isinstance(value, str):
+        try:
+            return parse_size(value)
+        except ValueError:
+            raise ConfigError(problem) from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(problem)
+    return int(value)
+
+
 def _parse_folder(raw: dict[str, Any], source: Path, where: str) -> FolderSettings:
     _reject_unknown(raw, {"path", "commit_delay", "push_delay", "poll_interval", "ignore", "notify",
-                          "share_with", "notifications"}, source, where + ".")
+                          "share_with", "notifications", "large_file_size"}, source,
+                    where + ".")
     if "path" not in raw:
         raise ConfigError(f'{source}: {where}.path: missing; add path = "~/Autosync"')
     path_value = raw["path"]
@@ -197,6 +219,7 @@ def _parse_folder(raw: dict[str, Any], source: Path, where: str) -> FolderSettin
         notify=notify,
         share_with=tuple(j.lower() for j in _string_list(raw, "share_with", source, where)),
         notifications=level,
+        large_file_size=_size(raw, "large_file_size", DEFAULT_LARGE_FILE_SIZE, source, where),
     )
 
 
@@ -300,7 +323,7 @@ def render_config(settings: Settings) -> str:
         lines.append("[[folder]]")
         lines.append(f"path = {_toml_value(folder.path)}")
         for key in ("commit_delay", "push_delay", "poll_interval", "ignore", "notify",
-                    "share_with", "notifications"):
+                    "share_with", "notifications", "large_file_size"):
             value = getattr(folder, key)
             if value != getattr(defaults, key):
                 lines.append(f"{key} = {_toml_value(value)}")

@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.https_git",
     "tests.fixtures.git_daemon",
     "tests.ui.keyrings",
+    "tests.fixtures.lfs_server",
 ]
 
 

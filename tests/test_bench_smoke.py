@@ -86,3 +86,14 @@ def test_propagation_smoke() -> None:
                     if shutil.which("syncthing") else [])):
         assert re.search(label + r"\s+p50\s+\d+ ms", out), (label, out)
     assert "targets: defaults p50" in out
+
+
+@pytest.mark.timeout(200)
+def test_big_files_smoke() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "big_files.py"), "--size", "4M"],
+                            capture_output=True, text=True, timeout=190, check=False)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert "machine: " in result.stdout
+    assert re.search(r"B's file identical\s+yes", result.stdout)
+    assert figure(result.stdout, "plain git by hand (add, commit, push; fetch, checkout)") > 0
+    assert figure(result.stdout, "autosync peak RSS, A / B") > 0

@@ -165,3 +165,34 @@ def test_folder_notifications_round_trip(tmp_path: Path) -> None:
     save_config(settings, path)
     loaded = load_config(path).folders
     assert [f.notifications for f in loaded] == ["none", None]
+
+
+def test_large_file_size_bad_value_is_one_line_exit_2(cfg: Path, remote: Remote) -> None:
+    a = remote.clone("a")
+    cfg.write_text(f'[[folder]]\npath = "{a}"\nlarge_file_size = "huge"\n')
+    assert_one_line_exit_2(cfg, "folder[0].large_file_size", '"50 MB"', "0 turns it off")
+
+
+@pytest.mark.parametrize(("value", "expected"), [('"50 MB"', 50_000_000), ('"1.5GiB"', 3 << 29),
+                                                 ("0", 0), ("1048576", 1 << 20),
+                                                 ('"200 kb"', 200_000)])
+def test_large_file_size_is_parsed(tmp_path: Path, value: str, expected: int) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[[folder]]\npath = '/x'\nlarge_file_size = {value}\n")
+    assert load_config(cfg).folders[0].large_file_size == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "true", '"12 parsecs"', "[1]", "nan"])
+def test_large_file_size_rejects_nonsense(tmp_path: Path, value: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[[folder]]\npath = '/x'\nlarge_file_size = {value}\n")
+    with pytest.raises(ConfigError, match=r"folder\[0\]\.large_file_size: must be a size"):
+        load_config(cfg)
+
+
+def test_large_file_size_default_and_round_trip(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[[folder]]\npath = '/x'\n")
+    assert load_config(cfg).folders[0].large_file_size == 50_000_000
+    save_config(Settings(folders=(FolderSettings(path=Path("/x"), large_file_size=0),)), cfg)
+    assert load_config(cfg).folders[0].large_file_size == 0

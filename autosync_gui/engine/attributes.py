@@ -5,12 +5,15 @@ make git rewrite line endings of every file saved afterwards (a binary's bytes t
 nowhere), `filter=`/`diff=`/`merge=` would name drivers for git to run. autosync syncs
 bytes exactly: a block at the end of `$GIT_DIR/info/attributes` (the file git reads last
 and ranks highest, never synced) turns all of that off for every path. Lines the user
-wrote there stay untouched above the block."""
+wrote there stay untouched above the block. The only lines that may follow the neutral
+one are those autosync derives itself (lfs.py: the LFS filter for the paths autosync
+decided are large)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 BEGIN = "# >>> autosync: files are synced byte for byte (managed block; do not edit) >>>"
@@ -18,8 +21,9 @@ END = "# <<< autosync <<<"
 NEUTRAL = "* -text !eol !filter !diff !merge !ident !working-tree-encoding"
 
 
-def managed_text(current: str) -> str:
-    """`current` with the managed block (re)placed at its end, the rest unchanged."""
+def managed_text(current: str, extra: Iterable[str] = ()) -> str:
+    """`current` with the managed block (re)placed at its end, the rest unchanged;
+    `extra` lines follow the neutral line inside the block."""
     lines = current.splitlines()
     kept: list[str] = []
     inside = False
@@ -32,18 +36,19 @@ def managed_text(current: str) -> str:
             kept.append(line)
     while kept and not kept[-1].strip():
         kept.pop()
-    return "\n".join([*kept, BEGIN, NEUTRAL, END]) + "\n"
+    return "\n".join([*kept, BEGIN, NEUTRAL, *extra, END]) + "\n"
 
 
-def ensure_neutral_attributes(git_dir: Path) -> None:
-    """Write the managed block into git_dir/info/attributes when it is not there."""
+def ensure_neutral_attributes(git_dir: Path, extra: Iterable[str] = ()) -> None:
+    """Write the managed block (with `extra` after the neutral line) into
+    git_dir/info/attributes when it is not there as wanted."""
     info = git_dir / "info"
     path = info / "attributes"
     try:
         current = path.read_text(encoding="utf-8", errors="surrogateescape")
     except FileNotFoundError:
         current = ""
-    wanted = managed_text(current)
+    wanted = managed_text(current, extra)
     if wanted == current:
         return
     info.mkdir(exist_ok=True)

@@ -16,7 +16,8 @@ process still has open for writing is kept; a journal lets recovery after a kill
 moved-aside files back. Blobs are streamed from one `git cat-file --batch` to disk, so
 memory does not grow with the size or number of files. Attributes cannot change bytes on
 the way (GitRepository keeps `$GIT_DIR/info/attributes` neutral), so a file's blob id is
-the hash of its bytes."""
+the hash of its bytes — except for the paths autosync itself gave to Git LFS (lfs.py),
+whose blob is the LFS pointer of those bytes: WorkTree then computes both ids."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,6 +135,12 @@ class CarefulPull:
         self._tree = tree
         self._index = index_file
         self._journal = state_dir / "pull-journal"
+        # Set by the repository while it stores files with Git LFS: given (path, blob id)
+        # pairs written by a pull, a writer per path whose content is an LFS object on
+        # this machine. Those files are written here by streaming that object (git's
+        # smudge filter would hold the whole file in git's memory).
+        self.lfs_writers: Callable[[list[tuple[str, str]]],
+                                   dict[str, Callable[[int], None]]] | None = None
 
     # ================================================================== checking
     def check_tree(self, target: str, source: str) -> Path:
@@ -228,16 +236,18 @@ class CarefulPull:
         return HostileContent(f"refused {source}: path '{display(path)}' {reason}; nothing "
                               "was written. The remote needs a commit that removes it")
 
-    def _on_disk(self, change: Change) -> str | None:
-        """The id of what is at the path now, comparable with change.old."""
+    def _on_disk(self, change: Change) -> set[str]:
+        """The ids of what is at the path now, comparable with change.old (a file stored
+        with Git LFS matches its pointer's id too)."""
         hex_len = len(change.old)
         if change.old_mode == GITLINK:
             info = self._tree.lstat(change.path)
-            return change.old if info is not None and (info.st_mode & 0o170000) == 0o040000 \
-                else None
+            return {change.old} if info is not None and \
+                (info.st_mode & 0o170000) == 0o040000 else set()
         if change.old_mode == SYMLINK:
-            return self._link_id(change.path, hex_len)
-        return self._tree.blob_id(change.path, hex_len)
+            link = self._link_id(change.path, hex_len)
+            return {link} if link else set()
+        return self._tree.blob_ids(change.path, hex_len)
 
     def _link_id(self, rel: str, hex_len: int) -> str | None:
         try:
@@ -254,7 +264,7 @@ class CarefulPull:
         ignored_candidates: list[str] = []
         for change in changes:
             if change.removes:
-                if self._on_disk(change) != change.old:
+                if change.old not in self._on_disk(change):
                     return change.path, []
             elif self._tree.lstat(change.path) is not None:
                 ignored_candidates.append(change.path)
@@ -304,7 +314,7 @@ class CarefulPull:
                 if aside is None or self._remove(change, aside, replaced, outcome):
                     free.append(change.path)
         try:
-            self._write(free, index)
+            self._write(free, index, {c.path: c for c in changes if c.writes})
         except RepositoryError:
             for aside, path, _expected in replaced:  # the old versions go back
                 self._keep_save(aside, path, outcome)
@@ -317,7 +327,7 @@ class CarefulPull:
         for aside, path, expected in replaced:
             still_writing = self._tree.aside_path(aside) in writing
             changed = self._tree.aside_exists(aside) and \
-                self._tree.aside_blob_id(aside, len(expected)) != expected
+                expected not in self._tree.aside_blob_ids(aside, len(expected))
             if still_writing or changed:
                 self._keep_save(aside, path, outcome)
             else:
@@ -330,23 +340,40 @@ class CarefulPull:
         self._journal.unlink(missing_ok=True)
         return outcome
 
-    def _write(self, paths: list[str], index: Path) -> None:
+    def _write(self, paths: list[str], index: Path, changes: dict[str, Change]) -> None:
         """Write the target's version of `paths` (each free now) with git's
         checkout-index from the target index: never with -f, so each file is created
         exclusively (a save landing at that moment stays and is committed on top) and
         a leading folder that is not a real folder stops it; stat data is recorded as
-        it writes. Attributes cannot name filters (info/attributes is neutral)."""
+        it writes. Attributes cannot name filters (info/attributes is neutral). Files
+        autosync stores with Git LFS are created here instead, exclusively too, by
+        streaming their LFS object (see lfs_writers)."""
         if not paths:
             return
-        result = self._run("checkout-index", "-u", "-z", "--stdin",
-                           env={"GIT_INDEX_FILE": str(index)},
-                           stdin=b"\0".join(os.fsencode(p) for p in paths) + b"\0",
-                           check=False)
-        problems = [line for line in result.err.splitlines()
-                    if line.strip() and not line.endswith("already exists, no checkout")]
-        if problems:
-            raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
-                                  f"{display(problems[0])}")
+        streamed: dict[str, Callable[[int], None]] = {}
+        if self.lfs_writers is not None:
+            regular = [(p, changes[p].new) for p in paths
+                       if p in changes and changes[p].new_mode in (REGULAR, EXECUTABLE)]
+            streamed = self.lfs_writers(regular)
+        by_git = [p for p in paths if p not in streamed]
+        if by_git:
+            result = self._run("checkout-index", "-u", "-z", "--stdin",
+                               env={"GIT_INDEX_FILE": str(index)},
+                               stdin=b"\0".join(os.fsencode(p) for p in by_git) + b"\0",
+                               check=False)
+            problems = [line for line in result.err.splitlines()
+                        if line.strip() and not line.endswith("already exists, no checkout")]
+            if problems:
+                raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
+                                      f"{display(problems[0])}")
+        for path, write in streamed.items():
+            # Created exclusively like checkout-index does (a save landing meanwhile stays
+            # and is committed on top); git records its stat data at the next commit.
+            try:
+                self._tree.create(path, write, executable=changes[path].new_mode == EXECUTABLE)
+            except UnsafePath as exc:
+                raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
+                                      f"{exc}") from None
 
     def _remove(self, change: Change, aside: Aside, replaced: list[tuple[Aside, str, str]],
                 outcome: PullOutcome) -> bool:
@@ -359,7 +386,7 @@ class CarefulPull:
         if change.old_mode == SYMLINK:
             self._tree.discard(aside)  # a link's "content" is its target, known to git
             return True
-        if self._tree.aside_blob_id(aside, len(change.old)) != change.old:
+        if change.old not in self._tree.aside_blob_ids(aside, len(change.old)):
             self._keep_save(aside, change.path, outcome)  # saved meanwhile: theirs stays
             return False
         replaced.append((aside, change.path, change.old))
@@ -419,8 +446,8 @@ class CarefulPull:
             path = str(entry.get("path", ""))
             if not aside.name or not self._tree.aside_exists(aside):
                 continue
-            blob = self._tree.aside_blob_id(aside)
-            if blob is not None and self._run("cat-file", "-e", blob, check=False).ok:
+            blobs = self._tree.aside_blob_ids(aside)
+            if any(self._run("cat-file", "-e", blob, check=False).ok for blob in blobs):
                 self._tree.discard(aside)  # a version git has (the committed one)
             else:
                 with contextlib.suppress(UnsafePath):

@@ -22,14 +22,18 @@ from autosync_gui.engine.backends import open_repository
 from autosync_gui.engine.config_watch import ConfigWatch
 from autosync_gui.engine.events import Activity, ActivityKind, EngineObserver, ObserverHub
 from autosync_gui.engine.folder import FolderSync
-from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.engine.repository import LargeFileFeatures, RepositoryError
 
 log = logging.getLogger(__name__)
 
 
 class Engine:
-    def __init__(self, settings: Settings, *, hostname: str | None = None) -> None:
+    def __init__(self, settings: Settings, *, hostname: str | None = None,
+                 confirm_large_files: bool = False) -> None:
+        """`confirm_large_files`: a new large file waits outside commits until the
+        user answers its notice (for the tray app; headless mode syncs it and says so)."""
         self.settings = settings
+        self.confirm_large_files = confirm_large_files
         self.hostname = hostname or socket.gethostname().split(".")[0]
         self.hub = ObserverHub()
         self.activity_log = ActivityLog()
@@ -102,6 +106,9 @@ class Engine:
             try:
                 repo = await asyncio.to_thread(open_repository, path, self.hostname,
                                                settings.ignore)
+                if isinstance(repo, LargeFileFeatures):
+                    repo.large_file_size = settings.large_file_size
+                    repo.hold_large_files = self.confirm_large_files
                 lock = self._repo_locks.setdefault(repo.data_dir, asyncio.Lock())
                 folder = FolderSync(settings, repo, self.hub, lock)
                 self._folders[path] = folder

@@ -46,6 +46,15 @@ class ActivityKind(StrEnum):
     ERROR = "error"
     INFO = "info"
     NOTIFIED = "notified"  # a peer told us over XMPP that it pushed
+    # A file at or above large_file_size is about to enter history on a remote without
+    # Git LFS: `files` names it, `size` its bytes. The UI offers "Don't sync this file"
+    # (FolderSync.dont_sync) and "Sync it anyway" (FolderSync.sync_anyway).
+    LARGE_FILE = "large file"
+
+
+class TransferDirection(StrEnum):
+    UPLOAD = "upload"
+    DOWNLOAD = "download"
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,29 @@ class Activity:
     host: str | None = None
     commit: str | None = None
     conflict: Conflict | None = None
+    size: int | None = None  # bytes, for LARGE_FILE
     when: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    """How far one transfer (a push, a fetch, Git LFS objects, an old version fetched on
+    demand) has got. Sent a few times a second while it runs, and once with `finished`."""
+
+    folder: Path
+    direction: TransferDirection
+    what: str  # "git push", "git fetch", "LFS upload", "LFS download", "old version"
+    done_bytes: int
+    total_bytes: int | None  # None when git does not know it in advance
+    rate: float | None  # bytes per second, as git measures it
+    finished: bool = False
+    when: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total_bytes:
+            return None
+        return min(1.0, self.done_bytes / self.total_bytes)
 
 
 class EngineObserver(Protocol):
@@ -89,6 +120,13 @@ class EngineObserver(Protocol):
     def activity(self, event: Activity) -> None: ...
 
     def channel_changed(self, channel: str, state: ChannelState, detail: str) -> None: ...
+
+
+class ProgressObserver(Protocol):
+    """Optional for an EngineObserver: observers that define `transfer_progress` get
+    every TransferProgress (on the event loop's thread; must not block)."""
+
+    def transfer_progress(self, event: TransferProgress) -> None: ...
 
 
 class ObserverHub:
@@ -119,6 +157,16 @@ class ObserverHub:
                 observer.activity(event)
             except Exception:
                 log.exception("observer %r failed on activity", observer)
+
+    def transfer_progress(self, event: TransferProgress) -> None:
+        for observer in list(self._observers):
+            method = getattr(observer, "transfer_progress", None)
+            if method is None:
+                continue
+            try:
+                method(event)
+            except Exception:
+                log.exception("observer %r failed on transfer progress", observer)
 
     def channel_changed(self, channel: str, state: ChannelState, detail: str = "") -> None:
         for observer in list(self._observers):

@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -27,6 +29,8 @@ from autosync_gui.engine.events import (
     Conflict,
     FolderState,
     ObserverHub,
+    TransferDirection,
+    TransferProgress,
 )
 from autosync_gui.engine.open_files import open_files, open_for_writing_under
 from autosync_gui.engine.quiet_period import Change, QuietPeriod
@@ -36,13 +40,16 @@ from autosync_gui.engine.repository import (
     DeletedFile,
     FileVersion,
     HostileContent,
+    LargeFileFeatures,
     RemoteError,
     Repository,
     RepositoryBusy,
     RepositoryError,
+    StorageReport,
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display
 from autosync_gui.engine.watcher import TreeWatcher
+from autosync_gui.sizes import human_size
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +62,8 @@ LOCK_POLL = 0.1  # while another git holds the lock a commit needs: look this of
 LOCK_RETRY = 5.0  # ... and try the commit anyway this often (the lock may be another one)
 LOCK_REPORT_AFTER = 5.0  # a commit held up this long says why (state and one log line)
 MAX_CHECKED_PATHS = 200  # changed paths checked against .gitignore after each commit
+PROGRESS_INTERVAL = 0.25  # seconds between two progress events of one transfer
+MAINTENANCE_DELAY = 5.0  # seconds after the last sync before the object store is tidied
 
 
 def commit_short(sha: str) -> str:
@@ -125,6 +134,7 @@ class FolderSync:
         self._echo = False
         self._remote_problem: RemoteError | None = None
         self._changed_paths: set[str] = set()  # since the last commit (bounded)
+        self._changes_known = False  # _changed_paths holds every change since the last commit
         self._gitignore_reported: set[str] = set()
         self._pulled_ignore_files: set[str] = set()  # .gitignore files last changed by a pull
         self._error: str | None = None
@@ -136,6 +146,16 @@ class FolderSync:
         self._busy_count = 0
         self._watched = 0
         self.ready = asyncio.Event()  # set once watches are in place and start-up catch-up ran
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._maintenance: asyncio.Task[None] | None = None
+        self.maintenance_runs = 0  # finished rounds (for tests and benchmarks)
+        self._last_progress = 0.0
+        # Large-file support, where the backend has it (git): progress, notices, LFS,
+        # maintenance. None for a backend without it.
+        self._big: LargeFileFeatures | None = repo if isinstance(repo, LargeFileFeatures) \
+            else None
+        if self._big is not None:
+            self._big.progress_sink = self._progress_from_thread
         self._watcher = TreeWatcher(
             repo.root / repo.scope if repo.scope else repo.root, repo.root,
             on_change=self._on_change, on_rescan=self._on_rescan,
@@ -183,6 +203,7 @@ class FolderSync:
         """Recover from a crash, start watching, then catch up (commit, fetch, push).
         Raises RepositoryError when the folder cannot be synced at all."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
         async with self._lock:
             for line in await asyncio.to_thread(self.repo.recover):
                 self._emit(ActivityKind.INFO, line)
@@ -222,6 +243,11 @@ class FolderSync:
         if self._describer is not None:
             self._describer.cancel()
         self._watcher.stop()
+        if self._maintenance is not None and not self._maintenance.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._maintenance), STOP_TIMEOUT)
+            except TimeoutError:
+                log.warning("%s: maintenance still running at exit", self.path)
         if flush and self._error is None:
             try:
                 await asyncio.wait_for(self._flush(), FLUSH_TIMEOUT)
@@ -389,6 +415,22 @@ class FolderSync:
         self.sync_now()
 
     # ================================================================== events in
+    def _progress_from_thread(self, what: str, direction: TransferDirection, done: int,
+                              total: int | None, rate: float | None, finished: bool) -> None:
+        """Called by the repository on the worker thread of a transfer: a few events a
+        second reach the observers, on the loop's thread."""
+        now = time.monotonic()
+        if not finished and now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        event = TransferProgress(folder=self.path, direction=direction, what=what,
+                                 done_bytes=done, total_bytes=total, rate=rate,
+                                 finished=finished)
+        loop.call_soon_threadsafe(self._hub.transfer_progress, event)
+
     def _on_change(self, rel: str, kind: Change) -> None:
         if rel and len(self._changed_paths) < MAX_CHECKED_PATHS:
             self._changed_paths.add(rel)
@@ -496,6 +538,27 @@ class FolderSync:
         if self._rescan_every is not None:
             self._arm("rescan", self._rescan_every, self._due_rescan)
 
+    def _due_maintenance(self) -> None:
+        """Tidy the object store in a worker thread, beside (not instead of) syncing."""
+        if self._maintenance is not None and not self._maintenance.done():
+            self._arm("maintenance", MAINTENANCE_DELAY, self._due_maintenance)
+            return
+        self._maintenance = asyncio.get_running_loop().create_task(
+            self._run_maintenance(), name=f"autosync maintenance {self.path}")
+
+    async def _run_maintenance(self) -> None:
+        try:
+            if self._big is None:
+                return
+            done = await asyncio.to_thread(self._big.maintain)
+        except Exception:
+            log.exception("%s: maintenance failed", self.path)
+            return
+        finally:
+            self.maintenance_runs += 1
+        level = logging.DEBUG if done.startswith("nothing to do") else logging.INFO
+        log.log(level, "%s: maintenance: %s", self.path, done)
+
     def _request_sync(self, reason: str) -> None:
         self._sync_reasons.add(reason)
         self._want_sync = True
@@ -577,11 +640,16 @@ class FolderSync:
         candidates = self._quiet.take(now)
         self._dirty = False
         changed, self._changed_paths = self._changed_paths, set()
+        hint = changed if self._changes_known and "" not in changed \
+            and len(changed) < MAX_CHECKED_PATHS else None
+        self._changes_known = True
         hidden: list[tuple[str, str, str]] = []
         try:
             async with self._lock:
                 self._set_state(FolderState.COMMITTING)
                 held = await asyncio.to_thread(self._still_writing, candidates)
+                if self._big is not None:
+                    self._big.change_hint = hint
                 result = await asyncio.to_thread(self.repo.commit_pending, held)
                 if changed:
                     hidden = await asyncio.to_thread(self.repo.ignored_by_synced_rules, changed)
@@ -598,6 +666,7 @@ class FolderSync:
         self._error = None
         self._busy_count = 0
         self._report_gitignored(hidden)
+        self._report_large_files()
         if held:
             log.info("%s: not committing %s yet: still being written",
                      self.path, _short_list(sorted(held)))
@@ -670,6 +739,49 @@ class FolderSync:
                    host=self.repo.hostname, commit=result.commit)
         self._note_new_copies([f.rsplit(" ", 1)[-1] for f in result.files])
 
+    def _report_large_files(self) -> None:
+        big = self._big
+        if big is None:
+            return
+        notes, big.lfs_notes = big.lfs_notes, []
+        for note in notes:
+            self._emit(ActivityKind.INFO, note)
+        notices, big.large_notices = big.large_notices, []
+        for path, size in notices:
+            held = " (waiting: don't sync it, or sync it anyway)" \
+                if big.hold_large_files else ""
+            self._emit(ActivityKind.LARGE_FILE,
+                       f"{display(path)} ({human_size(size)}) will be kept in history; every "
+                       f"saved version adds about {human_size(size)} on the server and on "
+                       f"each machine{held}", files=(path,), size=size)
+
+    async def dont_sync(self, path: str) -> str:
+        """Keep `path` (relative to the repository root) out of sync: it joins the
+        folder's `ignore` (settings.ignore, for the configuration file). Returns the
+        pattern added."""
+        if self._big is None:
+            raise RepositoryError(f"{self.path}: this kind of repository has no large-file "
+                                  "support; add the file to the folder's ignore")
+        pattern = await asyncio.to_thread(self._big.ignore_path, path)
+        if pattern not in self.settings.ignore:
+            self.settings = replace(self.settings, ignore=(*self.settings.ignore, pattern))
+        self._emit(ActivityKind.INFO, f"{display(path)} is not synced (ignore {pattern})",
+                   files=(path,))
+        return pattern
+
+    async def storage(self, top: int = 10) -> StorageReport:
+        """The repository's size here and its largest files in history."""
+        if self._big is None:
+            raise RepositoryError(f"{self.path}: no storage report for this kind of "
+                                  "repository")
+        return await asyncio.to_thread(self._big.storage, top)
+
+    def sync_anyway(self, path: str) -> None:
+        """Commit a held large file after all (it enters history)."""
+        if self._big is not None:
+            self._big.allow_large_file(path)
+        self.sync_now()
+
     def _report_gitignored(self, hidden: list[tuple[str, str, str]]) -> None:
         """New files that a .gitignore written on another machine keeps out of sync: said
         once per rule (the user's own ignore rules are what they want, never reported)."""
@@ -728,7 +840,10 @@ class FolderSync:
         self._failures = 0
         self._cancel("retry")
         self.last_sync = datetime.now(UTC)
-        await asyncio.to_thread(self.repo.tidy)  # after the sync: no save waits for it
+        if self._big is not None:
+            self._arm("maintenance", MAINTENANCE_DELAY, self._due_maintenance)
+        else:
+            await asyncio.to_thread(self.repo.tidy)  # after the sync: no save waits for it
 
     async def _fetch_integrate_push(self, *, push_first: bool = False) -> None:
         """Fetch, integrate, push; a rejected push goes round again. Right after our own
@@ -774,6 +889,7 @@ class FolderSync:
             self._changed_paths -= set(result.files)  # what the pull itself wrote
             if bool(self._changed_paths) or await asyncio.to_thread(self.repo.is_dirty):
                 self._still_pending()  # saved before or while we merged
+        self._report_large_files()
         if not result.changed:
             return
         host = result.host or "unknown"

@@ -58,6 +58,9 @@ def _records(out: bytes) -> list[tuple[list[str], list[tuple[str, str, str, list
     return parsed
 
 
+NOT_FETCHED = -1  # FileVersion.size of a version a partial clone has not fetched yet
+
+
 class FileHistory:
     """The history queries of one repository (`scope`: the synced folder inside it)."""
 
@@ -77,14 +80,26 @@ class FileHistory:
         result = self._run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
         return result.text if result.ok else None
 
+    def _partial(self) -> bool:
+        """Whether this is a partial clone (some old versions are fetched on demand)."""
+        found = self._run("config", "--get-regexp", r"^remote\..*\.promisor$", check=False)
+        return "true" in found.text.lower()
+
     def _blob_sizes(self, blobs: list[str]) -> dict[str, int]:
         wanted = sorted({b for b in blobs if b and b != _ZERO})
+        sizes: dict[str, int] = {}
+        if wanted and self._partial():
+            # A partial clone: cat-file would download every old version it lacks just to
+            # tell its size; rev-list never fetches (it fails on an object not here).
+            here = [b for b in wanted if self._run("rev-list", "--objects", "--missing=print",
+                                                   b, check=False).ok]
+            sizes = {b: NOT_FETCHED for b in wanted if b not in here}
+            wanted = here
         if not wanted:
-            return {}
+            return sizes
         result = self._run("cat-file", "--batch-check=%(objectname) %(objectsize)",
                            stdin="".join(f"{b}\n" for b in wanted).encode(), check=False,
                            env=_READ_ONLY)
-        sizes: dict[str, int] = {}
         for line in result.text.splitlines():
             name, _, size = line.partition(" ")
             if size.isdigit():
@@ -94,7 +109,10 @@ class FileHistory:
     def versions(self, path: str) -> list[FileVersion]:
         if self._rev("HEAD") is None:
             return []
-        result = self._run("log", "--follow", "-M", "--raw", "--no-abbrev", "-z", _FORMAT,
+        # In a partial clone, renames are followed by exact content only: judging how
+        # similar two versions are would download the old versions a clone left out.
+        renames = "-M100%" if self._partial() else "-M"
+        result = self._run("log", "--follow", renames, "--raw", "--no-abbrev", "-z", _FORMAT,
                            "HEAD", "--", path, env=_READ_ONLY)
         found: list[tuple[list[str], tuple[str, str, str, list[str]]]] = []
         for header, entries in _records(result.out):

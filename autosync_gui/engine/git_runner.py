@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from autosync_gui.engine.git_env import GitResult
+from autosync_gui.engine.progress import ProgressLine, run_with_progress
 from autosync_gui.engine.repository import RepositoryBusy, RepositoryError
 
 _LOCK_FILE = re.compile(r"Unable to create '(.+?\.lock)'")  # git's words for a held lock
@@ -31,12 +32,27 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def safety_options(no_hooks: Path) -> list[str]:
+def safety_options() -> list[str]:
     """Options for every git call on a synced repository (see the module doc)."""
-    return ["-c", f"core.hooksPath={no_hooks}",  # an empty folder: no hook ever runs
+    # Hooks are looked up under /dev/null, where no file can ever be: no hook runs. (An
+    # empty folder would do for git, but git-lfs installs its own hooks wherever
+    # core.hooksPath points, even from its filter process; under /dev/null it cannot.)
+    return ["-c", "core.hooksPath=/dev/null",
             "-c", "core.protectHFS=true", "-c", "core.protectNTFS=true",
             "-c", "submodule.recurse=false", "-c", "fetch.recurseSubmodules=false",
             "-c", "core.fsmonitor=false"]
+
+
+def big_file_options() -> list[str]:
+    """Options that keep git's own memory and time in proportion for large files:
+    blobs above 512 MB are streamed, never delta-compressed (git's default, stated);
+    the delta search of a push holds at most 1 GB per thread; received data is kept as
+    packs, never exploded into loose objects (a 1 MB edit of a 300 MB file would become
+    a 300 MB loose object); git's own automatic gc never starts in the middle of a sync
+    (autosync runs maintenance itself, off the event loop: maintenance.py)."""
+    return ["-c", "core.bigFileThreshold=512m", "-c", "pack.windowMemory=1g",
+            "-c", "transfer.unpackLimit=1", "-c", "fetch.unpackLimit=1",
+            "-c", "gc.auto=0", "-c", "maintenance.auto=false"]
 
 
 # fsck checks raised to errors when fetching: a tree entry that would write into .git or
@@ -89,6 +105,14 @@ class GitRunner:
             first = result.err.strip().splitlines()[:1] or ["(no message)"]
             raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
         return result
+
+    def run_progress(self, *args: str, on_progress: Callable[[ProgressLine], None] | None,
+                     idle_timeout: float, env: Mapping[str, str] | None = None) -> GitResult:
+        """A transfer (push, fetch, git lfs ...) that reports progress as it goes and is
+        ended only when it has been silent for `idle_timeout` seconds."""
+        return run_with_progress(self.command(*args), cwd=self.root,
+                                 env=self.environment(env), on_progress=on_progress,
+                                 idle_timeout=idle_timeout)
 
     def popen(self, *args: str, env: Mapping[str, str] | None = None
               ) -> subprocess.Popen[bytes]:

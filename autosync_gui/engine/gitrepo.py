@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,37 +30,52 @@ from autosync_gui.engine.careful_pull import (
     CarefulPull,
     kept_local_names,
 )
-from autosync_gui.engine.events import Conflict
+from autosync_gui.engine.events import Conflict, TransferDirection
 from autosync_gui.engine.git_env import (
     GitResult,
     noninteractive_env,
     remote_error,
 )
 from autosync_gui.engine.git_history import FileHistory
-from autosync_gui.engine.git_runner import GitRunner, fetch_checks, safety_options
+from autosync_gui.engine.git_runner import (
+    GitRunner,
+    big_file_options,
+    fetch_checks,
+    safety_options,
+)
 from autosync_gui.engine.ignore import (
     autosync_lines,
+    escape_path,
     global_excludes_file,
     render_excludes,
     with_managed_block,
 )
+from autosync_gui.engine.large_files import changed_large_files, incompressible
+from autosync_gui.engine.lfs import MAX_POINTER, LargeFileStore, parse_pointer, rules_in
+from autosync_gui.engine.maintenance import run_maintenance, store_size
 from autosync_gui.engine.open_files import open_files
+from autosync_gui.engine.progress import ProgressLine
 from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
     HostileContent,
     IntegrateResult,
+    ProgressSink,
+    RemoteError,
     RepositoryError,
+    StorageReport,
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
 from autosync_gui.engine.worktree_fs import WorkTree
+from autosync_gui.sizes import human_size
 from autosync_gui.text import safe_host
 
 log = logging.getLogger(__name__)
 
 NETWORK_TIMEOUT = 120.0
 MAX_LISTED_FILES = 50
+MAX_SHOWN_FILE = 32 << 20  # file_at reads into memory: only for what a viewer can show
 HOST_TRAILER = "Autosync-Host"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _ZERO = "0" * 40
@@ -159,7 +175,8 @@ class GitRepository:
     kind = "git"
     ignore_file_name = ".gitignore"
 
-    def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str]) -> None:
+    def __init__(self, layout: _Layout, hostname: str, ignore: Iterable[str],
+                 large_file_size: int = 0) -> None:
         self._repo = layout.repo
         self.root = layout.root
         self.scope = layout.scope
@@ -173,8 +190,6 @@ class GitRepository:
         self.state_dir = self.git_dir / "autosync"
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
-        no_hooks = self.state_dir / "no-hooks"
-        no_hooks.mkdir(mode=0o700, exist_ok=True)
         ensure_neutral_attributes(self.git_dir)
         self.work_tree = WorkTree(self.root, self.state_dir / "scratch")
         self._ignore = tuple(ignore)
@@ -185,21 +200,44 @@ class GitRepository:
         self._identity: str | None = None
         self._has_head = False
         self._lock_fd: int | None = None
+        self.progress_sink: ProgressSink | None = None
+        # The paths seen changing since the last commit (None: unknown), set by the folder
+        # loop before commit_pending: where to look for new large files first.
+        self.change_hint: set[str] | None = None
+        self.large_file_size = large_file_size
+        # New large files: announced once (large_notices, taken by the folder loop);
+        # with hold_large_files they wait outside commits until the user decides.
+        self.hold_large_files = False
+        self.large_notices: list[tuple[str, int]] = []
+        self._announced: set[str] = set()
+        self._held: set[str] = set()
+        self._waiting_for_lfs: set[str] = set()
+        self._allowed: set[str] = set()
         reader = self._repo.config_reader()
         self.remote_url = str(reader.get_value(f'remote "{self.remote}"', "url", self.remote))
         self.remote_display = without_credentials(self.remote_url)  # for messages and logs
         options = ["-c", "core.quotepath=false", "-c", f"core.excludesFile={self._excludes}",
                    "-c", "commit.gpgSign=false", "-c", "advice.detachedHead=false",
-                   "-c", "merge.conflictStyle=merge",
-                   # git's housekeeping after each commit and fetch runs in `tidy`, after
-                   # the sync, instead of inside the commit or fetch a save waits for
-                   "-c", "maintenance.auto=false", *safety_options(no_hooks)]
+                   "-c", "merge.conflictStyle=merge", *safety_options(),
+                   # git's own housekeeping never runs inside a commit or fetch a save
+                   # waits for: autosync's maintenance (maintenance.py) runs after syncs
+                   *big_file_options()]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
         self.file_history = FileHistory(self.runner, self.scope, self.hostname,
                                         self.tracking_ref)
         index_file = self.root / self._run("rev-parse", "--git-path", "index").text
         self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
                                         index_file)
+        self.partial = str(reader.get_value(f'remote "{self.remote}"', "promisor", "false")
+                           ).lower() == "true"
+        self.lfs = LargeFileStore(self.runner, self.git_dir, self.scope, self.remote,
+                                  self.remote_url, self.work_tree)
+        self.lfs_notes: list[str] = []  # one-line reports for the folder loop
+        self._lfs_rules: list[str] = []
+        self._lfs_reported = False
+        self._lfsconfig_reported = False
+        if self._rev("HEAD") is not None:
+            self._use_lfs_rules(self.lfs.committed_rules("HEAD"))
         global_file = reader.get_value("core", "excludesfile", "") \
             if reader.has_option("core", "excludesfile") else ""
         self._global_excludes = global_excludes_file(str(global_file) or None)
@@ -212,8 +250,9 @@ class GitRepository:
         _inspect(folder)
 
     @classmethod
-    def open(cls, folder: Path, hostname: str, ignore: Iterable[str] = ()) -> GitRepository:
-        return cls(_inspect(folder), hostname, ignore)
+    def open(cls, folder: Path, hostname: str, ignore: Iterable[str] = (),
+             large_file_size: int = 0) -> GitRepository:
+        return cls(_inspect(folder), hostname, ignore, large_file_size)
 
     def _build_env(self, reader: git.GitConfigParser) -> dict[str, str]:
         ssh = str(reader.get_value("core", "sshcommand", "")) \
@@ -237,6 +276,24 @@ class GitRepository:
             raise remote_error(self.remote_display, result.err)
         return result
 
+    def _transfer(self, what: str, direction: TransferDirection, *args: str,
+                  total: int | None = None, env: dict[str, str] | None = None) -> GitResult:
+        """A network transfer with progress sent to progress_sink (see ProgressSink)."""
+        sink = self.progress_sink
+        done = [0]
+
+        def seen(line: ProgressLine) -> None:
+            if sink is not None and line.moves_data and line.done_bytes is not None:
+                done[0] = line.done_bytes
+                sink(what, direction, line.done_bytes, total, line.rate, False)
+
+        result = self.runner.run_progress(*args, on_progress=seen, env=env,
+                                          idle_timeout=NETWORK_TIMEOUT)
+        if sink is not None:
+            sink(what, direction, max(done[0], total or 0) if result.ok else done[0], total,
+                 None, True)
+        return result
+
     def _rev(self, ref: str) -> str | None:
         result = self._run("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", check=False)
         return result.text if result.ok else None
@@ -247,6 +304,190 @@ class GitRepository:
     @property
     def _pathspec(self) -> str:
         return self.scope or "."
+
+    # ------------------------------------------------------------------ Git LFS
+    def _use_lfs_rules(self, rules: list[str], commit: str = "HEAD") -> None:
+        """Make the LFS rules committed for this folder the ones git applies here. A
+        synced .lfsconfig switches LFS off here (it could name the server that gets our
+        files and credentials): one line says so."""
+        if rules and self.lfs.installed and self.lfs.lfsconfig_present(commit):
+            if not self._lfsconfig_reported:
+                self._lfsconfig_reported = True
+                self.lfs_notes.append(f"{self.root}: a synced .lfsconfig names Git LFS "
+                                      "settings; autosync does not follow settings from synced "
+                                      "files, so Git LFS is off here (large files arrive as "
+                                      "pointer files): remove .lfsconfig and set lfs.url in "
+                                      "the repository (git config lfs.url URL)")
+            rules = []
+        elif rules and not self.lfs.installed:
+            if not self._lfs_reported:
+                self._lfs_reported = True
+                self.lfs_notes.append(f"{self.root}: this folder stores large files with Git "
+                                      "LFS but git-lfs is not installed; they arrive as small "
+                                      "pointer files until you install it (apt install "
+                                      "git-lfs)")
+            rules = []
+        if rules:
+            self.lfs.enable_filter()
+        self._lfs_rules = rules
+        self.work_tree.lfs = bool(rules)
+        self.careful_pull.lfs_writers = self._lfs_writers if rules else None
+        ensure_neutral_attributes(self.git_dir, self.lfs.info_lines(rules))
+
+    def _lfs_writers(self, written: list[tuple[str, str]]
+                     ) -> dict[str, Callable[[int], None]]:
+        """Of the (path, blob) pairs a pull wrote, those under the LFS filter whose blob
+        is a pointer to an object on this machine: a streaming writer of its content."""
+        filtered = self.lfs.filtered([path for path, _blob in written])
+        candidates = [(path, blob) for path, blob in written if path in filtered]
+        if not candidates:
+            return {}
+        sizes = self._run("cat-file", "--batch-check=%(objectname) %(objectsize)",
+                          stdin="".join(f"{blob}\n" for _p, blob in candidates).encode(),
+                          check=False)
+        small = {f[0] for f in (line.split() for line in sizes.text.splitlines())
+                 if len(f) == 2 and f[1].isdigit() and int(f[1]) <= MAX_POINTER}
+        writers: dict[str, Callable[[int], None]] = {}
+        reader = BlobReader(self.runner)
+        try:
+            for path, blob in candidates:
+                pointer = parse_pointer(reader.small(blob, MAX_POINTER)) \
+                    if blob in small else None
+                if pointer is not None and self.lfs.object_path(pointer[0]).exists():
+                    writers[path] = functools.partial(self.lfs.copy_object, *pointer)
+        finally:
+            reader.close()
+        return writers
+
+    def _lfs_progress(self, what: str, direction: TransferDirection,
+                      total: int | None = None) -> Callable[[ProgressLine], None]:
+        sink = self.progress_sink
+
+        def seen(line: ProgressLine) -> None:
+            if sink is not None and line.moves_data and line.done_bytes is not None:
+                sink(what, direction, line.done_bytes, total, line.rate, False)
+        return seen
+
+    def _lfs_done(self, what: str, direction: TransferDirection, result: GitResult) -> None:
+        if self.progress_sink is not None:
+            self.progress_sink(what, direction, 0, None, None, True)
+        if not result.ok:
+            raise remote_error(f"the LFS server of {self.remote_display}", result.err)
+
+    def _lfs_fetch(self, commit: str, include: str | None = None) -> None:
+        what = "LFS download"
+        result = self.lfs.fetch(commit, self._lfs_progress(what, TransferDirection.DOWNLOAD),
+                                include)
+        self._lfs_done(what, TransferDirection.DOWNLOAD, result)
+
+    def _lfs_for_large_files(self, large: dict[str, int]) -> set[str]:
+        """Large files that go to Git LFS (rules written for those not yet covered), or
+        that wait outside this commit while the LFS server cannot be reached (in git
+        history they would stay forever)."""
+        paths = sorted(large)
+        covered = self.lfs.filtered(paths) if self._lfs_rules else set()
+        uncovered = [p for p in paths if p not in covered]
+        if not uncovered:
+            return covered
+        usable = self.lfs.usable()
+        if usable is None:
+            new = [p for p in uncovered if p not in self._waiting_for_lfs]
+            if new:
+                self._waiting_for_lfs.update(new)
+                self._write_excludes()
+                self.lfs_notes.append(f"{self.root}: the Git LFS server cannot be reached "
+                                      f"({self.lfs.why_not}); {len(new)} large file(s) wait "
+                                      "until it answers")
+            return set(paths)
+        if self._waiting_for_lfs:
+            self._waiting_for_lfs.clear()
+            self._write_excludes()
+        if not usable:
+            if not self._lfs_reported and not self.lfs.no_endpoint:
+                self._lfs_reported = True
+                self.lfs_notes.append(f"{self.root}: large files stay in git history: "
+                                      f"{self.lfs.why_not}")
+            return covered
+        if self.lfs.write_rules(uncovered):
+            current = self.work_tree.root / self.lfs.attributes_path
+            with contextlib.suppress(OSError):
+                text = current.read_text(encoding="utf-8", errors="surrogateescape")
+                self._use_lfs_rules(sorted({*self._lfs_rules, *rules_in(text)}))
+        return self.lfs.filtered(paths)
+
+    # ------------------------------------------------------------------ maintenance
+    def maintain(self) -> str:
+        """Tidy the object store (maintenance.py); safe beside a running sync."""
+        return run_maintenance(self.runner, self.git_dir, prune_lfs=bool(self._lfs_rules))
+
+    def storage(self, top: int = 10) -> StorageReport:
+        """What history costs here: the repository's size on this machine (objects and
+        local LFS copies) and its largest files in history (an old version a partial
+        clone left out is not counted: it is not here)."""
+        objects = store_size(self.runner, self.git_dir).total
+        lfs_dir = self.git_dir / "lfs" / "objects"
+        lfs_bytes = sum(p.stat().st_size for p in lfs_dir.rglob("*") if p.is_file()) \
+            if lfs_dir.is_dir() else 0
+        listing = self._run("rev-list", "--objects", "--missing=print", "--all", check=False)
+        names: dict[str, str] = {}
+        for raw in listing.out.split(b"\n"):
+            object_id, _, name = raw.partition(b" ")
+            if name and not object_id.startswith(b"?"):
+                names.setdefault(object_id.decode(), os.fsdecode(name))
+        largest: dict[str, int] = {}
+        if names:
+            sizes = self._run("cat-file", "--batch-check=%(objectname) %(objecttype) "
+                              "%(objectsize)", stdin="".join(f"{s}\n" for s in names).encode(),
+                              check=False)
+            for line in sizes.text.splitlines():
+                fields = line.split()
+                if len(fields) == 3 and fields[1] == "blob" and fields[2].isdigit():
+                    path = names[fields[0]]
+                    largest[path] = max(largest.get(path, 0), int(fields[2]))
+        ranked = sorted(largest.items(), key=lambda item: (-item[1], item[0]))[:top]
+        return StorageReport(local_bytes=objects + lfs_bytes, lfs_bytes=lfs_bytes,
+                             largest=tuple(ranked))
+
+    # ------------------------------------------------------------------ partial clones
+    def _missing(self, *objects: str) -> list[str]:
+        """Of `objects` (ids, or ranges like `A --not B`), the objects a partial clone
+        has not fetched yet; rev-list never fetches on its own."""
+        result = self._run("rev-list", "--objects", "--missing=print", "--no-object-names",
+                           *objects, check=False)
+        if not result.ok:
+            return [o for o in objects if _HEX.match(o)]  # a blob id given alone: missing
+        return [line[1:] for line in result.text.splitlines() if line.startswith("?")]
+
+    def _fetch_objects(self, shas: list[str], what: str) -> None:
+        """Fetch these objects from the promisor remote in one go, with progress."""
+        result = self._transfer(what, TransferDirection.DOWNLOAD,
+                                "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--progress",
+                                "--no-tags", "--no-write-fetch-head",
+                                "--recurse-submodules=no", "--filter=blob:none",
+                                self.remote, *shas)
+        if not result.ok:
+            raise remote_error(self.remote_display, result.err)
+
+    def ensure_version(self, sha: str, path: str, commit: str) -> None:
+        """An old version a partial clone left out is fetched now (with progress); when
+        the remote cannot be reached, one line says so."""
+        if not self.partial or not self._missing(sha):
+            return
+        try:
+            self._fetch_objects([sha], "old version")
+        except RemoteError as exc:
+            raise RepositoryError(
+                f"{display(path)} as of {commit[:10]} is not on this machine yet (large "
+                f"files' old versions are fetched when needed) and the remote cannot be "
+                f"reached now: {exc}; try again when online") from None
+
+    def _prefetch(self, target: str, head: str | None) -> None:
+        """In a partial clone, the large blobs a pull is about to write, in one fetch."""
+        if not self.partial:
+            return
+        missing = self._missing(target, *(["--not", head] if head else []))
+        if missing:
+            self._fetch_objects(missing, "git fetch")
 
     # ------------------------------------------------------------------ ignore rules
     def note_nested_repository(self, relpath: str) -> None:
@@ -261,7 +502,7 @@ class GitRepository:
     def _write_excludes(self) -> None:
         kept = kept_local_names(self.state_dir)
         text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested,
-                               kept)
+                               [*kept, *self._held, *self._waiting_for_lfs])
         if text != self._excludes_written:
             tmp = self._excludes.with_suffix(".tmp")
             tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
@@ -375,12 +616,72 @@ class GitRepository:
                 i += 2
         return changes
 
+    def ignore_path(self, path: str) -> str:
+        """Keep `path` (relative to the root) out of sync from now on; returns the
+        folder `ignore` pattern that does it (for the configuration)."""
+        relative = path[len(self.scope) + 1:] if self.scope else path
+        pattern = "/" + escape_path(relative)
+        if pattern not in self._ignore:
+            self._ignore = (*self._ignore, pattern)
+        self._held.discard(path)
+        self._write_excludes()
+        return pattern
+
+    def allow_large_file(self, path: str) -> None:
+        """The user chose to keep a held large file in history: commit it next time."""
+        self._allowed.add(path)
+        self._held.discard(path)
+        self._write_excludes()
+
+    def _prepare_large_files(self, hint: Iterable[str] | None,
+                             hold: Collection[str] = ()) -> None:
+        """Before `git add`: new large files are announced (and held back when asked
+        to); large files that do not compress are added uncompressed (git would spend
+        most of the time deflating them for nothing)."""
+        large = changed_large_files(self.runner, self.work_tree, self.scope,
+                                    self.large_file_size, hint)
+        for path in hold:  # still being written: looked at when complete
+            large.pop(path, None)
+        for path in list(self._waiting_for_lfs):  # kept out of the listing by our excludes
+            info = self.work_tree.lstat(path)
+            if info is not None and (info.st_mode & 0o170000) == 0o100000:
+                large[path] = info.st_size
+            else:
+                self._waiting_for_lfs.discard(path)
+        if not large:
+            return
+        for path in self._lfs_for_large_files(large):
+            del large[path]  # stored with LFS: history keeps a pointer only
+        if not large:
+            return
+        tracked = set(self._run("ls-files", "-z", "--", *large,
+                                env={"GIT_LITERAL_PATHSPECS": "1"}).out.split(b"\0"))
+        held_before = set(self._held)
+        for path, size in sorted(large.items()):
+            if os.fsencode(path) in tracked or path in self._allowed:
+                continue
+            if path not in self._announced:
+                self._announced.add(path)
+                self.large_notices.append((path, size))
+            if self.hold_large_files:
+                self._held.add(path)
+        if self._held != held_before:
+            self._write_excludes()
+        plain = [p for p in large if p not in self._held and incompressible(self.work_tree, p)]
+        if plain:
+            self._run("-c", "core.compression=0", "-c", "core.looseCompression=0",
+                      "-c", "pack.compression=0", "add", "--", *plain,
+                      env={"GIT_LITERAL_PATHSPECS": "1"})
+
     def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
         """Commit everything pending in the folder as one commit, except the files in
         `hold` (repository-relative; still being written: left as they are, for a later
         commit). None if nothing changed."""
         self._write_excludes()
         self._refuse_foreign_operation()
+        hint, self.change_hint = self.change_hint, None
+        if self.large_file_size:
+            self._prepare_large_files(hint, hold)
         if hold:  # pathspec magic instead of GIT_LITERAL_PATHSPECS, to exclude paths
             spec = [f":(literal){self._pathspec}",
                     *(f":(exclude,literal){p}" for p in sorted(hold))]
@@ -459,9 +760,9 @@ class GitRepository:
         checks = fetch_checks()
         if skip_list.exists():
             checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
-        result = self._run(*checks, "fetch", "--no-tags", "--quiet", "--no-write-fetch-head",
-                           "--no-recurse-submodules", self.remote, refspec, check=False,
-                           timeout=NETWORK_TIMEOUT)
+        result = self._transfer("git fetch", TransferDirection.DOWNLOAD, *checks, "fetch",
+                                "--no-tags", "--progress", "--no-write-fetch-head",
+                                "--no-recurse-submodules", self.remote, refspec)
         if result.ok or "couldn't find remote ref" in result.err.lower():
             return
         refused = _FSCK_REFUSAL.findall(result.err)
@@ -489,9 +790,14 @@ class GitRepository:
         head = self._rev("HEAD")
         if head is None:
             return True
-        result = self._run("push", "--porcelain", "--quiet", self.remote,
-                           f"HEAD:refs/heads/{self.remote_branch}", check=False,
-                           timeout=NETWORK_TIMEOUT)
+        if self._lfs_rules:  # the objects first, so no replica sees a pointer it cannot fetch
+            what = "LFS upload"
+            self._lfs_done(what, TransferDirection.UPLOAD,
+                           self.lfs.push(self._lfs_progress(what, TransferDirection.UPLOAD)))
+        result = self._transfer("git push", TransferDirection.UPLOAD, "push", "--porcelain",
+                                "--progress", self.remote,
+                                f"HEAD:refs/heads/{self.remote_branch}",
+                                total=self._push_size(head))
         if result.ok:
             self._run("update-ref", self.tracking_ref, head)
             return True
@@ -501,6 +807,16 @@ class GitRepository:
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
         raise remote_error(self.remote_display, result.err or text)
+
+    def _push_size(self, head: str) -> int | None:
+        """About how many bytes a push of `head` sends: the stored size of the objects
+        the remote branch does not have (git's own estimate; None when unknown)."""
+        upstream = self._rev(self.tracking_ref)
+        args = ["rev-list", "--objects", "--disk-usage", head]
+        if upstream is not None:
+            args += ["--not", upstream]
+        result = self._run(*args, check=False)
+        return int(result.text) if result.ok and result.text.isdigit() else None
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
@@ -526,6 +842,8 @@ class GitRepository:
             target = upstream
             if head is not None and not self._is_ancestor(head, upstream):
                 target, found = self._merge_commit(head, upstream, host)
+            self._prepare_lfs_checkout(target)
+            self._prefetch(target, head)
             outcome = self.careful_pull.fast_forward(head, target, source)
             if outcome.moved:
                 break
@@ -547,6 +865,15 @@ class GitRepository:
         return IntegrateResult(changed=before != after, files=changed_files, host=host,
                                conflicts=found, kept_local=tuple(outcome.kept_local),
                                saved_beside=tuple(outcome.saved_beside))
+
+    def _prepare_lfs_checkout(self, target: str) -> None:
+        """The LFS rules of `target` apply before its files are written, and its LFS
+        objects are on this machine by then (one download, with progress)."""
+        rules = self.lfs.committed_rules(target)
+        if rules or self._lfs_rules:
+            self._use_lfs_rules(sorted({*self._lfs_rules, *rules}), target)
+        if self._lfs_rules:
+            self._lfs_fetch(target)
 
     def _merge_commit(self, head: str, upstream: str, host: str
                       ) -> tuple[str, tuple[Conflict, ...]]:
@@ -706,21 +1033,39 @@ class GitRepository:
 
     def _saved_during_merge(self, path: str, expected: set[str] | None) -> bool:
         """Whether the file at `path` holds something neither side of the merge had and
-        git did not write (conflict markers): a save that happened while we merged."""
+        git did not write (conflict markers): a save that happened while we merged.
+        Read in chunks: the file may be gigabytes."""
         if expected is None:
             return False
-        target = self.root / path
-        try:
-            if target.is_symlink() or not target.is_file():
-                return False
-            data = target.read_bytes()
-        except OSError:
+        info = self.work_tree.lstat(path)
+        if info is None or (info.st_mode & 0o170000) != 0o100000:
             return False
-        if b"<<<<<<< " in data and b">>>>>>> " in data:
+        if self._has_conflict_markers(path):
             return False  # git's own conflict output
-        result = self._run("hash-object", "--", path, check=False,
-                           env={"GIT_LITERAL_PATHSPECS": "1"})
-        return result.ok and result.text not in expected
+        hex_len = len(next(iter(expected))) if expected else 40
+        ids = self.work_tree.blob_ids(path, hex_len)
+        return bool(ids) and not ids & expected
+
+    def _has_conflict_markers(self, path: str) -> bool:
+        seen_start = seen_end = False
+        tail = b""
+        try:
+            with self.work_tree.parent(path) as (dir_fd, name):
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        except (OSError, UnsafePath):
+            return False
+        try:
+            while not (seen_start and seen_end):
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                window = tail + chunk
+                seen_start = seen_start or b"<<<<<<< " in window
+                seen_end = seen_end or b">>>>>>> " in window
+                tail = window[-8:]
+        finally:
+            os.close(fd)
+        return seen_start and seen_end
 
     # ------------------------------------------------------------------ queries
     def head(self) -> str | None:
@@ -779,8 +1124,17 @@ class GitRepository:
         return commits
 
     def file_at(self, commit: str, path: str) -> bytes:
+        """The file's bytes in `commit`, for showing; larger files are refused (restore
+        them instead: restore_file streams)."""
         if not _HEX.match(commit):
             raise RepositoryError(f"{commit!r} is not a commit id")
+        entry = self._run("rev-parse", "-q", "--verify", f"{commit}:{path}", check=False)
+        if entry.ok:
+            self.ensure_version(entry.text, path, commit)
+        size = self._run("cat-file", "-s", f"{commit}:{path}", check=False)
+        if size.ok and size.text.isdigit() and int(size.text) > MAX_SHOWN_FILE:
+            raise RepositoryError(f"{display(path)} in commit {commit[:10]} is too large to "
+                                  f"show ({human_size(int(size.text))}); restore it instead")
         result = self._run("cat-file", "blob", f"{commit}:{path}", check=False)
         if not result.ok:
             raise RepositoryError(f"{path} does not exist in commit {commit[:10]}")
@@ -807,6 +1161,18 @@ class GitRepository:
         mode, _kind, sha = fields
         if mode not in (REGULAR, EXECUTABLE, SYMLINK):
             raise RepositoryError(f"{display(path)} in commit {commit[:10]} is not a file")
+        self.ensure_version(sha, path, commit)
+        pointer = self._lfs_pointer(commit, path, sha) if mode != SYMLINK else None
+        if pointer is not None:
+            oid, size = pointer
+            if not self.lfs.object_path(oid).exists():
+                self._lfs_fetch(commit, include=path)
+            try:
+                self.work_tree.replace(target, lambda fd: self.lfs.copy_object(oid, size, fd),
+                                       executable=mode == EXECUTABLE)
+            except UnsafePath as exc:
+                raise RepositoryError(f"refusing to restore {exc}") from None
+            return
         reader = BlobReader(self.runner)
         try:
             if mode == SYMLINK:
@@ -820,6 +1186,15 @@ class GitRepository:
             raise RepositoryError(f"refusing to restore {exc}") from None
         finally:
             reader.close()
+
+    def _lfs_pointer(self, commit: str, path: str, sha: str) -> tuple[str, int] | None:
+        """(oid, size) when `path` in `commit` is stored with Git LFS (and LFS is on)."""
+        if not self.lfs.installed or not self._lfs_rules:
+            return None
+        size = self._run("cat-file", "-s", sha, check=False)
+        if not size.ok or not size.text.isdigit() or int(size.text) > MAX_POINTER:
+            return None
+        return parse_pointer(self._run("cat-file", "blob", sha).out)
 
     def diff(self, commit: str, path: str | None = None) -> str:
         if not _HEX.match(commit):

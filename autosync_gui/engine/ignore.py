@@ -145,3 +145,8 @@ def with_managed_block(existing: str, scope: str, lines: list[str]) -> str:
 def _escape(path: str) -> str:
     """Escape gitignore metacharacters so a path matches only itself."""
     return re.sub(r"([\\*?\[\]!# ])", r"\\\1", path)
+
+
+def escape_path(path: str) -> str:
+    """A gitignore pattern body that matches exactly `path` (see _escape)."""
+    return _escape(path)

@@ -5,13 +5,13 @@ is opened. All methods block: callers run them in a worker thread."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from autosync_gui.engine.events import Conflict
+from autosync_gui.engine.events import Conflict, TransferDirection
 
 # The backend-neutral remote problems, re-exported for the backends and the sync loop.
 from autosync_gui.engine.remote import RemoteError as RemoteError
@@ -59,6 +59,15 @@ class IntegrateResult:
 
 
 @dataclass(frozen=True)
+class StorageReport:
+    """What a folder's history costs on this machine (for the activity window)."""
+
+    local_bytes: int  # git objects plus local Git LFS copies
+    lfs_bytes: int
+    largest: tuple[tuple[str, int], ...]  # (path, largest version's bytes), largest first
+
+
+@dataclass(frozen=True)
 class CommitInfo:
     sha: str
     time: datetime
@@ -80,7 +89,7 @@ class FileVersion:
     host: str  # the machine that made it (its commit's host trailer)
     path: str  # the file's path in that commit (it may have been renamed since)
     change: str  # "added", "modified", "renamed", "deleted"
-    size: int | None  # bytes; None for a deletion
+    size: int | None  # bytes; None for a deletion; -1 not fetched yet (partial clone)
     previous_path: str | None = None  # for "renamed": the name before
 
 
@@ -226,3 +235,29 @@ class Repository(Protocol):
     def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
         """Write `path` as it was in `commit` into the work tree, at `to` if given."""
         ...
+
+
+# (what, direction, bytes done, bytes in all or None, bytes per second or None, finished);
+# called on the worker thread that runs the transfer.
+ProgressSink = Callable[[str, TransferDirection, int, "int | None", "float | None", bool], None]
+
+
+@runtime_checkable
+class LargeFileFeatures(Protocol):
+    """What a backend offers for large files (git does; see README, Large files): the
+    folder loop uses it when the repository has it."""
+
+    large_file_size: int  # bytes; 0: no file is large
+    hold_large_files: bool  # new large files wait outside commits until answered
+    change_hint: set[str] | None  # paths seen changing since the last commit, or None
+    progress_sink: ProgressSink | None
+    large_notices: list[tuple[str, int]]  # new large files to announce (path, bytes)
+    lfs_notes: list[str]  # one-line reports about Git LFS
+
+    def ignore_path(self, path: str) -> str: ...
+
+    def allow_large_file(self, path: str) -> None: ...
+
+    def maintain(self) -> str: ...
+
+    def storage(self, top: int = 10) -> StorageReport: ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -26,6 +27,7 @@ from pathlib import Path
 import git
 
 from autosync_gui import credentials
+from autosync_gui.config import DEFAULT_LARGE_FILE_SIZE
 from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.git_env import (
     SSH_OPTIONS,
@@ -34,6 +36,11 @@ from autosync_gui.engine.git_env import (
     remote_error,
 )
 from autosync_gui.engine.git_runner import child_environment, fetch_checks
+from autosync_gui.engine.partial_clone import (
+    bare_remote_config_commands,
+    clone_options,
+    configure_bare_remote,
+)
 from autosync_gui.engine.progress_run import (
     STALL_TIMEOUT,
     Cancelled,
@@ -166,7 +173,14 @@ def _run_long(args: list[str], url: str, *, cwd: Path | None, progress: Progress
     except Stalled as exc:
         raise RemoteError(RemoteProblem.UNREACHABLE, url, str(exc)) from None
     if result.status != 0:
+        refused = _FSCK_REFUSAL.search(result.stderr)
+        if refused:  # a clone over a real transport checks every object as it arrives
+            raise SetupError(f"remote {url}: the remote's files were refused: "
+                             f"{one_line(refused[3])} ({refused[2]}); nothing was kept")
         raise remote_error(url, result.stderr or f"git exited {result.status}")
+
+
+_FSCK_REFUSAL = re.compile(r"error: object ([0-9a-f]{40,64}): (\w+): (.*)")
 
 
 # ---------------------------------------------------------------------------- checks
@@ -238,9 +252,12 @@ def check_folder_empty(folder: Path) -> None:
 
 def clone_remote(url: str, folder: Path, *, progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None,
-                 stall_timeout: float = STALL_TIMEOUT, undo: Undo | None = None) -> None:
-    """Clone `url` into `folder` (new or empty). On failure or Cancel, what the clone
-    created is removed (and the folder itself if it did not exist)."""
+                 stall_timeout: float = STALL_TIMEOUT, undo: Undo | None = None,
+                 large_file_size: int = DEFAULT_LARGE_FILE_SIZE) -> None:
+    """Clone `url` into `folder` (new or empty): a partial clone without blobs of
+    `large_file_size` or more when the server allows it (partial_clone.py). On failure
+    or Cancel, what the clone created is removed (and the folder itself if it did not
+    exist)."""
     url = url.strip()
     folder = folder.expanduser()
     check_folder_empty(folder)
@@ -252,9 +269,15 @@ def clone_remote(url: str, folder: Path, *, progress: ProgressCallback | None = 
         # Pulled content is hostile until checked: every object is fsck'ed, no hook runs,
         # and the files are written only after info/attributes is neutral (no filter or
         # eol conversion named by the remote's .gitattributes), like every later pull.
+        partial = clone_options(large_file_size)
+        # git ignores --filter for a plain local path (it copies the objects): say file://
+        source = f"file://{_local_path(url).resolve()}" if partial and _is_local(url) \
+            and not url.startswith("file://") else url
         _run_long([*HOSTILE_CONTENT_OPTIONS, *fetch_checks(), "clone", "--progress",
-                   "--no-checkout", *clone_config, "--", url, str(folder)], url,
+                   "--no-checkout", *partial, *clone_config, "--", source, str(folder)], url,
                   cwd=None, progress=progress, cancel=cancel, stall_timeout=stall_timeout)
+        if source != url:
+            _run(["remote", "set-url", "origin", "--", url], cwd=folder)  # as typed
         _check_out_safely(folder)
         if config:
             register_credentials(folder, url)  # clone --config drops the empty reset entry
@@ -366,7 +389,8 @@ def _create_bare(url: str, undo: Undo) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _run(["init", "--bare", "--quiet", "-b", DEFAULT_BRANCH, str(path)])
-        except (OSError, git.GitCommandError) as exc:
+            configure_bare_remote(path)
+        except (OSError, git.GitCommandError, subprocess.CalledProcessError) as exc:
             why = _stderr(exc) if isinstance(exc, git.GitCommandError) else str(exc)
             raise SetupError(f"remote {url}: cannot create it ({first_line(why)}); "
                              "choose a writable path") from None
@@ -400,6 +424,8 @@ def _create_bare(url: str, undo: Undo) -> None:
     remote_cmd = (f"test ! -e {quoted} || test -z \"$(ls -A {quoted})\" || "
                   f"{{ echo 'already exists and is not empty' >&2; exit 1; }}; "
                   f"git init --bare --quiet {quoted}")
+    for command in bare_remote_config_commands(path_text):
+        remote_cmd += " && " + shlex.join(command)
     cmd += [host, remote_cmd]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=NETWORK_TIMEOUT,

@@ -46,18 +46,39 @@ def _split(rel: str) -> tuple[list[str], str]:
     return parts[:-1], parts[-1]
 
 
-def blob_id_of_fd(fd: int, size: int, hex_len: int) -> str:
-    """git's blob id of an open file's content, read in chunks (no whole file in memory)."""
-    digest = hashlib.sha1(usedforsecurity=False) if hex_len == 40 else hashlib.sha256()
+def _git_hash(hex_len: int) -> hashlib._Hash:
+    return hashlib.sha1(usedforsecurity=False) if hex_len == 40 else hashlib.sha256()
+
+
+def blob_ids_of_fd(fd: int, size: int, hex_len: int, lfs: bool = False) -> set[str]:
+    """git's blob id of an open file's content, read in chunks (no whole file in memory);
+    with `lfs` also the id of the Git LFS pointer git would store for it."""
+    digest = _git_hash(hex_len)
     digest.update(b"blob %d\0" % size)
+    content = hashlib.sha256() if lfs else None
     remaining = size
     while remaining > 0:
         chunk = os.read(fd, min(CHUNK, remaining))
         if not chunk:
             break
         digest.update(chunk)
+        if content is not None:
+            content.update(chunk)
         remaining -= len(chunk)
-    return digest.hexdigest()
+    ids = {digest.hexdigest()}
+    if content is not None:
+        pointer = b"" if size == 0 else (
+            b"version https://git-lfs.github.com/spec/v1\noid sha256:"
+            + content.hexdigest().encode() + b"\nsize %d\n" % size)
+        pointer_digest = _git_hash(hex_len)
+        pointer_digest.update(b"blob %d\0" % len(pointer) + pointer)
+        ids.add(pointer_digest.hexdigest())
+    return ids
+
+
+def blob_id_of_fd(fd: int, size: int, hex_len: int) -> str:
+    """git's blob id of an open file's content, read in chunks."""
+    return next(iter(blob_ids_of_fd(fd, size, hex_len)))
 
 
 class WorkTree:
@@ -72,6 +93,9 @@ class WorkTree:
             raise UnsafePath(str(scratch), "is not a private folder of this user")
         os.chmod(scratch, 0o700)
         self.same_fs = os.stat(root).st_dev == info.st_dev
+        # Some files are stored as Git LFS pointers: a file then matches the id of its
+        # bytes or of its pointer (set by the repository when it uses LFS).
+        self.lfs = False
 
     # ------------------------------------------------------------------ folders
     def _open_dirs(self, components: list[str], *, create: bool) -> int:
@@ -148,30 +172,42 @@ class WorkTree:
 
     def blob_id(self, rel: str, hex_len: int = 40) -> str | None:
         """git's blob id of the regular file at rel; None for anything else or nothing."""
+        ids = self.blob_ids(rel, hex_len, lfs=False)
+        return next(iter(ids)) if ids else None
+
+    def blob_ids(self, rel: str, hex_len: int = 40, *, lfs: bool | None = None) -> set[str]:
+        """The ids git may have for the regular file at rel (its bytes; with LFS also its
+        pointer); empty for anything else or nothing."""
         try:
             with self.parent(rel) as (dir_fd, name):
-                return self._blob_id_at(dir_fd, name, hex_len)
+                return self._blob_ids_at(dir_fd, name, hex_len,
+                                         self.lfs if lfs is None else lfs)
         except (OSError, UnsafePath):
-            return None
+            return set()
 
     @staticmethod
-    def _blob_id_at(dir_fd: int, name: str, hex_len: int) -> str | None:
+    def _blob_ids_at(dir_fd: int, name: str, hex_len: int, lfs: bool) -> set[str]:
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
                          dir_fd=dir_fd)
         except OSError:
-            return None
+            return set()
         try:
             info = os.fstat(fd)
             if not (info.st_mode & 0o170000) == 0o100000:
-                return None
-            return blob_id_of_fd(fd, info.st_size, hex_len)
+                return set()
+            return blob_ids_of_fd(fd, info.st_size, hex_len, lfs)
         finally:
             os.close(fd)
 
     def aside_blob_id(self, aside: Aside, hex_len: int = 40) -> str | None:
+        ids = self.aside_blob_ids(aside, hex_len, lfs=False)
+        return next(iter(ids)) if ids else None
+
+    def aside_blob_ids(self, aside: Aside, hex_len: int = 40, *, lfs: bool | None = None
+                       ) -> set[str]:
         with self._aside_dir(aside) as fd:
-            return self._blob_id_at(fd, aside.name, hex_len)
+            return self._blob_ids_at(fd, aside.name, hex_len, self.lfs if lfs is None else lfs)
 
     def aside_lstat(self, aside: Aside) -> os.stat_result | None:
         """The entry moved aside (a link itself, not what it points to); None if gone."""
@@ -275,6 +311,16 @@ class WorkTree:
         followed): for restoring a version the user asked for. The content is written to
         an exclusive new file in the scratch folder (or beside rel on another file
         system) and renamed over rel once complete."""
+        self._put(rel, write, executable, replace=True)
+
+    def create(self, rel: str, write: Callable[[int], None], *, executable: bool = False
+               ) -> bool:
+        """Like replace, but never over anything: False (nothing changed) when rel is
+        taken by the time the content is complete (a save landing then stays)."""
+        return self._put(rel, write, executable, replace=False)
+
+    def _put(self, rel: str, write: Callable[[int], None], executable: bool, *,
+             replace: bool) -> bool:
         mode = 0o777 if executable else 0o666  # less the umask, as git's checkout does
         name = f".autosync-{secrets.token_hex(16)}.part"
         with self.parent(rel, create=True) as (dir_fd, target), contextlib.ExitStack() as stack:
@@ -283,7 +329,13 @@ class WorkTree:
             try:
                 write(fd)
                 os.fsync(fd)
-                os.rename(name, target, src_dir_fd=tmp_dir, dst_dir_fd=dir_fd)
+                if replace:
+                    os.rename(name, target, src_dir_fd=tmp_dir, dst_dir_fd=dir_fd)
+                    return True
+                placed = self._link_no_replace(tmp_dir, name, dir_fd, target)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=tmp_dir)
+                return placed
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(name, dir_fd=tmp_dir)

@@ -14,8 +14,8 @@ async def test_new_file_is_committed_and_pushed(remote: Remote, start_engine) ->
     a = remote.clone("a")
     engine, rec = await start_engine(a, hostname="laptop")
     (a / "notes.txt").write_text("hello\n")
-    await rec.until(lambda: remote.tree_files().get("notes.txt") == b"hello\n",
-                    what="notes.txt on the remote")
+    await rec.until(lambda: remote.tree_files().get("notes.txt") == b"hello\n"
+                    and rec.of(ActivityKind.PUSHED), what="notes.txt on the remote, pushed")
     msg = remote.message(a)
     assert "1 file changed" in msg and "laptop" in msg and "A notes.txt" in msg
     # the remote moves before the push is reported: await the report, don't race it
