@@ -26,6 +26,8 @@ from autosync_gui.engine.git_runner import child_environment
 from autosync_gui.engine.repository import RepositoryBusy, RepositoryError
 
 _LENGTH = struct.Struct(">I")
+# Our one command inside hg (`autosync-dirstate`, see that file), loaded by the server only.
+DIRSTATE_EXTENSION = Path(__file__).with_name("dirstate_extension.py")
 _STATUS = struct.Struct(">i")
 
 
@@ -68,7 +70,8 @@ class _CommandServer:
 
     def __init__(self, root: Path, env: Mapping[str, str]) -> None:
         self._process = subprocess.Popen(
-            ["hg", "serve", "--cmdserver", "pipe", "-R", str(root)], cwd=root,
+            ["hg", "--config", f"extensions.autosync_dirstate={DIRSTATE_EXTENSION}",
+             "serve", "--cmdserver", "pipe", "-R", str(root)], cwd=root,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=dict(env))
         channel, data = self._read()

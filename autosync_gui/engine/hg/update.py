@@ -10,7 +10,8 @@ commits it first). Each old file is renamed aside and compared with what hg's st
 saw (inode, size, modification time), so a save landing at that moment stays; new files
 come from one `hg cat` into the private scratch folder and get their names by link(),
 which never replaces. Last, hg's dirstate is rebuilt for the target without touching a
-file. A journal lets recovery after a kill -9 put moved-aside files back."""
+file (every written path to be compared again: dirstate_extension.py). A journal
+lets recovery after a kill -9 put moved-aside files back."""
 
 from __future__ import annotations
 
@@ -209,7 +210,10 @@ class CarefulUpdate:
                 self._keep_save(aside, path, outcome)
             else:
                 self._tree.discard(aside)
-        self._runner.run("debugrebuilddirstate", "--minimal", "-r", target)
+        # hg must look at every path written again: its dirstate still has the old
+        # version's size for them (dirstate_extension.py says why)
+        self._runner.run("autosync-dirstate", "-r", target, "--",
+                         *[c.path for c in changes if c.new is not None])
         self._journal.unlink(missing_ok=True)
         return outcome
 
