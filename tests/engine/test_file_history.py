@@ -1,5 +1,5 @@
-"""The engine side of `autosync versions/deleted/restore/status/pause --for`: real git,
-real engine, a bare remote."""
+"""The engine side of `autosync versions/deleted/restore/status/pause --for`: real git or
+hg, real engine, a bare remote. The tests marked BOTH_BACKENDS run once per backend."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from autosync_gui.engine.events import ActivityKind, FolderState
 from autosync_gui.engine.folder import local_minute
 from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import RepositoryError
-from tests.fixtures.git_remotes import Remote, git
+from tests.fixtures.git_remotes import BOTH_BACKENDS, Remote
 
 
 def _commits(rec: object) -> int:
     return len(rec.of(ActivityKind.COMMITTED))  # type: ignore[attr-defined]
 
 
+@BOTH_BACKENDS
 async def test_versions_follow_renames_and_show_deletions(remote: Remote, start_engine) -> None:
     a = remote.clone("a")
     engine, rec = await start_engine(a, hostname="alpha")
@@ -45,10 +46,11 @@ async def test_versions_follow_renames_and_show_deletions(remote: Remote, start_
     oldest = versions[-1]
     await folder.restore_version("renamed.txt", oldest)  # from before the rename
     assert (a / "renamed.txt").read_text() == "v1" and not (a / "notes.txt").exists()
-    assert git(a, "log", "-1", "--format=%s") == \
+    assert remote.subjects(a)[0] == \
         f"restored renamed.txt as of {local_minute(oldest.time)} from alpha"
 
 
+@BOTH_BACKENDS
 async def test_the_history_viewers_restore_is_titled(remote: Remote, start_engine) -> None:
     a = remote.clone("a")
     engine, rec = await start_engine(a, hostname="alpha")
@@ -61,9 +63,10 @@ async def test_the_history_viewers_restore_is_titled(remote: Remote, start_engin
     assert first.commit is not None
     await folder.restore(first.commit, "plan.txt")
     assert (a / "plan.txt").read_text() == "one"
-    assert git(a, "log", "-1", "--format=%s").startswith("restored plan.txt as of ")
+    assert remote.subjects(a)[0].startswith("restored plan.txt as of ")
 
 
+@BOTH_BACKENDS
 async def test_versions_made_elsewhere_name_their_host(remote: Remote, start_engine) -> None:
     a, b = remote.clone("a"), remote.clone("b")
     engine_b, rec_b = await start_engine(b, hostname="bravo")
@@ -76,6 +79,7 @@ async def test_versions_made_elsewhere_name_their_host(remote: Remote, start_eng
     assert [(v.host, v.size) for v in versions] == [("alpha", 19), ("bravo", 11)]
 
 
+@BOTH_BACKENDS
 async def test_deleted_files_lists_what_is_gone(remote: Remote, start_engine) -> None:
     a = remote.clone("a")
     engine, rec = await start_engine(a, hostname="alpha")
@@ -100,6 +104,7 @@ async def test_deleted_files_lists_what_is_gone(remote: Remote, start_engine) ->
     assert await folder.deleted_files(datetime.now(UTC) + timedelta(minutes=5)) == []
 
 
+@BOTH_BACKENDS
 async def test_restore_commits_the_file_alone_with_its_title(remote: Remote,
                                                              start_engine) -> None:
     a = remote.clone("a")
@@ -119,8 +124,8 @@ async def test_restore_commits_the_file_alone_with_its_title(remote: Remote,
     assert result is not None
     assert (a / "sub" / "gone.txt").read_text() == "precious\n"
     title = f"restored sub/gone.txt as of {local_minute(last.time)} from alpha"
-    assert git(a, "log", "-1", "--format=%s") == title
-    assert git(a, "show", "--name-only", "--format=", "HEAD") == "sub/gone.txt"
+    assert remote.subjects(a)[0] == title
+    assert remote.last_files(a) == ["sub/gone.txt"]
     assert await folder.pending_changes() == 1, "pending.txt stays pending"
     assert await folder.restore_version("sub/gone.txt", last) is None, "already restored"
     engine.resume(a)
@@ -128,6 +133,7 @@ async def test_restore_commits_the_file_alone_with_its_title(remote: Remote,
                     what="restore pushed")
 
 
+@BOTH_BACKENDS
 async def test_restore_never_writes_through_a_link(remote: Remote, start_engine,
                                                    tmp_path: Path) -> None:
     a = remote.clone("a")
@@ -178,6 +184,7 @@ async def test_resume_cancels_a_timed_pause(remote: Remote, start_engine) -> Non
     assert "unpause" not in folder._timers  # the earlier timer itself is what is tested
 
 
+@BOTH_BACKENDS
 async def test_pending_and_unpushed_counts(remote: Remote, start_engine) -> None:
     a = remote.clone("a")
     engine, rec = await start_engine(a, commit_delay=60)
@@ -186,8 +193,7 @@ async def test_pending_and_unpushed_counts(remote: Remote, start_engine) -> None
     (a / "one.txt").write_text("1")
     (a / "two.txt").write_text("2")
     assert await folder.pending_changes() == 2
-    git(a, "add", "one.txt")
-    git(a, "commit", "-qm", "by hand")
+    remote.commit_paths(a, "by hand", ["one.txt"])
     assert await folder.pending_changes() == 1
     assert await folder.unpushed_commits() == 1
 

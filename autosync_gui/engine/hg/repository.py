@@ -111,7 +111,7 @@ def _inspect(folder: Path) -> _Layout:
     return _Layout(root, scope, branch, default, config)
 
 
-def _remote_error(err: str, url: str) -> RemoteError:
+def remote_error(err: str, url: str) -> RemoteError:
     """hg's and ssh's complaints as one line; `offline` ones are retried with back-off."""
     low = err.lower()
     problem = classify(err)
@@ -177,7 +177,7 @@ class HgRepository:
         self.runner = HgRunner(self.root, hgrc)
         self.update = CarefulUpdate(self.runner, self.work_tree, self.state_dir)
         self.merge = ScratchMerge(self.runner, self.state_dir, self.hostname)
-        self.file_history = HgFileHistory(self.runner, self.scope)
+        self.file_history = HgFileHistory(self.runner, self.scope, self.hostname)
         self._write_ignore()
 
     # ------------------------------------------------------------------ opening
@@ -353,7 +353,7 @@ class HgRepository:
             return node if _HEX40.match(node) else None
         if "unknown revision" in result.err:
             return None  # the remote has no changeset on our branch yet
-        raise _remote_error(result.err, self.remote_display)
+        raise remote_error(result.err, self.remote_display)
 
     def tidy(self) -> None:
         """Nothing to do: Mercurial's store needs no repacking between syncs."""
@@ -367,7 +367,7 @@ class HgRepository:
         result = self._network("pull", "-q", "-b", self.branch, "default")
         if result.ok or "unknown branch" in result.err:
             return
-        raise _remote_error(result.err, self.remote_display)
+        raise remote_error(result.err, self.remote_display)
 
     def ahead(self) -> bool:
         return self.head() is not None and bool(self._nodes("draft() and ::."))
@@ -381,7 +381,7 @@ class HgRepository:
         text = result.err.lower()
         if any(marker in text for marker in _REJECTED) or "waiting for lock" in text:
             return False
-        raise _remote_error(result.err, self.remote_display)
+        raise remote_error(result.err, self.remote_display)
 
     # ------------------------------------------------------------------ integrating
     def _other_heads(self) -> list[str]:
