@@ -49,6 +49,9 @@ def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                      "(new or empty)")
     how.add_argument("--create-remote", metavar="URL", help="create a new bare remote at a "
                      "path or user@host:path, commit what is in the folder, push")
+    add.add_argument("--hg", action="store_true", help="with --create-remote: a Mercurial "
+                     "repository and remote (a path or ssh://host/path); a clone or an "
+                     "existing folder is recognised as Mercurial by itself")
     add.add_argument("--commit-delay", type=float, metavar="SECONDS")
     add.add_argument("--push-delay", type=float, metavar="SECONDS")
     add.add_argument("--poll-interval", type=float, metavar="SECONDS")
@@ -209,6 +212,9 @@ def _add(args: argparse.Namespace) -> int:
     from autosync_gui.engine import setup
     from autosync_gui.engine.remote import RemoteError
 
+    if args.hg and not args.create_remote:
+        return fail("--hg: only with --create-remote URL (a clone or an existing folder is "
+                    "recognised as Mercurial by itself)")
     try:
         settings, config_path = _load(args)
     except ConfigError as exc:
@@ -255,10 +261,11 @@ def _set_up(args: argparse.Namespace, folder: Path, undo: setup.Undo) -> None:
             if args.clone:
                 setup.clone_remote(url, folder, progress=_print_progress, undo=undo)
             elif args.create_remote:
-                if (folder / ".git").exists():
+                if (folder / ".git").exists() or (folder / ".hg").is_dir():
                     setup.add_remote(folder, url, progress=_print_progress, undo=undo)
                 else:
-                    setup.create_new(folder, url, progress=_print_progress, undo=undo)
+                    setup.create_new(folder, url, progress=_print_progress, undo=undo,
+                                     backend="hg" if args.hg else "git")
             else:
                 try:
                     url = setup.check_existing(folder)

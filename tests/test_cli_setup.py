@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,9 +16,11 @@ import time
 from pathlib import Path
 
 import keyring
+import pytest
 
 from autosync_gui.config import FolderSettings, Settings, load_config, save_config
 from tests.fixtures.git_remotes import Remote, git
+from tests.fixtures.hg_remotes import HgRemote, hg
 
 AUTOSYNC = [sys.executable, "-m", "autosync_gui"]
 
@@ -125,6 +128,38 @@ def test_no_remote_names_the_fix(tmp_path: Path) -> None:
     git(notes, "init", "-q")
     line = one_line_failure(autosync("add", str(notes), "--config", str(tmp_path / "c.toml")))
     assert "without a remote" in line and "--create-remote" in line
+
+
+@pytest.mark.skipif(shutil.which("hg") is None, reason="Mercurial is not installed")
+def test_add_mercurial_folders(hg_remote: HgRemote, tmp_path: Path) -> None:
+    """The three ways for hg: a clone (recognised by itself), an existing hg clone, a new
+    repository and remote (`--create-remote URL --hg`)."""
+    config = tmp_path / "config.toml"
+    cloned = tmp_path / "HgSync"
+    result = autosync("add", str(cloned), "--clone", hg_remote.url, "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert (cloned / "README.txt").read_text() == "shared folder\n"
+    assert (cloned / ".hg").is_dir() and not (cloned / ".git").exists()
+
+    existing = hg_remote.clone("laptop")
+    result = autosync("add", str(existing), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+
+    papers = tmp_path / "Papers"
+    papers.mkdir()
+    (papers / "thesis.txt").write_text("chapter 1\n")
+    server = tmp_path / "server" / "papers-hg"
+    result = autosync("add", str(papers), "--create-remote", str(server), "--hg",
+                      "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert hg(server, "cat", "-r", "tip", "thesis.txt") == "chapter 1"
+    assert [f.path for f in load_config(config).folders] == [cloned, existing, papers]
+
+    before = config.read_text()
+    line = one_line_failure(autosync("add", str(tmp_path / "New"), "--clone", hg_remote.url,
+                                     "--hg", "--config", str(config)))
+    assert "--hg: only with --create-remote" in line
+    assert config.read_text() == before and not (tmp_path / "New").exists()
 
 
 def test_xmpp_set_password(gnome_keyring, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ import git
 from autosync_gui import credentials
 from autosync_gui.config import DEFAULT_LARGE_FILE_SIZE
 from autosync_gui.engine.attributes import ensure_neutral_attributes
+from autosync_gui.engine.backends import GIT, HG
 from autosync_gui.engine.git_env import (
     SSH_OPTIONS,
     first_line,
@@ -95,7 +96,7 @@ class Undo:
         if not folder.exists():
             self.add(f"remove {folder}", lambda: shutil.rmtree(folder, ignore_errors=True))
         elif folder.is_dir() and not any(folder.iterdir()):
-            self.add(f"empty {folder}", lambda: _empty(folder))
+            self.add(f"empty {folder}", lambda: empty_folder(folder))
 
     def take(self, other: Undo) -> None:
         """Add what `other` noted (a finished step inside a larger set-up)."""
@@ -119,7 +120,8 @@ class Undo:
         self._steps.clear()
 
 
-def _empty(folder: Path) -> None:
+def empty_folder(folder: Path) -> None:
+    """Remove what is inside `folder`, keeping the folder."""
     for child in folder.iterdir():
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child, ignore_errors=True)
@@ -186,8 +188,33 @@ _FSCK_REFUSAL = re.compile(r"error: object ([0-9a-f]{40,64}): (\w+): (.*)")
 # ---------------------------------------------------------------------------- checks
 
 def check_remote(url: str) -> list[str]:
-    """Check the remote answers and lets us in; returns its branch names."""
-    return _check_remote(url)[0]
+    """Check the remote answers and lets us in; returns its branch names (none for a
+    Mercurial remote: its clone takes the branch `default`)."""
+    if _local_hg(url):
+        from autosync_gui.engine.hg import setup as hg_setup
+        hg_setup.check_remote(url)
+        return []
+    try:
+        return _check_remote(url)[0]
+    except RemoteError as exc:
+        if not _hg_instead(url, exc):
+            raise
+        return []
+
+
+def _local_hg(url: str) -> bool:
+    """A local path to a Mercurial repository."""
+    return _is_local(url.strip()) and (_local_path(url.strip()) / ".hg").is_dir()
+
+
+def _hg_instead(url: str, refused: RemoteError) -> bool:
+    """Whether a remote git could not use is a Mercurial repository (hg answers for it).
+    Not asked when git could not reach the host at all: hg would not either."""
+    if refused.problem not in (RemoteProblem.MISSING, RemoteProblem.OTHER) or \
+            parse_remote(url.strip()).transport not in (Transport.SSH, Transport.HTTPS):
+        return False
+    from autosync_gui.engine.hg import setup as hg_setup
+    return hg_setup.is_hg_remote(url)
 
 
 def _check_remote(url: str) -> tuple[list[str], list[str]]:
@@ -261,7 +288,18 @@ def clone_remote(url: str, folder: Path, *, progress: ProgressCallback | None = 
     url = url.strip()
     folder = folder.expanduser()
     check_folder_empty(folder)
-    _branches, config = _check_remote(url)
+    config: list[str] | None = None  # None: a Mercurial remote
+    try:
+        if not _local_hg(url):
+            config = _check_remote(url)[1]
+    except RemoteError as exc:
+        if not _hg_instead(url, exc):
+            raise
+    if config is None:
+        from autosync_gui.engine.hg import setup as hg_setup
+        hg_setup.clone(url, folder, progress=progress, cancel=cancel,
+                       stall_timeout=stall_timeout, undo=undo)
+        return
     mine = Undo()
     mine.created_folder(folder)
     clone_config = ["--config" if arg == "-c" else arg for arg in config]
@@ -348,6 +386,9 @@ def check_existing(folder: Path) -> str:
     """Check `folder` is the top of a git work tree with a reachable remote; returns the
     URL. A work tree without a remote raises NoRemoteError (offer add_remote)."""
     folder = folder.expanduser()
+    if (folder / ".hg").is_dir():
+        from autosync_gui.engine.hg import setup as hg_setup
+        return hg_setup.check_existing(folder)
     _work_tree(folder)
     upstream = _upstream(folder)
     if upstream is None:
@@ -397,7 +438,7 @@ def _create_bare(url: str, undo: Undo) -> None:
         if first_new is not None:
             undo.add(f"remove {first_new}", lambda: shutil.rmtree(first_new, ignore_errors=True))
         else:
-            undo.add(f"empty {path}", lambda: _empty(path))
+            undo.add(f"empty {path}", lambda: empty_folder(path))
         return
     address = parse_remote(url)
     host, port, path_text = address.host, address.port, address.path
@@ -471,9 +512,10 @@ def _check_new_folder(folder: Path, remote: str) -> tuple[Path, str]:
     folder = folder.expanduser()
     if folder.exists() and not folder.is_dir():
         raise SetupError(f"folder {folder}: is a file; choose a folder")
-    if (folder / ".git").exists():
-        raise SetupError(f"folder {folder}: already a git repository; choose 'use an existing "
-                         "git work tree' (it offers a new remote when it has none)")
+    if (folder / ".git").exists() or (folder / ".hg").is_dir():
+        kind = "git" if (folder / ".git").exists() else "Mercurial"
+        raise SetupError(f"folder {folder}: already a {kind} repository; choose 'use an "
+                         f"existing work tree' (it offers a new remote when it has none)")
     return folder, _check_remote_text(folder, remote)
 
 
@@ -499,9 +541,19 @@ def _check_new_remote(remote: str) -> None:
         raise SetupError(f"remote {remote}: already has branches; choose 'clone' to use it")
 
 
-def check_create(folder: Path, remote: str) -> None:
+def check_backend(backend: str) -> None:
+    if backend not in (GIT, HG):
+        raise SetupError(f"version control {backend!r}: unknown; choose git or hg")
+
+
+def check_create(folder: Path, remote: str, backend: str = GIT) -> None:
     """Everything create_new needs, checked without writing anything."""
+    check_backend(backend)
     folder, remote = _check_new_folder(folder, remote)
+    if backend == HG:
+        from autosync_gui.engine.hg import setup as hg_setup
+        hg_setup.check_create(folder, remote)
+        return
     _check_new_remote(remote)
 
 
@@ -517,11 +569,18 @@ def _first_push(folder: Path, remote: str, progress: ProgressCallback | None,
 
 def create_new(folder: Path, remote: str, *, progress: ProgressCallback | None = None,
                cancel: threading.Event | None = None, stall_timeout: float = STALL_TIMEOUT,
-               undo: Undo | None = None) -> None:
+               undo: Undo | None = None, backend: str = GIT) -> None:
     """Make `folder` a new repository (committing what is in it), create an empty bare
     repository at `remote` and push the first commit there. On failure, what this made
-    (the folder if new, its .git, a new local bare remote) is removed; the files stay."""
+    (the folder if new, its .git, a new local bare remote) is removed; the files stay.
+    `backend` "hg": a Mercurial repository and remote (hg/setup.py)."""
+    check_backend(backend)
     folder, remote = _check_new_folder(folder, remote)
+    if backend == HG:
+        from autosync_gui.engine.hg import setup as hg_setup
+        hg_setup.create_new(folder, remote, progress=progress, cancel=cancel,
+                            stall_timeout=stall_timeout, undo=undo)
+        return
     mine = Undo()
     try:
         _create_bare(remote, mine)
@@ -552,6 +611,10 @@ def create_new(folder: Path, remote: str, *, progress: ProgressCallback | None =
 def check_add_remote(folder: Path, remote: str) -> None:
     """Everything add_remote needs, checked without writing anything."""
     folder = folder.expanduser()
+    if (folder / ".hg").is_dir():
+        from autosync_gui.engine.hg import setup as hg_setup
+        hg_setup.check_add_remote(folder, _check_remote_text(folder, remote))
+        return
     repo = _work_tree(folder)
     if _upstream(folder) is not None:
         raise SetupError(f"folder {folder}: already has a remote; choose 'use the folder as "
@@ -568,6 +631,11 @@ def add_remote(folder: Path, remote: str, *, progress: ProgressCallback | None =
     """Give an existing repository without a remote a new bare remote at `remote`, commit
     what is pending, and push its history there (its branch becomes `main` upstream)."""
     folder = folder.expanduser()
+    if (folder / ".hg").is_dir():
+        from autosync_gui.engine.hg import setup as hg_setup
+        hg_setup.add_remote(folder, _check_remote_text(folder, remote), progress=progress,
+                            cancel=cancel, stall_timeout=stall_timeout, undo=undo)
+        return
     check_add_remote(folder, remote)
     remote = remote.strip()
     mine = Undo()

@@ -1,7 +1,7 @@
 """The setup wizard (first run and *Add folder…*): folder, how to get the repository,
 XMPP account, options. Each page validates in a worker thread before *Next* and shows
 an inline message; nothing is written before *Finish*. The git work is in
-engine/setup.py; this file only asks and shows."""
+engine/setup.py (engine/hg/setup.py for Mercurial); this file only asks and shows."""
 
 from __future__ import annotations
 
@@ -193,11 +193,12 @@ class MethodPage(AsyncPage):
         super().__init__()
         self._wizard = wizard
         self.setTitle("Where do the files come from?")
-        self.setSubTitle("autosync keeps the folder in a git repository and pushes it to a "
-                         "remote repository that your other machines also use.")
+        self.setSubTitle("autosync keeps the folder in a git (or Mercurial) repository and "
+                         "pushes it to a remote repository that your other machines also "
+                         "use.")
         self.clone = QRadioButton("Clone an existing remote repository into the folder")
-        self.existing = QRadioButton("Use the folder as it is: it is already a git work tree "
-                                     "with a remote")
+        self.existing = QRadioButton("Use the folder as it is: it is already a git or "
+                                     "Mercurial work tree with a remote")
         self.create_new = QRadioButton("Create a new repository here and a new bare remote "
                                    "repository, then push the first commit")
         self.group = QButtonGroup(self)
@@ -209,6 +210,10 @@ class MethodPage(AsyncPage):
         self.url.setObjectName("remote_url")
         self.hint = QLabel()
         self.hint.setWordWrap(True)
+        # A clone and an existing folder say themselves whether they are Mercurial; a new
+        # repository is git unless this is ticked.
+        self.use_hg = QCheckBox("Use Mercurial (hg) instead of git")
+        self.use_hg.setObjectName("create_with_hg")
         self.access = RemoteAccessPanel()
         self.access.resolved.connect(self._check_again)
         self.needs_remote = False  # an existing repository without a remote: make one
@@ -219,6 +224,7 @@ class MethodPage(AsyncPage):
         layout.addSpacing(8)
         layout.addWidget(self.url_label)
         layout.addWidget(self.url)
+        layout.addWidget(self.use_hg)
         layout.addWidget(self.hint)
         layout.addWidget(self.message)
         layout.addWidget(self.access)
@@ -232,7 +238,7 @@ class MethodPage(AsyncPage):
     def initializePage(self) -> None:
         folder = self._wizard.folder()
         if self.group.checkedId() == -1:
-            if (folder / ".git").exists():
+            if (folder / ".git").exists() or (folder / ".hg").is_dir():
                 self.existing.setChecked(True)
             elif folder.is_dir() and any(folder.iterdir()):
                 self.create_new.setChecked(True)
@@ -248,13 +254,15 @@ class MethodPage(AsyncPage):
         show_url = method != Method.EXISTING or self.needs_remote
         self.url.setVisible(show_url)
         self.url_label.setVisible(show_url)
+        self.use_hg.setVisible(method == Method.CREATE)
         self.access.clear()
         if method == Method.CLONE:
-            self.url_label.setText("Remote repository URL:")
+            self.url_label.setText("Remote repository URL (git or Mercurial):")
             self.url.setPlaceholderText("user@server:files.git  or  /media/backup/files.git")
             self.hint.setText("The folder must be empty or not exist yet.")
         elif method == Method.CREATE:
-            self.url_label.setText("New bare remote (a path, or user@host:path over SSH):")
+            self.url_label.setText("New bare remote (a path, or user@host:path over SSH; "
+                                   "for Mercurial ssh://host/path):")
             self.url.setPlaceholderText("user@server:files.git  or  ~/remote/files.git")
             self.hint.setText("Files already in the folder become the first commit.")
         elif self.needs_remote:
@@ -266,9 +274,13 @@ class MethodPage(AsyncPage):
         else:
             self.hint.setText("The current branch and its upstream (or 'origin') are synced.")
 
+    def backend(self) -> str:
+        """The version control of a new repository ("git" or "hg")."""
+        return "hg" if self.use_hg.isChecked() else "git"
+
     def key(self) -> object:
         return (str(self._wizard.folder()), self.method(), self.url.text().strip(),
-                self.needs_remote)
+                self.needs_remote, self.backend())
 
     def busy_text(self) -> str:
         return "Checking the folder and contacting the remote…"
@@ -297,7 +309,8 @@ class MethodPage(AsyncPage):
                     self._update()
                     raise
             else:
-                await asyncio.to_thread(setup.check_create, folder, url)
+                await asyncio.to_thread(setup.check_create, folder, url,
+                                        self.backend())
         except RemoteError as exc:
             await self.access.explain(exc)
             raise
@@ -467,7 +480,7 @@ class SetupWizard(QWizard):
     async def finish(self) -> None:
         folder = self.folder()
         method = self.method_page.method()
-        action = (str(folder), method, self.remote())
+        action = (str(folder), method, self.remote(), self.method_page.backend())
         page = self.options_page
         if page._action_done != action:
             loop = asyncio.get_running_loop()
@@ -482,7 +495,8 @@ class SetupWizard(QWizard):
                                                     progress=progress, cancel=cancel))
                 elif method == Method.CREATE:
                     await asyncio.to_thread(partial(setup.create_new, folder, self.remote(),
-                                                    progress=progress, cancel=cancel))
+                                                    progress=progress, cancel=cancel,
+                                                    backend=self.method_page.backend()))
                 elif self.method_page.needs_remote:
                     await asyncio.to_thread(partial(setup.add_remote, folder, self.remote(),
                                                     progress=progress, cancel=cancel))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from autosync_gui.config import load_config
 from autosync_gui.ui import autostart
 from autosync_gui.ui.wizard import Method, PageId, SetupWizard
 from tests.fixtures.git_remotes import Remote, git
+from tests.fixtures.hg_remotes import HgRemote, hg
 from tests.fixtures.qt import signal_future
 from tests.ui.helpers import remote_tree
 
@@ -230,3 +232,41 @@ async def test_an_error_goes_when_going_back(start_app, tmp_path: Path) -> None:
     wizard.button(QWizard.WizardButton.NextButton).click()  # checked already: advances
     assert wizard.currentId() == PageId.METHOD
     assert not wizard.method_page.message.isVisible(), "no stale error on coming back"
+
+
+@pytest.mark.skipif(shutil.which("hg") is None, reason="Mercurial is not installed")
+async def test_clone_path_for_a_mercurial_remote(hg_remote: HgRemote, start_app,
+                                                 tmp_path: Path) -> None:
+    app, wizard, config = await first_run(start_app, tmp_path)
+    folder = tmp_path / "HgSync"
+    ok, message = await choose(wizard, folder, Method.CLONE, hg_remote.url)
+    assert ok, message
+    assert not wizard.method_page.use_hg.isVisibleTo(wizard.method_page), \
+        "a clone says itself what it is"
+    folder_sync = await skip_xmpp_and_finish(app, wizard)
+    assert (folder / "README.txt").read_text() == "shared folder\n"
+    assert folder_sync.repo.kind == "hg"
+    assert [f.path for f in load_config(config).folders] == [folder]
+
+
+@pytest.mark.skipif(shutil.which("hg") is None, reason="Mercurial is not installed")
+async def test_create_new_with_mercurial(start_app, tmp_path: Path) -> None:
+    app, wizard, config = await first_run(start_app, tmp_path)
+    folder = tmp_path / "Papers"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("chapter 1\n")
+    remote = tmp_path / "server" / "papers-hg"
+    wizard.folder_page.path.setText(str(folder))
+    ok, message = await press_next(wizard)
+    assert ok, message
+    page = wizard.method_page
+    page.create_new.setChecked(True)
+    assert page.use_hg.isVisibleTo(page)
+    page.use_hg.setChecked(True)
+    page.url.setText(str(remote))
+    ok, message = await press_next(wizard)
+    assert ok, message
+    assert not remote.exists(), "nothing written before Finish"
+    folder_sync = await skip_xmpp_and_finish(app, wizard)
+    assert folder_sync.repo.kind == "hg"
+    assert hg(remote, "cat", "-r", "tip", "thesis.txt") == "chapter 1"
