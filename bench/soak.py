@@ -7,6 +7,7 @@ tests/torture/harness.py. Prints, per run and in total: operations, faults, cont
 contents lost (must be 0) and the time to converge. A failing seed replays with --seed.
 
     .venv/bin/python bench/soak.py [--runs 3] [--ops 2000] [--duration 300] [--seed N]
+                                   [--backend hg]
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=300.0, help="seconds of operations")
     parser.add_argument("--seed", type=int, action="append", help="replay these seeds")
     parser.add_argument("--keep", action="store_true", help="keep the run folders")
+    parser.add_argument("--backend", choices=("git", "hg"), default="git",
+                        help="the replicas' version control (default git)")
     args = parser.parse_args()
     # SIGTERM/SIGINT (also in a background job) unwind so the replicas and Prosody stop
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: sys.exit(130))
     seeds = args.seed or [random.SystemRandom().randrange(10**9) for _ in range(args.runs)]
-    print(f"soak on {machine()}: {len(seeds)} run(s) of {args.ops} operations over "
+    print(f"soak ({args.backend}) on {machine()}: {len(seeds)} run(s) of {args.ops} "
+          f"operations over "
           f"{args.duration:g} s", flush=True)
     totals = {"ops": 0, "faults": 0, "checked": 0, "final": 0, "lost": 0}
     converge: list[float] = []
@@ -47,7 +51,8 @@ def main() -> int:
     for seed in seeds:
         faults = args.faults or max(4, int(args.duration / 12))
         settings = TortureSettings(seed=seed, ops=args.ops, faults=faults,
-                                   duration=args.duration, converge_timeout=180.0)
+                                   duration=args.duration, converge_timeout=180.0,
+                                   backend=args.backend)
         base = Path(tempfile.mkdtemp(prefix=f"autosync-soak-{seed}-"))
         started = time.monotonic()
         result, diagnostics = torture(settings, base, say=lambda line: None)

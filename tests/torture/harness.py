@@ -44,7 +44,6 @@ quiet (see `check`):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import random
 import shutil
@@ -58,6 +57,7 @@ from pathlib import Path
 
 from autosync_gui.engine.conflict_rules import parse_copy_name
 from autosync_gui.engine.ignore import is_temporary
+from tests.torture.stores import blob_id, make_store, run_git
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_GRACE = 3.0  # seconds from spawn until a replica certainly watches and caught up
@@ -80,17 +80,7 @@ WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu 
 assert not any(is_temporary(n) for n in FILE_NAMES + DIR_NAMES)
 
 
-def blob_id(data: bytes) -> str:
-    """git hash-object of `data` (SHA-1 repositories)."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
-def run_git(cwd: Path, *args: str, check: bool = True) -> bytes:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} in {cwd} failed: "
-                           f"{result.stderr.decode(errors='replace')}")
-    return result.stdout
+__all__ = ["TortureSettings", "blob_id", "run_git", "torture"]
 
 
 # ====================================================================== settings and plan
@@ -110,6 +100,7 @@ class TortureSettings:
     converge_timeout: float = 90.0
     fault_min: float = 1.0
     fault_max: float = 6.0
+    backend: str = "git"  # the replicas' repositories and the remote: "git" or "hg"
 
 
 @dataclass
@@ -464,8 +455,9 @@ class World:
         self.s = settings
         self.base = base
         self.say = say
-        self.bare = base / "remote.git"
-        self.hidden = base / "remote-away.git"
+        self.store = make_store(settings.backend, base)
+        self.bare = self.store.path
+        self.hidden = self.store.hidden
         self.replicas: list[Replica] = []
         self.prosody: object | None = None
         self.tracker = Tracker(settings.replicas)
@@ -479,14 +471,7 @@ class World:
         self.ops_log.write(line + "\n")
 
     def setup(self) -> None:
-        run_git(self.base, "init", "-q", "--bare", "-b", "main", str(self.bare))
-        seed_dir = self.base / "seed"
-        run_git(self.base, "clone", "-q", str(self.bare), str(seed_dir))
-        (seed_dir / "README.txt").write_text("shared folder\n")
-        run_git(seed_dir, "add", "README.txt")
-        run_git(seed_dir, "-c", "user.name=seed", "-c", "user.email=seed@example.invalid",
-                "commit", "-q", "-m", "initial")
-        run_git(seed_dir, "push", "-q", "origin", "HEAD:main")
+        self.store.create()
         xmpp = ""
         if self.s.xmpp:
             server = start_prosody()
@@ -500,7 +485,7 @@ class World:
             home.mkdir()
             (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
             root = self.base / name
-            run_git(self.base, "clone", "-q", str(self.bare), str(root))
+            self.store.clone(root)
             config = home / "config.toml"
             config.write_text(
                 f'[[folder]]\npath = "{root}"\ncommit_delay = {self.s.commit_delay}\n'
@@ -775,14 +760,13 @@ class World:
         """None when every replica is at the remote's tip with a clean work tree."""
         if not self.bare.exists():
             return "remote away"
-        tip = run_git(self.bare, "rev-parse", "refs/heads/main").decode().strip()
+        tip = self.store.tip()
         for replica in self.replicas:
-            head = run_git(replica.root, "rev-parse", "HEAD", check=False).decode().strip()
+            head = self.store.head(replica.root)
             if head != tip:
                 return f"{replica.name} HEAD {head[:10]} != remote {tip[:10]}"
-            status = run_git(replica.root, "status", "--porcelain", "-z",
-                             "--untracked-files=all", check=False)
-            if status.strip(b"\0"):
+            status = self.store.dirty(replica.root)
+            if status:
                 return f"{replica.name} not clean: {status[:200]!r}"
         return None
 
@@ -797,7 +781,7 @@ class World:
                 replica.check_alive()
             why = self.converged_cheaply()
             if why is None:
-                tip = run_git(self.bare, "rev-parse", "refs/heads/main").decode()
+                tip = self.store.tip()
                 stable = stable + 1 if tip == last_tip else 1
                 last_tip = tip
                 if stable == 1:
@@ -816,7 +800,7 @@ class World:
         fail = res.failures.append
         if not res.ok:  # not converged: still check what can be checked
             pass
-        tip_files = remote_tree(self.bare) if self.bare.exists() else {}
+        tip_files = self.store.tree() if self.bare.exists() else {}
         # (a) identical, clean work trees equal to the remote's tip
         for replica in self.replicas:
             disk = {rel: (blob_id(data), x) for rel, data, x in walk_tree(replica.root)}
@@ -828,8 +812,7 @@ class World:
                 fail(f"(a) {replica.name} differs from the remote's tip: only on disk "
                      f"{only_disk}, only in the tip {only_tip}, different {differ}")
         # (b) every content held long enough is in the remote's history
-        objects = set(run_git(self.bare, "rev-list", "--objects", "--all").decode(
-            "utf-8", "surrogateescape").split()) if self.bare.exists() else set()
+        objects = self.store.history_blobs() if self.bare.exists() else set()
         objects.add(blob_id(b""))  # the empty blob is in every repository that has one
         window = self.s.commit_delay + self.s.slack
         lost: dict[str, Interval] = {}
@@ -878,7 +861,7 @@ class World:
         res.final_files = len(tip_files)
         res.conflict_copies = sum(1 for p in tip_files if parse_copy_name(p) is not None)
         for p, (_m, b) in tip_files.items():
-            data = run_git(self.bare, "cat-file", "blob", b)
+            data = self.store.blob(b)
             if has_conflict_markers(data):
                 fail(f"(d) {p!r} contains conflict markers")
         # (e) no unexpected deaths; every replica exits 0 on SIGTERM
@@ -897,7 +880,7 @@ class World:
         data = self.final_snapshot.get(blob)
         if data is None or path not in tip:
             return False
-        merged = run_git(self.bare, "cat-file", "blob", tip[path][1]).splitlines()
+        merged = self.store.blob(tip[path][1]).splitlines()
         it = iter(merged)
         return all(any(line == m for m in it) for line in data.splitlines())
 
@@ -920,9 +903,10 @@ def has_conflict_markers(data: bytes) -> bool:
 
 
 def walk_tree(root: Path) -> Iterator[tuple[str, bytes, bool]]:
-    """(relative path, content, executable) of every file in a work tree, .git excluded."""
+    """(relative path, content, executable) of every file in a work tree, the top's .git
+    or .hg excluded."""
     for dirpath, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d != ".git"]
+        dirs[:] = [d for d in dirs if d != ".git" and not (d == ".hg" and dirpath == str(root))]
         for name in files:
             full = Path(dirpath) / name
             with contextlib.suppress(OSError):
@@ -930,18 +914,6 @@ def walk_tree(root: Path) -> Iterator[tuple[str, bytes, bool]]:
                     continue
                 yield (full.relative_to(root).as_posix(), full.read_bytes(),
                        bool(full.stat().st_mode & 0o100))
-
-
-def remote_tree(bare: Path) -> dict[str, tuple[str, str]]:
-    """{path: (mode, blob)} of the remote's tip."""
-    out = run_git(bare, "ls-tree", "-r", "-z", "refs/heads/main")
-    tree: dict[str, tuple[str, str]] = {}
-    for entry in out.split(b"\0"):
-        if entry:
-            meta, _, path = entry.partition(b"\t")
-            mode, _type, sha = meta.decode().split()
-            tree[path.decode("utf-8", "surrogateescape")] = (mode, sha)
-    return tree
 
 
 # ====================================================================== prosody

@@ -1,10 +1,11 @@
 """The short seeded torture run: three `autosync run --headless` processes, one
 bare remote, one Prosody, a few hundred random operations and a handful of faults; then the
-oracle (a)-(f) of tests/torture/harness.py. Replay a failure with the printed seed:
+oracle (a)-(f) of tests/torture/harness.py; once with git replicas, once (shorter: hg is
+slower) with Mercurial ones. Replay a failure with the printed seed:
 
-    AUTOSYNC_TORTURE_SEED=<seed> pytest tests/torture/test_convergence.py
+    AUTOSYNC_TORTURE_SEED=<seed> pytest tests/torture/test_convergence.py -k git
 
-(bench/soak.py runs long ones with random seeds.)"""
+(bench/soak.py runs long ones with random seeds, `--backend hg` for Mercurial.)"""
 
 from __future__ import annotations
 
@@ -22,17 +23,26 @@ pytestmark = pytest.mark.slow  # three autosync processes, Prosody, faults: abou
 SEED = int(os.environ.get("AUTOSYNC_TORTURE_SEED", "20261125"))
 
 
+# (backend, operations, faults, seconds of operations)
+RUNS = [("git", 300, 6, 55.0), ("hg", 150, 4, 40.0)]
+
+
 @pytest.mark.timeout(240)
-def test_random_operations_and_faults_converge_and_lose_nothing() -> None:
+@pytest.mark.parametrize(("backend", "ops", "faults", "duration"), RUNS, ids=["git", "hg"])
+def test_random_operations_and_faults_converge_and_lose_nothing(
+        backend: str, ops: int, faults: int, duration: float) -> None:
     if shutil.which("prosody") is None or shutil.which("unshare") is None:
         pytest.skip("needs prosody and unshare (scripts/run-tests installs them)")
-    settings = TortureSettings(seed=SEED, ops=300, faults=6, duration=55.0,
-                               max_binary=1_500_000, converge_timeout=60.0)
+    if shutil.which(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    settings = TortureSettings(seed=SEED, ops=ops, faults=faults, duration=duration,
+                               max_binary=1_500_000, converge_timeout=60.0, backend=backend)
     # Not under pytest's tmp_path: kept for inspection when the run fails.
     base = Path(tempfile.mkdtemp(prefix=f"autosync-torture-{SEED}-"))
     result, diagnostics = torture(settings, base, say=lambda line: None)
     print(result.summary())
-    assert result.contents_checked > 100, "the run must exercise the oracle"
-    assert result.ok, (f"torture seed {SEED} failed (replay: AUTOSYNC_TORTURE_SEED={SEED}):\n"
+    assert result.contents_checked > ops // 3, "the run must exercise the oracle"
+    assert result.ok, (f"torture seed {SEED} ({backend}) failed (replay: "
+                       f"AUTOSYNC_TORTURE_SEED={SEED}):\n"
                        + "\n".join(result.failures) + "\n" + diagnostics)
     shutil.rmtree(base, ignore_errors=True)
