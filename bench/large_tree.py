@@ -3,7 +3,9 @@ headless autosync takes from process spawn to "ready" (every watch set and the s
 catch-up done: the folder's `ready` log line), versus `git status` on that tree; and the
 headless process's resident memory (VmRSS / VmHWM from /proc/PID/status).
 
-    .venv/bin/python bench/large_tree.py [--files 50000] [--dirs 5000]
+    .venv/bin/python bench/large_tree.py [--files 50000] [--dirs 5000] [--backend hg]
+
+With --backend hg the folder is an hg clone and the reference is `hg status`.
 
 The D folders are two levels deep (groups of up to 100 under parents), the files spread
 evenly over all of them. `git status` is run --status-runs times on the warm tree (the tree
@@ -21,10 +23,12 @@ from pathlib import Path
 from common import (
     Autosync,
     Sandbox,
+    add_backend_argument,
     cpu_seconds,
     inotify_watches,
     machine,
     memory_mb,
+    plain_add_commit_push,
     print_table,
     verdict,
 )
@@ -70,31 +74,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="after ready, measure autosync's CPU for this long (0: skip)")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    add_backend_argument(parser)
     args = parser.parse_args(argv)
+    vcs = args.backend
 
     sandbox = Sandbox(keep=args.keep)
     try:
         # Fixed cost: the same start on a one-file clone.
-        _, small = sandbox.remote_and_clone("small")
+        _, small = sandbox.remote_and_clone("small", vcs)
         baseline, daemon = start_to_ready(sandbox, small, args.timeout)
         base_rss, base_hwm = memory_mb(daemon.pid)
         daemon.stop()
 
-        _, clone = sandbox.remote_and_clone("large")
+        _, clone = sandbox.remote_and_clone("large", vcs)
         t = time.monotonic()
         write_tree(clone, args.files, args.dirs)
         written = time.monotonic() - t
         t = time.monotonic()
-        sandbox.git(clone, "add", "-A")
-        sandbox.git(clone, "commit", "-q", "-m", "large tree")
-        sandbox.git(clone, "push", "-q")
+        plain_add_commit_push(sandbox, vcs, clone, "large tree")
         committed = time.monotonic() - t
 
         def git_status_runs() -> list[float]:
             runs = []
             for _ in range(max(1, args.status_runs)):
                 s = time.monotonic()
-                out = sandbox.git(clone, "status", "--porcelain")
+                out = sandbox.run(vcs, clone, "status", *(() if vcs == "hg" else
+                                                          ("--porcelain",)))
                 runs.append(time.monotonic() - s)
                 assert out == "", f"tree not clean: {out[:200]}"
             return runs
@@ -114,13 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.close()
 
     limit = 2 * status + 2.0
-    print(f"large tree: {args.files} files in {args.dirs} folders (committed and pushed)")
+    print(f"large tree ({vcs}): {args.files} files in {args.dirs} folders (committed and "
+          "pushed)")
     print(f"machine: {machine()}")
     print_table([
-        ("writing the tree / git add+commit+push", f"{written:.1f} s / {committed:.1f} s (setup)"),
-        ("git status", f"{status:.2f} s median of {len(runs)}, before and after "
+        (f"writing the tree / {vcs} add+commit+push",
+         f"{written:.1f} s / {committed:.1f} s (setup)"),
+        (f"{vcs} status", f"{status:.2f} s median of {len(runs)}, before and after "
                        f"({', '.join(f'{r:.2f}' for r in runs)})"),
-        ("autosync spawn -> ready", f"{ready:.2f} s (target <= 2 x git status + 2 s = "
+        ("autosync spawn -> ready", f"{ready:.2f} s (target <= 2 x {vcs} status + 2 s = "
                                     f"{limit:.2f} s: {verdict(ready <= limit)})"),
         ("  baseline, one-file clone", f"{baseline:.2f} s"),
         ("  large tree minus baseline", f"{ready - baseline:.2f} s"),
@@ -129,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         ("VmHWM (peak RSS, to the end)", f"{hwm:.1f} MB (baseline {base_hwm:.1f} MB; target "
                                         "<= 80 MB: "
                              f"{verdict(hwm <= 80)})"),
-        ("idle CPU after ready (incl. git children)",
+        (f"idle CPU after ready (incl. {vcs} children)",
          "skipped" if idle is None else
          f"{idle[0]:.3f} s/min over {idle[1]:.0f} s (target <= 0.1 s/min: "
          f"{verdict(idle[0] <= 0.1)})"),

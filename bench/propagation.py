@@ -13,6 +13,12 @@ content; then --gap seconds pass before the next save. Plain git: add, commit, p
 pull on B, each step at once (the floor).
 
     .venv/bin/python bench/propagation.py [--saves 50] [--syncthing-saves 20] [--gap 0.3]
+                                          [--backend hg]
+
+With --backend hg both instances sync hg clones of one hg remote, plain hg (addremove,
+commit, push; pull -u) is the floor, and Syncthing is not run; the target is autosync's
+overhead over plain hg: p50 (fastest settings) minus its quiet period minus plain hg's p50
+<= 300 ms.
 
 As root, Prosody is run as the `prosody` user (it refuses root), like the test fixture."""
 
@@ -28,13 +34,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from common import DEFAULTS, Autosync, Sandbox, machine, verdict
+from common import DEFAULTS, Autosync, Sandbox, add_backend_argument, machine, verdict
 from syncthing_pair import SyncthingPair, syncthing_binary, syncthing_version
 
 from tests.fixtures.prosody import ProsodyServer, new_server  # (common put the repo on the path)
 
 FASTEST = (0.2, 0.0)  # commit_delay, push_delay
 TARGET_DEFAULT_P50, TARGET_DEFAULT_P95, TARGET_FASTEST_P50 = 0.400, 0.700, 0.250
+TARGET_HG_OVERHEAD_P50 = 0.300  # over plain hg's own commit+push+pull, quiet period aside
 STAGES = ("save -> A committed (quiet period)", "A committed -> pushed",
           "A pushed -> B notified (XMPP)", "B notified -> content on B's disk")
 
@@ -106,9 +113,9 @@ def autosync_run(sandbox: Sandbox, server: ProsodyServer, jid: str, name: str,
                  ) -> tuple[list[float], dict[str, list[float]], Path, Path]:
     """Round trips between two fresh autosync instances; also the per-stage split read
     from the instances' log lines."""
-    _bare, a = sandbox.remote_and_clone(f"{name}-a")
+    _bare, a = sandbox.remote_and_clone(f"{name}-a", args.backend)
     b = sandbox.base / f"{name}-b"
-    sandbox.git(sandbox.base, "clone", "-q", str(_bare), str(b))
+    sandbox.run(args.backend, sandbox.base, "clone", "-q", str(_bare), str(b))
     procs = [Autosync(sandbox, autosync_config(sandbox, f, server, jid, delays)).start()
              for f in (a, b)]
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
@@ -141,17 +148,19 @@ def autosync_run(sandbox: Sandbox, server: ProsodyServer, jid: str, name: str,
     return totals, stages, a, b
 
 
-def plain_git_round_trips(sandbox: Sandbox, a: Path, b: Path, saves: int) -> list[float]:
-    """The floor: a person syncing by hand with plain git, each step run at once."""
+def plain_round_trips(sandbox: Sandbox, a: Path, b: Path, saves: int,
+                      backend: str = "git") -> list[float]:
+    """The floor: a person syncing by hand with plain git (or hg), each step at once."""
     times = []
     for i in range(saves):
         content = f"plain {i} {uuid.uuid4()}\n"
         start = time.monotonic()
         (a / "bench.txt").write_text(content)
-        sandbox.git(a, "add", "-A")
-        sandbox.git(a, "commit", "-q", "-m", f"plain {i}")
-        sandbox.git(a, "push", "-q")
-        sandbox.git(b, "pull", "-q")
+        sandbox.run(backend, a, "addremove" if backend == "hg" else "add",
+                    "-q" if backend == "hg" else "-A")
+        sandbox.run(backend, a, "commit", "-q", "-m", f"plain {i}")
+        sandbox.run(backend, a, "push", "-q")
+        sandbox.run(backend, b, "pull", "-q", *(("-u",) if backend == "hg" else ()))
         if (b / "bench.txt").read_text() != content:
             raise RuntimeError("plain git round trip did not carry the content")
         times.append(time.monotonic() - start)
@@ -189,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="pause after each save arrived, before the next (seconds)")
     parser.add_argument("--timeout", type=float, default=30.0, help="per save")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    add_backend_argument(parser)
     args = parser.parse_args(argv)
+    if args.backend == "hg":
+        args.syncthing_saves = 0  # the peer comparison is git's; hg's floor is plain hg
 
     sandbox = Sandbox(keep=args.keep)
     server = new_server()
@@ -213,14 +225,16 @@ def main(argv: list[str] | None = None) -> int:
                 label = f"Syncthing {syncthing_version()}, {kind} (fsWatcherDelayS {delay:g})"
                 results[label] = syncthing_run(sandbox, delay, args)
                 st_labels.append((delay, label))
-        plain_label = "plain git by hand (add, commit, push on A; pull on B)"
-        results[plain_label] = plain_git_round_trips(sandbox, a, b, min(args.saves, 20))
+        plain_label = (f"plain {args.backend} by hand ({'addremove' if args.backend == 'hg' else 'add'}"
+                       f", commit, push on A; pull on B)")
+        results[plain_label] = plain_round_trips(sandbox, a, b, min(args.saves, 20),
+                                                 args.backend)
     finally:
         server.close()
         sandbox.close()
 
-    print(f"propagation, save on A -> content on B's disk; gap {args.gap:g} s after each "
-          "arrival; autosync over XMPP with poll_interval 3600 s")
+    print(f"propagation ({args.backend}), save on A -> content on B's disk; gap {args.gap:g} s "
+          "after each arrival; autosync over XMPP with poll_interval 3600 s")
     print(f"machine: {machine()}")
     for label, values in results.items():
         print(row(label, values))
@@ -236,12 +250,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"{verdict(pct(d, 95) <= TARGET_DEFAULT_P95)}",
                 f"fastest p50 <= {TARGET_FASTEST_P50 * 1000:.0f} ms "
                 f"{verdict(pct(f, 50) <= TARGET_FASTEST_P50)}"]
+    if args.backend == "hg":
+        overhead = pct(f, 50) - FASTEST[0] - pct(results[plain_label], 50)
+        verdicts.append(f"hg overhead p50 (fastest minus its {FASTEST[0]:g} s quiet period "
+                        f"minus plain hg) {overhead * 1000:.0f} ms <= "
+                        f"{TARGET_HG_OVERHEAD_P50 * 1000:.0f} ms "
+                        f"{verdict(overhead <= TARGET_HG_OVERHEAD_P50)}")
     for delay, label in st_labels:
         if delay == 1:
             verdicts.append(f"defaults p50 below Syncthing's fastest "
                             f"{verdict(pct(d, 50) < pct(results[label], 50))}")
     print("  targets: " + "; ".join(verdicts))
-    if syncthing_binary() is None:
+    if syncthing_binary() is None and args.backend == "git":
         print("  Syncthing: not installed (Debian package `syncthing`), not compared")
     return 0
 

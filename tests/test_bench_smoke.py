@@ -97,3 +97,40 @@ def test_big_files_smoke() -> None:
     assert re.search(r"B's file identical\s+yes", result.stdout)
     assert figure(result.stdout, "plain git by hand (add, commit, push; fetch, checkout)") > 0
     assert figure(result.stdout, "autosync peak RSS, A / B") > 0
+
+
+needs_hg = pytest.mark.skipif(shutil.which("hg") is None, reason="Mercurial is not installed")
+
+
+@needs_hg
+@pytest.mark.timeout(110)
+def test_burst_smoke_hg() -> None:
+    out = run("burst.py", "--files", "30", "--dirs", "3", "--commit-delay", "0.2",
+              "--push-delay", "0.1", "--backend", "hg")
+    assert figure(out, "plain hg (median)") > 0
+    assert figure(out, "autosync raw (median)") > 0
+    assert figure(out, "commits made (most in a round)") >= 1
+
+
+@needs_hg
+@pytest.mark.timeout(110)
+def test_large_tree_smoke_hg() -> None:
+    out = run("large_tree.py", "--files", "60", "--dirs", "12", "--status-runs", "1",
+              "--idle-seconds", "1", "--backend", "hg")
+    assert figure(out, "hg status") >= 0
+    assert figure(out, "autosync spawn -> ready") > 0
+    assert figure(out, "inotify watches held") == 13
+
+
+@needs_hg
+@pytest.mark.timeout(170)
+def test_propagation_smoke_hg() -> None:
+    result = subprocess.run([sys.executable, str(BENCH / "propagation.py"), "--saves", "2",
+                             "--backend", "hg"],
+                            capture_output=True, text=True, timeout=160, check=False)
+    out = result.stdout
+    assert result.returncode == 0, f"{out}\n{result.stderr}"
+    for label in (r"autosync, commit_delay 0\.2, push_delay 0",
+                  r"plain hg by hand \(addremove, commit, push on A; pull on B\)"):
+        assert re.search(label + r"\s+p50\s+\d+ ms", out), (label, out)
+    assert re.search(r"hg overhead p50 .* -?\d+ ms <= 300 ms", out), out
