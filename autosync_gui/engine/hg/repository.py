@@ -115,7 +115,9 @@ def remote_error(err: str, url: str) -> RemoteError:
     """hg's and ssh's complaints as one line; `offline` ones are retried with back-off."""
     low = err.lower()
     problem = classify(err)
-    if "http error 401" in low or "authorization failed" in low:
+    if problem not in (RemoteProblem.OTHER, RemoteProblem.MISSING):
+        pass  # ssh's own words settled it (a host key, a refused key, no connection)
+    elif "http error 401" in low or "authorization failed" in low:
         problem = RemoteProblem.AUTH
     elif "http error 403" in low:
         problem = RemoteProblem.ACCESS_DENIED
