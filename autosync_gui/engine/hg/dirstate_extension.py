@@ -25,8 +25,9 @@ cmdtable: dict[bytes, Any] = {}
 command = registrar.command(cmdtable)
 
 
-@command(b"autosync-dirstate", [(b"r", b"rev", b"", b"the changeset the work tree now is",
-                                 b"REV")], b"-r REV -- [PATH]...")
+@command(b"autosync-dirstate",  # type: ignore[misc,unused-ignore]  # hg is untyped
+         [(b"r", b"rev", b"", b"the changeset the work tree now is", b"REV")],
+         b"-r REV -- [PATH]...")
 def autosync_dirstate(ui: Any, repo: Any, *paths: bytes, **opts: Any) -> int:
     """make REV the working copy's parent; PATHs (exact, relative to the root) and the
     entries that do not match REV are looked at again by the next status"""
