@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from autosync_gui.engine.events import Conflict
 from autosync_gui.text import safe_host as safe_host  # re-exported: callers use rules.safe_host
 
 COPY_MARKER = " (conflict from "  # in every conflict copy's name
@@ -86,3 +87,9 @@ def kept_both_name(copy_path: str) -> str | None:
     suffix = f" {match['n']}" if match["n"] else ""
     new = f"{match['stem']} ({match['host']} {match['date']}{suffix}){match['ext'] or ''}"
     return posixpath.join(directory, new)
+
+
+def conflict_lines(found: list[Conflict] | tuple[Conflict, ...]) -> str:
+    """The lines a merge's message lists its resolved conflicts in (both backends)."""
+    return "\n".join(f"conflict: {c.path}" + (f" (other version: {c.copy_path})"
+                     if c.copy_path else f" ({c.kind}, kept)") for c in found)

@@ -43,11 +43,6 @@ def parse_hgdate(text: str) -> datetime:
     return datetime.fromtimestamp(float(seconds), zone)
 
 
-def conflict_lines(found: list[Conflict]) -> str:
-    return "\n".join(f"conflict: {c.path}" + (f" (other version: {c.copy_path})"
-                     if c.copy_path else f" ({c.kind}, kept)") for c in found)
-
-
 class ScratchMerge:
     """Merges for one repository (see the module doc)."""
 
@@ -89,7 +84,7 @@ class ScratchMerge:
                                       "nothing was committed, will retry")
             message = f"autosync on {self._hostname}: merged changes from {host}\n\n"
             if found:
-                message += conflict_lines(found) + "\n\n"
+                message += rules.conflict_lines(found) + "\n\n"
             message += f"{HOST_TRAILER}: {self._hostname}\n"
             run("commit", "-q", "-m", message, cwd=share)
             node = run("log", "-r", ".", "-T", "{node}", cwd=share).text
