@@ -13,7 +13,7 @@ from PyQt6.QtGui import QColor, QImage
 
 from autosync_gui.ui.deleted_files import DeletedFilesDialog
 from autosync_gui.ui.versions import VersionsDialog
-from tests.fixtures.git_remotes import Remote, git
+from tests.fixtures.git_remotes import BOTH_BACKENDS, Remote, git
 from tests.fixtures.qt import signal_future, until
 from tests.ui.helpers import remote_tree
 
@@ -144,14 +144,14 @@ async def test_a_binary_that_is_no_picture(remote: Remote, start_app) -> None:
     assert "1.0 KB (1,024 bytes)" in text and "00 01 02 03" in text
 
 
+@BOTH_BACKENDS
 async def test_a_deleted_file_shows_its_last_content_and_comes_back(
         remote: Remote, start_app) -> None:
     a = remote.clone("a")
     (a / "gone soon.txt").write_text("last words\n")
-    commit(a, "add", "desktop")
-    git(a, "rm", "-q", "gone soon.txt")
-    commit(a, "delete", "desktop")
-    git(a, "push", "-q")
+    remote.commit_as(a, "add", "desktop")
+    (a / "gone soon.txt").unlink()
+    remote.commit_as(a, "delete", "desktop", push=True)
     app = await start_app(a)
     dialog = await open_versions(app, a, "gone soon.txt")
     assert [v.change for v in dialog.versions] == ["deleted", "added"]
@@ -189,16 +189,17 @@ async def test_a_renamed_file_keeps_its_versions(remote: Remote, start_app) -> N
     assert not (a / "draft.txt").exists(), "restored to the current name"
 
 
+@BOTH_BACKENDS
 async def test_deleted_files_view_restores_in_one_click(remote: Remote, start_app) -> None:
     a = remote.clone("a")
     (a / "keep.txt").write_text("stays\n")
     (a / "old report.txt").write_text("report\n")
     (a / "photos").mkdir()
     (a / "photos" / "cat.png").write_bytes(picture("PNG"))
-    commit(a, "files", "desktop")
-    git(a, "rm", "-q", "old report.txt", "photos/cat.png")
-    commit(a, "cleanup", "desktop")
-    git(a, "push", "-q")
+    remote.commit_as(a, "files", "desktop")
+    (a / "old report.txt").unlink()
+    (a / "photos" / "cat.png").unlink()
+    remote.commit_as(a, "cleanup", "desktop", push=True)
     app = await start_app(a)
     app.tray.folder_actions[(a, "deleted")].trigger()
     dialog = app.deleted_windows[a]
