@@ -3,7 +3,6 @@ the folder is inside (the nearest `.git` or `.hg` going up from it) names it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -33,30 +32,10 @@ def repository_kind(folder: Path) -> str | None:
     return None
 
 
-# The Mercurial backend is not finished (its two-replica and fault tests do not pass
-# yet): it is only used when asked for explicitly.
-EXPERIMENTAL_HG = "AUTOSYNC_EXPERIMENTAL_HG"
-
-
-class _UnfinishedHg:
-    @staticmethod
-    def validate(folder: Path) -> None:
-        raise RepositoryError(
-            f"{folder} is inside a Mercurial repository; Mercurial folders are not "
-            f"supported yet (to try the unfinished backend, set {EXPERIMENTAL_HG}=1)")
-
-    @classmethod
-    def open(cls, folder: Path, hostname: str, ignore: Iterable[str] = ()) -> Repository:
-        cls.validate(folder)
-        raise AssertionError("unreachable")
-
-
 def _backend(folder: Path) -> type:
     if repository_kind(folder) == HG:
-        if os.environ.get(EXPERIMENTAL_HG) != "1":
-            return _UnfinishedHg
         from autosync_gui.engine.hg.repository import HgRepository
-        return HgRepository
+        return HgRepository  # its check says so when hg is not installed
     from autosync_gui.engine.gitrepo import GitRepository
     return GitRepository  # also for "no repository": its check says what to do
 

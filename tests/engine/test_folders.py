@@ -111,10 +111,10 @@ async def test_pause_holds_commits_and_resume_syncs(remote: Remote, start_engine
     await rec.until(lambda: rec.of(ActivityKind.PUSHED), what="the push reported")
 
 
-def test_mercurial_folder_is_refused_with_one_line_until_the_backend_is_finished(
-        tmp_path: Path, monkeypatch) -> None:
-    """The Mercurial backend is opt-in (AUTOSYNC_EXPERIMENTAL_HG=1) until its tests pass:
-    an hg folder gets one line saying so, not "not a git work tree"."""
+def test_mercurial_folder_without_hg_installed_is_one_line(tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """An hg folder on a machine without `hg`: one line naming the fix, not "not a git
+    work tree"."""
     import shutil
 
     import pytest
@@ -124,9 +124,11 @@ def test_mercurial_folder_is_refused_with_one_line_until_the_backend_is_finished
 
     if shutil.which("hg") is None:
         pytest.skip("Mercurial is not installed")
-    monkeypatch.delenv("AUTOSYNC_EXPERIMENTAL_HG", raising=False)
     folder = tmp_path / "hgsync"
     subprocess.run(["hg", "init", str(folder)], check=True, capture_output=True)
-    with pytest.raises(RepositoryError, match="Mercurial folders are not supported yet") as info:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no hg (nor anything else) found
+    with pytest.raises(RepositoryError, match="hg is not installed; install it") as info:
         validate_folder(folder)
     assert "\n" not in str(info.value)

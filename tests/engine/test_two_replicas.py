@@ -7,7 +7,13 @@ from pathlib import Path
 
 from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.events import ActivityKind, FolderState
-from tests.fixtures.git_remotes import BOTH_BACKENDS, Remote, commit, git
+from tests.fixtures.git_remotes import (
+    BACKENDS_AND_TRANSPORTS,
+    BOTH_BACKENDS,
+    Remote,
+    commit,
+    git,
+)
 
 
 def work_tree(clone: Path) -> dict[str, bytes]:
@@ -37,7 +43,7 @@ def engine_state_ok(engine, clone: Path) -> bool:
     return engine.folder(clone).state in (FolderState.IDLE, FolderState.CONFLICT)
 
 
-@BOTH_BACKENDS
+@BACKENDS_AND_TRANSPORTS
 async def test_change_on_a_appears_on_b(remote: Remote, start_engine) -> None:
     a, b = remote.clone("a"), remote.clone("b")
     engine, rec = await start_engine(a, b)
@@ -51,7 +57,7 @@ async def test_change_on_a_appears_on_b(remote: Remote, start_engine) -> None:
     assert pulled and pulled[-1].host == "host" and "doc.txt" in pulled[-1].files
 
 
-@BOTH_BACKENDS
+@BACKENDS_AND_TRANSPORTS
 async def test_non_overlapping_edits_merge(remote: Remote, start_engine) -> None:
     a, b = remote.clone("a"), remote.clone("b")
     text = "".join(f"line {i}\n" for i in range(20))
@@ -97,7 +103,7 @@ async def _conflict(remote: Remote, start_engine, edit_a, edit_b, base: dict[str
     return a, b, rec_b, tree_a, engine_a, engine_b
 
 
-@BOTH_BACKENDS
+@BACKENDS_AND_TRANSPORTS
 async def test_same_lines_edited_keeps_both_versions(remote: Remote, start_engine) -> None:
     a, b, rec_b, tree, *_ = await _conflict(
         remote, start_engine,

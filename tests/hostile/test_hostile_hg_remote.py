@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,15 +56,15 @@ pytestmark = [
     pytest.mark.skipif(subprocess.run([SYSTEM_PYTHON, "-c", "import mercurial"],
                                       capture_output=True).returncode != 0,
                        reason="Mercurial's Python module is needed to craft changesets"),
-    pytest.mark.skipif(os.environ.get("AUTOSYNC_EXPERIMENTAL_HG") != "1",
-                       reason="the Mercurial backend is unfinished and opt-in "
-                              "(AUTOSYNC_EXPERIMENTAL_HG=1; engine/backends.py)"),
+    pytest.mark.skipif(shutil.which("hg") is None, reason="Mercurial is not installed"),
 ]
 
 
 @pytest.fixture
-def hostile(tmp_path: Path) -> HgRemote:
-    return make_hg_remote(tmp_path)
+def hostile(tmp_path: Path) -> Iterator[HgRemote]:
+    remote = make_hg_remote(tmp_path)
+    yield remote
+    remote.close()
 
 
 def _outside(victim: Path, remote: HgRemote, home: Path) -> dict[str, str]:

@@ -25,7 +25,7 @@ cmdtable: dict[bytes, Any] = {}
 command = registrar.command(cmdtable)
 
 
-@command(b"autosync-dirstate",  # type: ignore[misc,unused-ignore]  # hg is untyped
+@command(b"autosync-dirstate",  # type: ignore[untyped-decorator,misc,unused-ignore]  # hg: untyped
          [(b"r", b"rev", b"", b"the changeset the work tree now is", b"REV")],
          b"-r REV -- [PATH]...")
 def autosync_dirstate(ui: Any, repo: Any, *paths: bytes, **opts: Any) -> int:
