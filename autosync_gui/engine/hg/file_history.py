@@ -136,8 +136,8 @@ class HgFileHistory:
             return []
         where = under or self._scope
         revset = f"::. and date({quoted('>' + str(int(since.timestamp())) + ' 0')})"
-        if where:
-            revset += f" and removes({quoted('path:' + where)})"
+        if where:  # a pattern, not a name: removes() takes a lone name as one file's
+            revset += f" and removes({quoted('re:^' + re.escape(where) + '/')})"
         prefix = f"{where}/" if where else ""
         seen: set[str] = set()
         candidates: list[tuple[_Changeset, str]] = []
