@@ -828,8 +828,7 @@ class FolderSync:
         # (A push right after our own commit leaves pending changes to their quiet period:
         # committing them here would make one commit per push while someone types.)
         try:
-            async with self._lock:
-                await self._fetch_integrate_push(push_first=push_first)
+            await self._fetch_integrate_push(push_first=push_first)
         except RemoteError as exc:
             self._remote_failed(exc)
             return
@@ -849,15 +848,24 @@ class FolderSync:
         """Fetch, integrate, push; a rejected push goes round again. Right after our own
         commit the push is tried first: when nobody else pushed meanwhile (the usual case)
         that saves the fetch and the merge checks, and when somebody did, the remote
-        rejects it and we go round."""
-        if push_first and await self._push():
-            return
+        rejects it and we go round. The repository's lock is held for each round, not
+        across them: a commit that fell due meanwhile goes in between."""
+        if push_first:
+            async with self._lock:
+                if await self._push():
+                    return
         for _round in range(MAX_PUSH_ROUNDS):
-            self._set_state(FolderState.PULLING)
-            await asyncio.to_thread(self.repo.fetch)
-            await self._integrate()
-            if await self._push():
-                return
+            if self._want_commit:
+                # A save's quiet period ended while the remote kept us busy (a slow
+                # merge, a busy remote): commit it now, not after every round.
+                self._want_commit = False
+                await self._commit()
+            async with self._lock:
+                self._set_state(FolderState.PULLING)
+                await asyncio.to_thread(self.repo.fetch)
+                await self._integrate()
+                if await self._push():
+                    return
             log.info("%s: push rejected (the remote moved on); fetching again", self.path)
         raise RepositoryError(f"{self.path}: push rejected {MAX_PUSH_ROUNDS} times in a row "
                               "(busy remote); will retry")

@@ -62,23 +62,26 @@ class ScratchMerge:
     def build(self, local: str, other: str, host: str) -> tuple[str, tuple[Conflict, ...]]:
         """The merge changeset of `other` into `local` and the conflicts it resolved."""
         share = self._state_dir / f"merge-{secrets.token_hex(8)}"
-        run = self._runner.run
-        run("--config", "extensions.share=", "share", "-U", "-q", "--",
-            str(self._runner.root), str(share))
+        self._runner.run("--config", "extensions.share=", "share", "-U", "-q", "--",
+                         str(self._runner.root), str(share))
+        # The share's own command server: a merge runs a dozen commands there, and each
+        # hg process would cost its start-up again.
+        in_share = HgRunner(share, self._runner.hgrc)
+        run = in_share.run
         try:
-            run("update", "-q", "-r", local, cwd=share)
+            run("update", "-q", "-r", local)
             merged = run("--config", "ui.origbackuppath=.hg/origbackups", "merge", "-q",
-                         "--tool", ":merge", "-r", other, cwd=share, check=False)
+                         "--tool", ":merge", "-r", other, check=False)
             if merged.status not in (0, 1):
                 raise RepositoryError(f"{self._runner.root}: merging {host}'s changes "
                                       f"failed: {first_line(merged.err)}")
-            listing = run("resolve", "-l", "-T", "{mergestatus}\\0{path}\\0", cwd=share)
+            listing = run("resolve", "-l", "-T", "{mergestatus}\\0{path}\\0")
             fields = listing.out.split(b"\0")
             unresolved = sorted(raw.decode("utf-8", "surrogateescape")
                                 for status, raw in zip(fields[0::2], fields[1::2],
                                                        strict=False) if status == b"U")
-            found = self._resolve(share, local, other, unresolved) if unresolved else []
-            left = run("resolve", "-l", "-T", "{mergestatus}", cwd=share).text
+            found = self._resolve(in_share, local, other, unresolved) if unresolved else []
+            left = run("resolve", "-l", "-T", "{mergestatus}").text
             if "U" in left:
                 raise RepositoryError(f"{self._runner.root}: could not resolve the merge; "
                                       "nothing was committed, will retry")
@@ -86,9 +89,10 @@ class ScratchMerge:
             if found:
                 message += rules.conflict_lines(found) + "\n\n"
             message += f"{HOST_TRAILER}: {self._hostname}\n"
-            run("commit", "-q", "-m", message, cwd=share)
-            node = run("log", "-r", ".", "-T", "{node}", cwd=share).text
+            run("commit", "-q", "-m", message)
+            node = run("log", "-r", ".", "-T", "{node}").text
         finally:
+            in_share.close()
             shutil.rmtree(share, ignore_errors=True)
         return node, tuple(found)
 
@@ -116,16 +120,16 @@ class ScratchMerge:
         return rules.SideVersion(mode=flags, blob="", commit=best[1], commit_time=best[2],
                                  host=best[3])
 
-    def _resolve(self, share: Path, local: str, other: str,
+    def _resolve(self, in_share: HgRunner, local: str, other: str,
                  unresolved: list[str]) -> list[Conflict]:
         from autosync_gui.engine.hg.update import CarefulUpdate
 
-        flags_of = CarefulUpdate(self._runner, WorkTree(share, share / ".hg" / "scratch"),
-                                 self._state_dir).flags
+        share = in_share.root
+        tree = WorkTree(share, share / ".hg" / "scratch")
+        flags_of = CarefulUpdate(self._runner, tree, self._state_dir).flags
         ours = flags_of(local, unresolved)
         theirs = flags_of(other, unresolved)
-        tree = WorkTree(share, share / ".hg" / "scratch")
-        files = self._runner.run("files", "-0", cwd=share)
+        files = in_share.run("files", "-0")
         taken = {raw.decode("utf-8", "surrogateescape") for raw in files.out.split(b"\0") if raw}
         found: list[Conflict] = []
         added: list[str] = []
@@ -155,9 +159,8 @@ class ScratchMerge:
                                       kept_host=kept.host, kept_time=kept.commit_time,
                                       copy_host=lost.host, copy_time=lost.commit_time))
         if added:
-            self._runner.run("add", "-q", *[f"path:{p}" for p in added], cwd=share,
-                             check=False)
-        self._runner.run("resolve", "-m", *[f"path:{p}" for p in unresolved], cwd=share)
+            in_share.run("add", "-q", *[f"path:{p}" for p in added], check=False)
+        in_share.run("resolve", "-m", *[f"path:{p}" for p in unresolved])
         return found
 
     def _write(self, tree: WorkTree, path: str, rev: str, flags: str,

@@ -154,12 +154,8 @@ class HgRunner:
     def environment(self) -> dict[str, str]:
         return dict(self._env)
 
-    def run(self, *args: str, stdin: bytes | None = None, check: bool = True,
-            cwd: Path | None = None) -> HgResult:
-        """A local command, through the command server (or its own process for
-        another folder, e.g. a scratch share)."""
-        if cwd is not None and cwd != self.root:
-            return self._check(args, self._spawn(list(args), stdin, None, cwd), check)
+    def run(self, *args: str, stdin: bytes | None = None, check: bool = True) -> HgResult:
+        """A local command, through the command server."""
         with self._lock:
             for attempt in (1, 2):
                 try:

@@ -37,6 +37,9 @@ from autosync_gui.engine.safe_paths import UnsafePath, display
 from autosync_gui.engine.worktree_fs import Aside, WorkTree
 
 NULL = "0" * 40
+# Above this many paths, listing the whole changeset is cheaper than matching patterns.
+MAX_PATTERNS = 200
+_MANIFEST_FLAGS = {b" ": "", b"*": "x", b"@": "l"}
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,26 @@ class CarefulUpdate:
         """{path: flags} of those of `paths` that exist in `rev`."""
         if not paths:
             return {}
-        listing = pattern_file(self._tree.scratch, paths)
-        try:
-            result = self._runner.run("files", "-r", rev, "-T", "{flags}\\0{path}\\0",
-                                      f"listfile0:{listing}", check=False)
-        finally:
-            listing.unlink(missing_ok=True)
-        fields = result.out.split(b"\0")
         wanted = set(paths)
         found: dict[str, str] = {}
+        if len(paths) > MAX_PATTERNS:
+            # hg matches each file against every pattern: list the whole changeset
+            # (`manifest -v`: "644   name", "755 * name", "644 @ name"; no template to
+            # expand per file) and pick.
+            listing = self._runner.run("manifest", "-v", "-r", rev, check=False)
+            for line in listing.out.split(b"\n"):
+                if len(line) > 6:
+                    path = os.fsdecode(line[6:])
+                    if path in wanted:
+                        found[path] = _MANIFEST_FLAGS.get(line[4:5], "?")
+            return found
+        names = pattern_file(self._tree.scratch, paths)
+        try:
+            result = self._runner.run("files", "-r", rev, "-T", "{flags}\\0{path}\\0",
+                                      f"listfile0:{names}", check=False)
+        finally:
+            names.unlink(missing_ok=True)
+        fields = result.out.split(b"\0")
         for flag, raw in zip(fields[0::2], fields[1::2], strict=False):
             path = os.fsdecode(raw)
             if path in wanted:
