@@ -197,3 +197,28 @@ async def test_conflict_state_until_copy_removed(remote: Remote, start_engine) -
     (b / copy).unlink()  # the user settles it by deleting the copy
     await rec_b.until(lambda: engine_b.folder(b).state == FolderState.IDLE
                       and not engine_b.folder(b).conflicts, what="b: conflict settled")
+
+
+@BOTH_BACKENDS
+async def test_renamed_and_edited_against_edited_keeps_both(remote: Remote,
+                                                           start_engine) -> None:
+    """One machine renamed a file (a commit of its own) and edited it, the other edited it
+    under the old name: both edits survive. hg follows the rename into a conflict at the
+    new name, whose other side is at the old name: not a deletion."""
+    a, b = remote.clone("a"), remote.clone("b")
+    (a / "plan.txt").write_text("plan\n")
+    remote.commit(a, "base", push=True)
+    remote.pull(b)
+    (a / "plan.txt").rename(a / "final plan.txt")
+    remote.commit(a, "rename")
+    (a / "final plan.txt").write_text("plan\nalpha's ending\n")
+    remote.commit(a, "edit", push=True)
+    (b / "plan.txt").write_text("plan\nbeta's ending\n")
+    remote.commit(b, "edit under the old name")
+    engine, rec = await start_engine(b, hostname="beta")
+    await rec.until(lambda: remote.local_head(b) == remote.head()
+                    and engine.folder(b).state in (FolderState.IDLE, FolderState.CONFLICT),
+                    timeout=60, what="b merged and pushed")
+    contents = set(work_tree(b).values())
+    assert b"plan\nalpha's ending\n" in contents and b"plan\nbeta's ending\n" in contents
+    assert work_tree(b) == remote.tree_files()

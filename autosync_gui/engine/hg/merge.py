@@ -70,7 +70,12 @@ class ScratchMerge:
         run = in_share.run
         try:
             run("update", "-q", "-r", local)
-            merged = run("--config", "ui.origbackuppath=.hg/origbackups", "merge", "-q",
+            # Without following renames: a conflict then always has both sides at one
+            # path (followed, an edit made under the old name was taken for a deletion
+            # and lost); a file renamed on one side and edited on the other is kept
+            # under both names (modify/delete keeps the edit).
+            merged = run("--config", "ui.origbackuppath=.hg/origbackups",
+                         "--config", "merge.followcopies=false", "merge", "-q",
                          "--tool", ":merge", "-r", other, check=False)
             if merged.status not in (0, 1):
                 raise RepositoryError(f"{self._runner.root}: merging {host}'s changes "
