@@ -960,8 +960,8 @@ class FolderSync:
                             self.path, _short_list(sorted(held)))
             if result is not None:
                 self._report_commit(result)
-            if not self._paused:
-                await self._fetch_integrate_push()
+        if not self._paused:
+            await self._fetch_integrate_push()  # takes the lock for each round
 
     # ================================================================== state
     def _settle(self) -> None:
