@@ -124,3 +124,24 @@ async def test_file_name_that_is_not_utf8(remote: Remote, start_engine) -> None:
     await rec.until(lambda: "after.txt" in remote.tree_names(), what="after.txt")
     assert b"caf\xe9-latin1.txt" in remote.raw_names()
     assert not rec.of(ActivityKind.ERROR)
+
+
+@BOTH_BACKENDS
+async def test_pulled_ignore_file_hiding_new_files_is_reported_once(remote: Remote,
+                                                                     start_engine) -> None:
+    a, b = remote.clone("a"), remote.clone("b")
+    name = remote.write_ignore_file(b, "*.log")
+    remote.commit(b, "ignore logs", push=True)
+    engine, rec = await start_engine(a, poll_interval=0.3)
+    await rec.until(lambda: (a / name).exists(), what="the ignore file pulled")
+    for i in range(3):
+        (a / f"run {i}.log").write_text("never synced\n")
+    await rec.until(lambda: [e for e in rec.activities if f"ignored by {name}" in e.summary],
+                    timeout=30, what="reported")
+    (a / "run 4.log").write_text("also ignored\n")
+    (a / "README.txt").write_text("tracked files still sync\n")
+    await rec.until(lambda: remote.tree_files().get("README.txt")
+                    == b"tracked files still sync\n", timeout=30, what="pushed")
+    reports = [e for e in rec.activities if f"ignored by {name}" in e.summary]
+    assert len(reports) == 1 and "3 new files" in reports[0].summary, reports
+    assert not any(n.endswith(".log") for n in remote.tree_names())

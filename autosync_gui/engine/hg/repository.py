@@ -222,6 +222,8 @@ class HgRepository:
             self._ignore, self.scope, self._nested, kept_local_names(self.state_dir)))
 
     def ignored_by_synced_rules(self, paths: Iterable[str]) -> list[tuple[str, str, str]]:
+        if self.work_tree.lstat(".hgignore") is None:
+            return []  # the only synced ignore file (with what it includes) is not there
         wanted = sorted(p for p in paths if self.work_tree.lstat(p) is not None)
         if not wanted:
             return []
