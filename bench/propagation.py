@@ -244,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {name:<40} {pct(values, 50) * 1000:6.0f} ms  (p95 "
                   f"{pct(values, 95) * 1000:.0f} ms, n={len(values)})")
     d, f = results[default_label], results[fastest_label]
-    verdicts = [f"defaults p50 <= {TARGET_DEFAULT_P50 * 1000:.0f} ms "
+    verdicts = [] if args.backend == "hg" else [  # hg's target is its overhead (below)
+                f"defaults p50 <= {TARGET_DEFAULT_P50 * 1000:.0f} ms "
                 f"{verdict(pct(d, 50) <= TARGET_DEFAULT_P50)}",
                 f"defaults p95 <= {TARGET_DEFAULT_P95 * 1000:.0f} ms "
                 f"{verdict(pct(d, 95) <= TARGET_DEFAULT_P95)}",
