@@ -101,9 +101,30 @@ class Sandbox:
 
 
 # ---------------------------------------------------------------- the remote, cheaply
+_hg_tips: dict[Path, tuple[object, str | None]] = {}
+
+
+def _changelog_stamp(repo: Path) -> object:
+    """What changes whenever an hg repository gets a changeset (no hg process: polling
+    with one would eat a CPU beside the process being measured)."""
+    stamp = []
+    for name in ("00changelog.i", "00changelog.d", "00changelog.n"):
+        try:
+            info = (repo / ".hg" / "store" / name).stat()
+            stamp.append((info.st_ino, info.st_size, info.st_mtime_ns))
+        except OSError:
+            stamp.append(None)
+    return tuple(stamp)
+
+
 def remote_head(sandbox: Sandbox, bare: Path) -> str | None:
     if is_hg(bare):
-        return sandbox.hg(bare, "log", "-r", "tip", "-T", "{node}") or None
+        stamp = _changelog_stamp(bare)
+        known = _hg_tips.get(bare)
+        if known is None or known[0] != stamp:
+            known = (stamp, sandbox.hg(bare, "log", "-r", "tip", "-T", "{node}") or None)
+            _hg_tips[bare] = known
+        return known[1]
     result = subprocess.run(["git", "rev-parse", "-q", "--verify", "refs/heads/main"], cwd=bare,
                             env=sandbox.env, capture_output=True, text=True, check=False)
     return result.stdout.strip() or None
@@ -134,7 +155,7 @@ def wait_for_remote_files(sandbox: Sandbox, bare: Path, expected: int, timeout: 
                           interval: float = 0.02) -> float:
     """Poll the bare repository (another process writes it) until its tip holds `expected`
     files; returns the monotonic time it was first seen. The tree is only listed when the
-    branch moved, so each poll is one `git rev-parse`."""
+    branch moved, so each poll is one `git rev-parse` (for hg: a stat of its changelog)."""
     deadline = time.monotonic() + timeout
     seen = None
     while time.monotonic() < deadline:
