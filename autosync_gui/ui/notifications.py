@@ -239,6 +239,10 @@ class Notifier(QObject):
         if not needs_attention:
             self._pending = [e for e in self._pending if not (
                 e.kind == ActivityKind.ERROR and Path(e.folder) == folder)]
+        if large_waiting is not None:  # answered before its notice went out
+            self._pending = [e for e in self._pending if not (
+                e.kind == ActivityKind.LARGE_FILE and Path(e.folder) == folder
+                and (not e.files or e.files[0] not in large_waiting))]
 
     def withdraw(self, key: str) -> None:
         """Close the notification shown under `key` (D-Bus CloseNotification)."""
