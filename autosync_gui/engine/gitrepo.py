@@ -329,8 +329,9 @@ class GitRepository:
                                           idle_timeout=NETWORK_TIMEOUT)
         if sink is not None:
             size = expected()
-            sink(what, direction, max(done[0], size or 0) if result.ok else done[0], size,
-                 None, True)
+            if result.ok:  # complete: what was sent is the size when no estimate came first
+                size = max(done[0], size or 0)
+            sink(what, direction, size if result.ok else done[0], size, None, True)
         return result
 
     def _rev(self, ref: str) -> str | None:
