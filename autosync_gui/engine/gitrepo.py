@@ -330,8 +330,10 @@ class GitRepository:
         if sink is not None:
             size = expected()
             if result.ok:  # complete: what was sent is the size when no estimate came first
-                size = max(done[0], size or 0)
-            sink(what, direction, size if result.ok else done[0], size, None, True)
+                sent = max(done[0], size or 0)
+                sink(what, direction, sent, sent, None, True)
+            else:
+                sink(what, direction, done[0], size, None, True)
         return result
 
     def _rev(self, ref: str) -> str | None:
