@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full
+from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room_at
 from autosync_gui.engine.git_env import first_line
 from autosync_gui.engine.git_runner import GitRunner
 from autosync_gui.engine.open_files import open_files
@@ -338,6 +338,12 @@ class CarefulPull:
                 return self._move(head, target, changes, index)
             finally:
                 index.unlink(missing_ok=True)
+        except DiskFull as exc:
+            if exc.need:
+                raise  # (a look before anything was touched)
+            # measured again now that what was half-written is gone: a retry waits for
+            # more space than that, or it would stop at the same place again
+            raise DiskFull.measure(self._tree.root, failed=True) from None
         except OSError as exc:
             if is_disk_full_error(exc):
                 raise DiskFull.measure(self._tree.root, failed=True) from None
@@ -503,7 +509,9 @@ class CarefulPull:
                                check=False)
             problems = [line for line in result.err.splitlines()
                         if line.strip() and not line.endswith("already exists, no checkout")]
-            if problems and mentions_disk_full(result.err):
+            # (git says "unable to write file" without why: a disk below the reserve now,
+            # with the half-written files still on it, is the why)
+            if problems and (mentions_disk_full(result.err) or self._out_of_room()):
                 raise DiskFull.measure(self._tree.root, failed=True)
             if problems:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
@@ -516,6 +524,13 @@ class CarefulPull:
             except UnsafePath as exc:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{exc}") from None
+
+    def _out_of_room(self) -> bool:
+        try:
+            free, reserve = room_at(self._tree.root)
+        except OSError:
+            return False
+        return free < reserve
 
     def _remove(self, change: Change, aside: Aside, replaced: list[tuple[Aside, str, str]],
                 outcome: PullOutcome) -> bool:
