@@ -34,7 +34,9 @@ class _Guard:
 
     def handle_error(self, record: logging.LogRecord) -> None:
         exc = sys.exc_info()[1]
-        if exc is None or not is_disk_full_error(exc):
+        # (once full, a buffered stream may also answer EAGAIN: its buffer is still full)
+        if exc is None or not (is_disk_full_error(exc)
+                               or (self.dropped and isinstance(exc, OSError))):
             self._handle_error(record)
             return
         self._failed = True

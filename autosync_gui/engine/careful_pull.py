@@ -52,6 +52,7 @@ NO_FILE = "000000"
 REGULAR, EXECUTABLE, SYMLINK, GITLINK = "100644", "100755", "120000", "160000"
 _MODES = {NO_FILE, REGULAR, EXECUTABLE, SYMLINK, GITLINK}
 MAX_LINK_TARGET = 4096
+PLENTY = 8 << 30  # free bytes above the reserve that no pull is sized against
 KEPT_LOCAL_MARK = "local, not synced"
 
 
@@ -354,6 +355,10 @@ class CarefulPull:
         a new index (twice: the copy, then git's refreshed one) fit above the reserve."""
         blobs = sorted({c.new for c in changes
                         if c.writes and c.new_mode in (REGULAR, EXECUTABLE)})
+        with contextlib.suppress(OSError):
+            free, reserve = room_at(self._tree.root)
+            if free - reserve >= PLENTY and self._tree.same_fs:
+                return  # (sizing the blobs costs a git run: not worth it here)
         need = 0
         if blobs:
             sizes = self._run("cat-file", "--batch-check=%(objectsize)", check=False,

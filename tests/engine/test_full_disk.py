@@ -117,7 +117,7 @@ def test_git_and_hg_words_for_a_full_disk() -> None:
 
 # ====================================================================== the folder's disk
 async def test_full_disk_is_said_once_and_sync_resumes_when_space_is_freed(
-        remote: Remote, start_engine, small_filesystem) -> None:
+        remote: Remote, small_filesystem, start_engine) -> None:
     fs: SmallFilesystem = small_filesystem(16)
     a = clone_to(remote, fs.mount_point / "a", "a")
     (a / "notes.txt").write_bytes(b"version 1\n")
@@ -166,7 +166,7 @@ def remote_blob(remote: Remote, sha: str) -> bytes:
 
 
 async def test_commit_that_meets_a_full_disk_leaves_the_repository_consistent(
-        remote: Remote, start_engine, small_filesystem, monkeypatch) -> None:
+        remote: Remote, small_filesystem, start_engine, monkeypatch) -> None:
     # Another program fills the disk between autosync's look at the free space and git's
     # write. That race is made certain here by skipping the look, so git itself meets
     # ENOSPC in `git add` (writing the object).
@@ -195,8 +195,8 @@ async def test_commit_that_meets_a_full_disk_leaves_the_repository_consistent(
     assert_consistent(a)
 
 
-async def test_commit_on_ext4_meets_the_full_disk_too(remote: Remote, start_engine,
-                                                      small_filesystem, monkeypatch) -> None:
+async def test_commit_on_ext4_meets_the_full_disk_too(remote: Remote, small_filesystem,
+                                                      start_engine, monkeypatch) -> None:
     """The same on a real block device (a loop-mounted ext4): the message names it."""
     monkeypatch.setattr(FolderSync, "_commit_room", lambda self, changed: None)
     fs: SmallFilesystem = small_filesystem(24, "ext4")
@@ -231,7 +231,7 @@ def push_big_change(remote: Remote) -> tuple[bytes, bytes]:
 
 
 async def test_pull_that_does_not_fit_waits_and_touches_nothing(
-        remote: Remote, start_engine, small_filesystem) -> None:
+        remote: Remote, small_filesystem, start_engine) -> None:
     fs: SmallFilesystem = small_filesystem(16)
     a = clone_to(remote, fs.mount_point / "a", "a")
     engine, rec = await start_engine(a)
@@ -259,8 +259,8 @@ async def test_pull_that_does_not_fit_waits_and_touches_nothing(
     assert_consistent(a)
 
 
-async def test_pull_cut_short_by_a_full_disk_is_undone(remote: Remote, start_engine,
-                                                       small_filesystem, monkeypatch) -> None:
+async def test_pull_cut_short_by_a_full_disk_is_undone(remote: Remote, small_filesystem,
+                                                       start_engine, monkeypatch) -> None:
     # The disk fills after autosync's look (another program): made certain by skipping
     # the look, so git's checkout-index stops half-way through the pulled files.
     monkeypatch.setattr(CarefulPull, "_ensure_room", lambda self, changes: None)
@@ -334,7 +334,7 @@ def test_pull_stopped_after_the_index_moved_is_finished_at_recovery(remote: Remo
     repo.careful_pull._write_journal(head, target, {"README.txt": readme_aside})
     tree.move_aside("README.txt", readme_aside)
     git(a, "read-tree", target)
-    git(a, "checkout-index", "-a")
+    git(a, "checkout-index", "-a", "-f")
     repo.release()
     repo = GitRepository.open(a, "alpha")
     repo.recover()
@@ -347,7 +347,7 @@ def test_pull_stopped_after_the_index_moved_is_finished_at_recovery(remote: Remo
 
 # ====================================================================== the server's disk
 async def test_full_disk_on_the_server_is_the_servers_problem(
-        start_engine, small_filesystem, tmp_path: Path) -> None:
+        small_filesystem, start_engine, tmp_path: Path) -> None:
     fs: SmallFilesystem = small_filesystem(16)
     remote = make_remote(fs.mount_point)  # the bare remote lives on the small disk
     a = clone_to(remote, tmp_path / "a", "a")
