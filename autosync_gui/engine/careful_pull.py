@@ -370,6 +370,10 @@ class CarefulPull:
 
     def _move(self, head: str | None, target: str, changes: list[Change], index: Path
               ) -> PullOutcome:
+        lock = self._index.with_name(self._index.name + ".lock")
+        if os.path.lexists(lock):  # another git has the index: nothing is touched now
+            raise RepositoryBusy(f"{self._tree.root}: another git process is using the "
+                                 "repository", lock=str(lock))
         busy, ignored = self.in_the_way(changes)
         if busy is not None:
             return PullOutcome(moved=False, busy=busy)
