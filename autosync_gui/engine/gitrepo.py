@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -696,10 +696,46 @@ class GitRepository:
                       "-c", "pack.compression=0", "add", "--", *plain,
                       env={"GIT_LITERAL_PATHSPECS": "1"})
 
+    @contextlib.contextmanager
+    def _tidy_after_disk_full(self) -> Iterator[None]:
+        """When git met a full disk: what it left half-written (temporary packs and
+        objects that no process has open) is removed, and the error says the free space
+        measured after that."""
+        try:
+            yield
+        except DiskFull as exc:
+            if not self._remove_git_leftovers():
+                raise
+            raise DiskFull.measure(self.root, self.git_dir, need=exc.need,
+                                   failed=True) from None
+
+    def _remove_git_leftovers(self) -> int:
+        objects = self.git_dir / "objects"
+        leftovers = [*objects.glob("pack/tmp_*"), *objects.glob("pack/.tmp-*"),
+                     *objects.glob("??/tmp_obj_*"), *objects.glob("tmp_objdir*")]
+        if not leftovers:
+            return 0
+        held = open_files({str(p) for p in leftovers})  # (another git's work in progress)
+        removed = 0
+        for path in leftovers:
+            if str(path) in held or path.is_dir():
+                continue
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+        if removed:
+            log.info("%s: removed %d file(s) git left half-written when the disk filled up",
+                     self.root, removed)
+        return removed
+
     def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
         """Commit everything pending in the folder as one commit, except the files in
         `hold` (repository-relative; still being written: left as they are, for a later
         commit). None if nothing changed."""
+        with self._tidy_after_disk_full():
+            return self._commit_pending(hold)
+
+    def _commit_pending(self, hold: Collection[str]) -> CommitResult | None:
         self._write_excludes()
         self._refuse_foreign_operation()
         self.careful_pull.finish_interrupted()  # a pull a full disk stopped half-way
@@ -779,6 +815,10 @@ class GitRepository:
         for paths into .git or outside the folder raised to errors). Objects refused once
         are reported (HostileContent) and then let in on later fetches, so that a commit
         fixing them can arrive; they are never applied (careful_pull checks the tree)."""
+        with self._tidy_after_disk_full():
+            self._fetch()
+
+    def _fetch(self) -> None:
         refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
         skip_list = self.state_dir / "fsck-skip"
         checks = fetch_checks()
@@ -847,6 +887,10 @@ class GitRepository:
     def integrate(self) -> IntegrateResult:
         """Merge the fetched remote branch into ours. Local work must be committed first;
         real conflicts keep both versions (see conflict_rules.py) and are committed resolved."""
+        with self._tidy_after_disk_full():
+            return self._integrate()
+
+    def _integrate(self) -> IntegrateResult:
         self._refuse_foreign_operation()
         self.careful_pull.finish_interrupted()
         upstream = self._rev(self.tracking_ref)
