@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -172,6 +173,23 @@ def _name_status(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(files), tuple(changes)
 
 
+class InBackground:
+    """A value computed in its own thread beside a transfer: calling it gives None until
+    the value is known. The thread owns the value; readers only read it."""
+
+    def __init__(self, compute: Callable[[], int | None]) -> None:
+        self._value: int | None = None
+        self._compute = compute
+        threading.Thread(target=self._run, name="autosync estimate", daemon=True).start()
+
+    def _run(self) -> None:
+        with contextlib.suppress(Exception):  # an estimate only: the transfer goes on
+            self._value = self._compute()
+
+    def __call__(self) -> int | None:
+        return self._value
+
+
 class GitRepository:
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
 
@@ -280,20 +298,26 @@ class GitRepository:
         return result
 
     def _transfer(self, what: str, direction: TransferDirection, *args: str,
-                  total: int | None = None, env: dict[str, str] | None = None) -> GitResult:
-        """A network transfer with progress sent to progress_sink (see ProgressSink)."""
+                  total: Callable[[], int | None] | None = None,
+                  env: dict[str, str] | None = None) -> GitResult:
+        """A network transfer with progress sent to progress_sink (see ProgressSink);
+        `total` tells the size to expect once it is known (None before)."""
         sink = self.progress_sink
         done = [0]
+
+        def expected() -> int | None:
+            return total() if total is not None else None
 
         def seen(line: ProgressLine) -> None:
             if sink is not None and line.moves_data and line.done_bytes is not None:
                 done[0] = line.done_bytes
-                sink(what, direction, line.done_bytes, total, line.rate, False)
+                sink(what, direction, line.done_bytes, expected(), line.rate, False)
 
         result = self.runner.run_progress(*args, on_progress=seen, env=env,
                                           idle_timeout=NETWORK_TIMEOUT)
         if sink is not None:
-            sink(what, direction, max(done[0], total or 0) if result.ok else done[0], total,
+            size = expected()
+            sink(what, direction, max(done[0], size or 0) if result.ok else done[0], size,
                  None, True)
         return result
 
@@ -421,7 +445,9 @@ class GitRepository:
 
     # ------------------------------------------------------------------ maintenance
     def maintain(self) -> str:
-        """Tidy the object store (maintenance.py); safe beside a running sync."""
+        """Tidy the object store (maintenance.py) and delete the old versions pulls moved
+        aside (WorkTree.pull_asides); safe beside a running sync."""
+        self.work_tree.empty_trash()
         return run_maintenance(self.runner, self.git_dir, prune_lfs=bool(self._lfs_rules))
 
     def storage(self, top: int = 10) -> StorageReport:
@@ -861,7 +887,7 @@ class GitRepository:
         result = self._transfer("git push", TransferDirection.UPLOAD, "push", "--porcelain",
                                 "--progress", self.remote,
                                 f"HEAD:refs/heads/{self.remote_branch}",
-                                total=self._push_size(head))
+                                total=InBackground(lambda: self._push_size(head)))
         if result.ok:
             self._run("update-ref", self.tracking_ref, head)
             return True
@@ -875,7 +901,9 @@ class GitRepository:
 
     def _push_size(self, head: str) -> int | None:
         """About how many bytes a push of `head` sends: the stored size of the objects
-        the remote branch does not have (git's own estimate; None when unknown)."""
+        the remote branch does not have (git's own estimate; None when unknown). It
+        costs as long as a small push itself, so it runs beside the push
+        (InBackground) and only the progress shown waits for it."""
         upstream = self._rev(self.tracking_ref)
         args = ["rev-list", "--objects", "--disk-usage", head]
         if upstream is not None:
