@@ -563,9 +563,10 @@ class CarefulPull:
                                check=False)
             problems = [line for line in result.err.splitlines()
                         if line.strip() and not line.endswith("already exists, no checkout")]
-            # (git says "unable to write file" without why: a disk below the reserve now,
-            # with the half-written files still on it, is the why)
-            if problems and (mentions_disk_full(result.err) or self._out_of_room()):
+            # (git says "unable to write file" without why: the why is a disk that has
+            # less room than the files it could not write)
+            if problems and (mentions_disk_full(result.err)
+                             or self._did_not_fit([(p, changes[p]) for p in by_git])):
                 raise DiskFull.measure(self._tree.root, failed=True)
             if problems:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
@@ -579,12 +580,25 @@ class CarefulPull:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{exc}") from None
 
-    def _out_of_room(self) -> bool:
+    def _did_not_fit(self, wanted: list[tuple[str, Change]]) -> bool:
+        """Whether the files checkout-index did not write whole need more than the disk
+        has free now (a half-written one still on it, or removed again by git)."""
         try:
-            free, reserve = room_at(self._tree.root)
+            free, _reserve = room_at(self._tree.root)
         except OSError:
             return False
-        return free < reserve
+        sizes = self._run("cat-file", "--batch-check=%(objectname) %(objectsize)",
+                          check=False,
+                          stdin="".join(f"{c.new}\n" for _p, c in wanted).encode())
+        size_of = {f[0]: int(f[1]) for f in (line.split() for line in sizes.text.splitlines())
+                   if len(f) == 2 and f[1].isdigit()}
+        missing = 0
+        for path, change in wanted:
+            info = self._tree.lstat(path)
+            size = size_of.get(change.new, 0)
+            if info is None or info.st_size != size:
+                missing += size - (info.st_size if info is not None else 0)
+        return missing > free
 
     def _remove(self, change: Change, aside: Aside, replaced: list[Replaced],
                 outcome: PullOutcome) -> bool:
