@@ -173,21 +173,36 @@ def _name_status(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(files), tuple(changes)
 
 
-class InBackground:
-    """A value computed in its own thread beside a transfer: calling it gives None until
-    the value is known. The thread owns the value; readers only read it."""
+class SizeEstimate:
+    """git's estimate of a transfer's size, computed by its own git process beside the
+    transfer: calling it gives None until the number is known; stop() ends the process
+    when the transfer is over first (on a long history it can take seconds). The thread
+    owns the value; readers only read it."""
 
-    def __init__(self, compute: Callable[[], int | None]) -> None:
+    def __init__(self, runner: GitRunner, *args: str) -> None:
         self._value: int | None = None
-        self._compute = compute
-        threading.Thread(target=self._run, name="autosync estimate", daemon=True).start()
+        self._process = runner.popen(*args)
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        threading.Thread(target=self._read, name="autosync size estimate", daemon=True).start()
 
-    def _run(self) -> None:
-        with contextlib.suppress(Exception):  # an estimate only: the transfer goes on
-            self._value = self._compute()
+    def _read(self) -> None:
+        out = self._process.stdout
+        if out is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            text = out.read().strip()
+            if self._process.wait() == 0 and text.isdigit():
+                self._value = int(text)
+        out.close()
 
     def __call__(self) -> int | None:
         return self._value
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
 
 
 class GitRepository:
@@ -317,8 +332,11 @@ class GitRepository:
                                           idle_timeout=NETWORK_TIMEOUT)
         if sink is not None:
             size = expected()
-            sink(what, direction, max(done[0], size or 0) if result.ok else done[0], size,
-                 None, True)
+            if result.ok:  # complete: what was sent is the size when no estimate came first
+                sent = max(done[0], size or 0)
+                sink(what, direction, sent, sent, None, True)
+            else:
+                sink(what, direction, done[0], size, None, True)
         return result
 
     def _rev(self, ref: str) -> str | None:
@@ -884,10 +902,13 @@ class GitRepository:
             what = "LFS upload"
             self._lfs_done(what, TransferDirection.UPLOAD,
                            self.lfs.push(self._lfs_progress(what, TransferDirection.UPLOAD)))
-        result = self._transfer("git push", TransferDirection.UPLOAD, "push", "--porcelain",
-                                "--progress", self.remote,
-                                f"HEAD:refs/heads/{self.remote_branch}",
-                                total=InBackground(lambda: self._push_size(head)))
+        estimate = self._push_size(head)
+        try:
+            result = self._transfer("git push", TransferDirection.UPLOAD, "push", "--porcelain",
+                                    "--progress", self.remote,
+                                    f"HEAD:refs/heads/{self.remote_branch}", total=estimate)
+        finally:
+            estimate.stop()
         if result.ok:
             self._run("update-ref", self.tracking_ref, head)
             return True
@@ -899,17 +920,15 @@ class GitRepository:
         raise transfer_error(self.remote_display, result.err or text, self.git_dir,
                              pushing=True, report=text)
 
-    def _push_size(self, head: str) -> int | None:
+    def _push_size(self, head: str) -> SizeEstimate:
         """About how many bytes a push of `head` sends: the stored size of the objects
-        the remote branch does not have (git's own estimate; None when unknown). It
-        costs as long as a small push itself, so it runs beside the push
-        (InBackground) and only the progress shown waits for it."""
+        the remote branch does not have (git's own estimate). It costs as long as a small
+        push itself, so it runs beside the push and only the progress shown waits for it."""
         upstream = self._rev(self.tracking_ref)
         args = ["rev-list", "--objects", "--disk-usage", head]
         if upstream is not None:
             args += ["--not", upstream]
-        result = self._run(*args, check=False)
-        return int(result.text) if result.ok and result.text.isdigit() else None
+        return SizeEstimate(self.runner, *args)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
