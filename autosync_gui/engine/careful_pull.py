@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autosync_gui.engine.damage import Part, damaged, from_failure
 from autosync_gui.engine.git_env import first_line
 from autosync_gui.engine.git_runner import GitRunner
 from autosync_gui.engine.open_files import open_files
@@ -77,12 +78,18 @@ class BlobReader:
 
     def __init__(self, runner: GitRunner) -> None:
         self._process = runner.popen("cat-file", "--batch")
+        self._root = runner.root
+        self._remote = runner.remote_display
 
     def _header(self, sha: str) -> int:
         assert self._process.stdin is not None and self._process.stdout is not None
         self._process.stdin.write(f"{sha}\n".encode())
         self._process.stdin.flush()
         header = self._process.stdout.readline().decode("ascii", "replace").split()
+        if header[1:] == ["missing"] or not header:  # gone, or git died reading it
+            raise damaged(self._root, Part.OBJECTS,
+                          f"object {sha} is {'missing' if header else 'unreadable'}",
+                          remote=self._remote)
         if len(header) != 3 or header[1] != "blob":
             raise RepositoryError(f"object {sha[:12]} is not a blob in this repository")
         return int(header[2])
@@ -155,6 +162,9 @@ class CarefulPull:
                            check=False)
         if not result.ok:
             index.unlink(missing_ok=True)
+            damage = from_failure(self._runner.root, result.err, self._runner.remote_display)
+            if damage is not None:
+                raise damage  # our own objects, not the content, are the trouble
             raise HostileContent(f"refused {source}: {display(first_line(result.err))}; "
                                  "nothing was written. The remote needs a commit that "
                                  "removes it")

@@ -30,6 +30,14 @@ from autosync_gui.engine.careful_pull import (
     CarefulPull,
     kept_local_names,
 )
+from autosync_gui.engine.damage import (
+    Part,
+    RepositoryCheck,
+    damaged,
+    from_failure,
+    last_logged,
+    loose_ref_broken,
+)
 from autosync_gui.engine.events import Conflict, TransferDirection
 from autosync_gui.engine.git_env import (
     GitResult,
@@ -63,6 +71,7 @@ from autosync_gui.engine.repository import (
     IntegrateResult,
     ProgressSink,
     RemoteError,
+    RepositoryDamaged,
     RepositoryError,
     StorageReport,
 )
@@ -223,11 +232,15 @@ class GitRepository:
                    # waits for: autosync's maintenance (maintenance.py) runs after syncs
                    *big_file_options()]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
+        self.runner.remote_display = self.remote_display
         self.file_history = FileHistory(self.runner, self.scope, self.hostname,
                                         self.tracking_ref)
         index_file = self.root / self._run("rev-parse", "--git-path", "index").text
         self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
                                         index_file)
+        self.checker = RepositoryCheck(self._run, self.root, self.git_dir, index_file,
+                                       self.branch, self.tracking_ref, self.remote_display,
+                                       self.state_dir, self._refetch)
         self.partial = str(reader.get_value(f'remote "{self.remote}"', "promisor", "false")
                            ).lower() == "true"
         self.lfs = LargeFileStore(self.runner, self.git_dir, self.scope, self.remote,
@@ -466,7 +479,7 @@ class GitRepository:
                                 "--recurse-submodules=no", "--filter=blob:none",
                                 self.remote, *shas)
         if not result.ok:
-            raise remote_error(self.remote_display, result.err)
+            raise self._failure(result)
 
     def ensure_version(self, sha: str, path: str, commit: str) -> None:
         """An old version a partial clone left out is fetched now (with progress); when
@@ -560,6 +573,7 @@ class GitRepository:
             if str(lock) not in held:
                 lock.unlink(missing_ok=True)
                 done.append(f"removed stale {lock.relative_to(self.git_dir)} left by a killed git")
+        done += self.checker.check()  # RepositoryDamaged when damage remains
         if (self.git_dir / "MERGE_HEAD").exists():
             aborted = self._run("merge", "--abort", check=False)
             if aborted.ok:
@@ -679,6 +693,7 @@ class GitRepository:
         commit). None if nothing changed."""
         self._write_excludes()
         self._refuse_foreign_operation()
+        self._refuse_damage()
         hint, self.change_hint = self.change_hint, None
         if self.large_file_size:
             self._prepare_large_files(hint, hold)
@@ -701,6 +716,7 @@ class GitRepository:
         if self.scope and not (self.git_dir / "MERGE_HEAD").exists():
             args += ["--", *(spec if hold else [self.scope])]
         self._run(*args, stdin=message.encode("utf-8", "surrogateescape"), env=env)
+        self.checker.index_written()
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
 
     def tidy(self) -> None:
@@ -735,6 +751,27 @@ class GitRepository:
             body += f"\n... and {n - MAX_LISTED_FILES} more"
         return f"{subject}\n\n{body}\n\n{HOST_TRAILER}: {self.hostname}\n"
 
+    def _refuse_damage(self) -> None:
+        """Before a commit: the branch ref must resolve (a lost one would make git start
+        a new, unrelated history) and the index must be what git wrote (git reads a
+        truncated index without complaint and would commit deletions). Cheap: the index
+        is hashed only when its file changed since it was last found sound."""
+        if self._rev("HEAD") is None:
+            ref = f"refs/heads/{self.branch}"
+            why = loose_ref_broken(self.git_dir, ref) or (
+                f"{ref} is gone, though its reflog says where it was"
+                if last_logged(self.git_dir, ref) else None)
+            if why is not None:
+                raise damaged(self.root, Part.REF, why, remote=self.remote_display)
+            return
+        why = self.checker.index_problem()
+        if why is not None:
+            raise damaged(self.root, Part.INDEX, why, remote=self.remote_display)
+
+    def repair_damage(self, damage: RepositoryDamaged) -> list[str]:
+        """What is safe about damage git reported (engine/damage.py), then the check."""
+        return self.checker.repair(damage)
+
     def _refuse_foreign_operation(self) -> None:
         for name, what in (("rebase-merge", "a rebase"), ("rebase-apply", "a rebase or am"),
                            ("CHERRY_PICK_HEAD", "a cherry-pick"), ("REVERT_HEAD", "a revert"),
@@ -755,16 +792,10 @@ class GitRepository:
         for paths into .git or outside the folder raised to errors). Objects refused once
         are reported (HostileContent) and then let in on later fetches, so that a commit
         fixing them can arrive; they are never applied (careful_pull checks the tree)."""
-        refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
-        skip_list = self.state_dir / "fsck-skip"
-        checks = fetch_checks()
-        if skip_list.exists():
-            checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
-        result = self._transfer("git fetch", TransferDirection.DOWNLOAD, *checks, "fetch",
-                                "--no-tags", "--progress", "--no-write-fetch-head",
-                                "--no-recurse-submodules", self.remote, refspec)
+        result = self._fetch_branch()
         if result.ok or "couldn't find remote ref" in result.err.lower():
             return
+        skip_list = self.state_dir / "fsck-skip"
         refused = _FSCK_REFUSAL.findall(result.err)
         if refused:
             with open(skip_list, "a", encoding="ascii") as fh:
@@ -777,7 +808,29 @@ class GitRepository:
                 f"refused commit {tip[0][:12]} from {self.remote_display}: a tree in it "
                 f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
                 "remote needs a commit that removes it")
-        raise remote_error(self.remote_display, result.err)
+        raise self._failure(result)
+
+    def _fetch_branch(self, *options: str) -> GitResult:
+        refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
+        skip_list = self.state_dir / "fsck-skip"
+        checks = fetch_checks()
+        if skip_list.exists():
+            checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
+        return self._transfer("git fetch", TransferDirection.DOWNLOAD, *checks, "fetch",
+                              *options, "--no-tags", "--progress", "--no-write-fetch-head",
+                              "--no-recurse-submodules", self.remote, refspec)
+
+    def _refetch(self) -> GitResult:
+        """Every object of the remote branch fetched again, as a fresh clone would (each
+        checked as it arrives): restores objects missing or damaged here."""
+        return self._fetch_branch("--refetch")
+
+    def _failure(self, result: GitResult, text: str = "") -> Exception:
+        """A failed transfer: damage to this repository when git says so (never the
+        remote's problem then), else the remote's problem."""
+        damage = from_failure(self.root, result.err, self.remote_display)
+        return damage if damage is not None else remote_error(self.remote_display,
+                                                               result.err or text)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -801,6 +854,9 @@ class GitRepository:
         if result.ok:
             self._run("update-ref", self.tracking_ref, head)
             return True
+        damage = from_failure(self.root, result.err, self.remote_display)
+        if damage is not None:
+            raise damage  # git could not read what it was to send: nothing was sent
         text = os.fsdecode(result.out) + result.err
         if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text:
             return False
@@ -882,6 +938,9 @@ class GitRepository:
         result = self._run("merge-tree", "--write-tree", "-z", "--no-messages", head, upstream,
                            check=False)
         if result.status not in (0, 1):
+            damage = from_failure(self.root, result.err, self.remote_display)
+            if damage is not None:
+                raise damage
             first = (result.err.strip().splitlines() or ["(no message)"])[0]
             raise RepositoryError(f"{self.root}: merging {host}'s changes failed: {first}")
         fields = result.out.split(b"\0")
