@@ -101,8 +101,9 @@ class BlobReader:
         remaining = size
         while remaining:
             chunk = stdout.read(min(CHUNK, remaining))
-            if not chunk:
-                raise RepositoryError(f"git cat-file stopped in the middle of {sha[:12]}")
+            if not chunk:  # git died reading it: a corrupt object (nothing was installed)
+                raise damaged(self._root, Part.OBJECTS, f"object {sha} could not be read "
+                              "to its end", remote=self._remote)
             view = memoryview(chunk)
             while view:
                 view = view[os.write(fd, view):]
@@ -115,6 +116,9 @@ class BlobReader:
         assert stdout is not None
         data = stdout.read(size)
         stdout.read(1)
+        if len(data) < size:
+            raise damaged(self._root, Part.OBJECTS, f"object {sha} could not be read to "
+                          "its end", remote=self._remote)
         if size > limit:
             raise RepositoryError(f"object {sha[:12]} is too large ({size} bytes)")
         return data
@@ -169,6 +173,22 @@ class CarefulPull:
                                  "nothing was written. The remote needs a commit that "
                                  "removes it")
         return index
+
+    def check_objects(self, changes: list[Change]) -> None:
+        """Every object the pull is to write is here (one `cat-file --batch-check`):
+        a repository missing one is damaged, and nothing is moved."""
+        wanted = sorted({c.new for c in changes if c.writes and c.new_mode != GITLINK})
+        if not wanted:
+            return
+        result = self._run("cat-file", "--batch-check=%(objectname)", check=False,
+                           stdin="".join(f"{sha}\n" for sha in wanted).encode())
+        missing = [line.split()[0] for line in result.text.splitlines()
+                   if line.endswith(" missing")]
+        if missing or not result.ok:
+            detail = (f"object {missing[0]} is missing" if missing
+                      else first_line(result.err))
+            raise damaged(self._runner.root, Part.OBJECTS, detail,
+                          remote=self._runner.remote_display)
 
     def install_index(self, index: Path) -> None:
         """Make `index` the repository's index, holding git's own index.lock meanwhile."""
@@ -294,6 +314,7 @@ class CarefulPull:
         """Move HEAD, the index and the work tree from `head` to `target` (a descendant
         of head, or a merge of it). `source` names the pulled commit in messages."""
         changes = self.plan(head, target, source)
+        self.check_objects(changes)
         index = self.check_tree(target, source)
         try:
             return self._move(head, target, changes, index)
@@ -374,6 +395,10 @@ class CarefulPull:
             problems = [line for line in result.err.splitlines()
                         if line.strip() and not line.endswith("already exists, no checkout")]
             if problems:
+                damage = from_failure(self._tree.root, "\n".join(problems),
+                                      self._runner.remote_display)
+                if damage is not None:
+                    raise damage  # an object could not be read: its file is not written
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{display(problems[0])}")
         for path, write in streamed.items():

@@ -76,7 +76,7 @@ _PATTERNS: tuple[tuple[Part, re.Pattern[str]], ...] = tuple(
                         r"did not send all necessary objects", r"bad tree object",
                         r"failed to traverse parents", r"does not match index",
                         rf"could not read (commit |tree |blob |object )?{_ID}",
-                        rf"object {_ID} is missing")),
+                        rf"object {_ID} is missing", r"unable to read sha1 file of")),
     ))
 _REMOTE_LINE = re.compile(r"^(remote:|hint:)|remote unpack failed|remote error|"
                           r"\[remote rejected\]")
@@ -109,7 +109,7 @@ def damaged(root: Path, part: Part | str, detail: str, *, remote: str = "the rem
     repair it. `tried`: what autosync tried already, said before the repair."""
     part = Part(part)
     done = f"; {tried}" if tried else ""
-    stop = "nothing is committed, pushed or pulled until it is repaired"
+    stop = "syncing stops until it is repaired"
     if part is Part.INDEX:
         message = (f"{root}: the repository's index (.git/index) is damaged ({detail}){done}"
                    f"; {stop}. Repair: `rm .git/index && git reset` in {root} (your files "
@@ -212,6 +212,7 @@ def _stat_key(path: Path) -> tuple[int, int, int, int] | None:
 
 
 Run = Callable[..., GitResult]
+NOT_RESTORED = "fetching every object again from the remote did not restore it"
 
 
 class RepositoryCheck:
@@ -246,7 +247,7 @@ class RepositoryCheck:
         """Refs, HEAD's commit and top tree, the index; what is safe is repaired (a line
         per repair). RepositoryDamaged when damage remains."""
         done = self._check_refs()
-        if self._run("rev-parse", "-q", "--verify", "HEAD", check=False).ok:
+        if self._exists(self.branch_ref):  # (else unborn: nothing committed yet)
             done += self._check_head_objects()
             done += self.check_index()
         return done
@@ -309,6 +310,9 @@ class RepositoryCheck:
             return []
         return self._refetch_for(problem)
 
+    def _missing(self, ids: Iterable[str]) -> list[str]:
+        return [i for i in ids if not self._run("cat-file", "-e", i, check=False).ok]
+
     def _head_object_problem(self) -> str | None:
         commit = self._run("cat-file", "commit", "HEAD", check=False)
         if not commit.ok:
@@ -324,22 +328,44 @@ class RepositoryCheck:
 
     def _refetch_for(self, detail: str) -> list[str]:
         """Fetch every object of the remote branch again (once per damage), then look
-        again; RepositoryDamaged when that is not possible or did not help."""
+        again (HEAD's objects, the objects git named); RepositoryDamaged when that is not
+        possible or did not help."""
         if self._refetch is None or detail in self._refetched:
-            raise self._damaged(Part.OBJECTS, detail, tried=(
-                "fetching every object again from the remote did not restore it"
-                if detail in self._refetched else ""))
+            raise self._damaged(Part.OBJECTS, detail,
+                                tried=NOT_RESTORED if detail in self._refetched else "")
         result = self._refetch()
         if not result.ok:
             why = (result.err.strip().splitlines() or ["no answer"])[-1]
             raise self._damaged(Part.OBJECTS, detail, tried=f"fetching the objects again "
                                 f"from the remote failed ({why}); tried again later")
         self._refetched.add(detail)
-        if self._head_object_problem() is not None:
-            raise self._damaged(Part.OBJECTS, detail, tried="fetching every object again "
-                                "from the remote did not restore it")
+        if self._head_object_problem() is not None or self._missing(object_ids(detail)):
+            raise self._damaged(Part.OBJECTS, detail, tried=NOT_RESTORED)
         return [f"fetched every object again from {self.remote}: the damaged ones are "
                 f"restored ({detail})"]
+
+    def before_commit(self) -> None:
+        """Cheap, before each commit: the branch resolves to a readable commit (a lost
+        ref would make git start a new, unrelated history) and the index is what git
+        wrote (git reads a truncated one without complaint, and would commit
+        deletions). RepositoryDamaged if not."""
+        head = self._run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
+        if not head.ok:
+            found = damage_in(head.err)  # e.g. packed-refs
+            if found is not None:
+                raise self._damaged(*found)
+            why = loose_ref_broken(self.git_dir, self.branch_ref)
+            if why is None and self._exists(self.branch_ref):
+                raise self._damaged(Part.OBJECTS, f"the commit {self.branch_ref} names "
+                                    "cannot be read")
+            if why is None and last_logged(self.git_dir, self.branch_ref) is not None:
+                why = f"{self.branch_ref} is gone, though its reflog says where it was"
+            if why is not None:
+                raise self._damaged(Part.REF, why)
+            return  # unborn: the first commit is still to come
+        why = self.index_problem()
+        if why is not None:
+            raise self._damaged(Part.INDEX, why)
 
     def index_problem(self) -> str | None:
         """What is wrong with the index file (None: sound); hashed only when its file
@@ -387,8 +413,7 @@ class RepositoryCheck:
         done += self.check()
         if not done:
             raise self._damaged(Part(damage.part), damage.detail, tried=(
-                "fetching every object again from the remote did not restore it"
-                if damage.detail in self._refetched else ""))
+                NOT_RESTORED if damage.detail in self._refetched else ""))
         return done
 
     def restore_from_work_tree(self, ids: Iterable[str]) -> list[str]:

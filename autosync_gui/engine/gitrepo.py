@@ -30,14 +30,7 @@ from autosync_gui.engine.careful_pull import (
     CarefulPull,
     kept_local_names,
 )
-from autosync_gui.engine.damage import (
-    Part,
-    RepositoryCheck,
-    damaged,
-    from_failure,
-    last_logged,
-    loose_ref_broken,
-)
+from autosync_gui.engine.damage import RepositoryCheck, from_failure
 from autosync_gui.engine.events import Conflict, TransferDirection
 from autosync_gui.engine.git_env import (
     GitResult,
@@ -119,6 +112,9 @@ def _inspect(folder: Path) -> _Layout:
     try:
         repo = git.Repo(folder, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        damaged_head = _damaged_head(folder)
+        if damaged_head is not None:
+            raise RepositoryError(damaged_head) from None
         raise RepositoryError(
             f"{folder} is not inside a git work tree; clone your remote there "
             f"(git clone URL {folder}) or run `git init` in it"
@@ -151,6 +147,34 @@ def _inspect(folder: Path) -> _Layout:
         )
     remote_branch = str(merge).removeprefix("refs/heads/")
     return _Layout(repo, root, scope, branch, str(remote), remote_branch)
+
+
+def _damaged_head(folder: Path) -> str | None:
+    """The line for a repository git no longer recognises because its HEAD file is
+    damaged (empty or garbage after a power cut); None when there is no such folder."""
+    for place in (folder.resolve(), *folder.resolve().parents):
+        git_dir = place / ".git"
+        if not (git_dir / "objects").is_dir() or not (git_dir / "refs").is_dir():
+            continue
+        try:
+            head = (git_dir / "HEAD").read_bytes().strip()
+        except FileNotFoundError:
+            why = "missing"
+        except OSError as exc:
+            why = f"unreadable: {exc.strerror}"
+        else:
+            if re.fullmatch(rb"ref: refs/\S+|[0-9a-f]{40}|[0-9a-f]{64}", head):
+                return None  # sound: git refuses the folder for another reason
+            why = "an empty file" if not head else "garbage"
+        try:
+            config = (git_dir / "config").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            config = ""
+        branches = re.findall(r'^\s*\[branch "([^"]+)"\]', config, re.M)
+        branch = branches[0] if len(branches) == 1 else "BRANCH"
+        return (f"{git_dir}/HEAD is damaged ({why}); repair: write the branch into it "
+                f"(echo 'ref: refs/heads/{branch}' > {git_dir}/HEAD), then start again")
+    return None
 
 
 _STATUS_WORDS = {"A": "added", "M": "modified", "T": "modified", "D": "deleted",
@@ -752,21 +776,10 @@ class GitRepository:
         return f"{subject}\n\n{body}\n\n{HOST_TRAILER}: {self.hostname}\n"
 
     def _refuse_damage(self) -> None:
-        """Before a commit: the branch ref must resolve (a lost one would make git start
-        a new, unrelated history) and the index must be what git wrote (git reads a
-        truncated index without complaint and would commit deletions). Cheap: the index
-        is hashed only when its file changed since it was last found sound."""
-        if self._rev("HEAD") is None:
-            ref = f"refs/heads/{self.branch}"
-            why = loose_ref_broken(self.git_dir, ref) or (
-                f"{ref} is gone, though its reflog says where it was"
-                if last_logged(self.git_dir, ref) else None)
-            if why is not None:
-                raise damaged(self.root, Part.REF, why, remote=self.remote_display)
-            return
-        why = self.checker.index_problem()
-        if why is not None:
-            raise damaged(self.root, Part.INDEX, why, remote=self.remote_display)
+        """Before a commit: a lost branch ref would make git start a new, unrelated
+        history, and git reads a truncated index without complaint (and would commit
+        deletions): both are checked, cheaply (engine/damage.py)."""
+        self.checker.before_commit()
 
     def repair_damage(self, damage: RepositoryDamaged) -> list[str]:
         """What is safe about damage git reported (engine/damage.py), then the check."""
