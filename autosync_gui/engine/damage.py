@@ -317,13 +317,16 @@ class RepositoryCheck:
         commit = self._run("cat-file", "commit", "HEAD", check=False)
         if not commit.ok:
             found = damage_in(commit.err)
-            return found[1] if found else "HEAD's commit cannot be read"
+            sha = self._run("rev-parse", "-q", "--verify", "HEAD", check=False).text
+            return found[1] if found else f"commit {sha or '(unknown)'} of HEAD is missing"
         first = commit.out.split(b"\n", 1)[0].split()
         tree = first[1].decode() if len(first) == 2 and first[0] == b"tree" else ""
-        listing = self._run("cat-file", "tree", tree, check=False) if tree else None
-        if listing is None or not listing.ok:
-            found = damage_in(listing.err) if listing is not None else None
-            return found[1] if found else f"tree {tree[:12]} of HEAD's commit is missing"
+        if not tree:
+            return "HEAD's commit names no tree"
+        listing = self._run("cat-file", "tree", tree, check=False)
+        if not listing.ok:
+            found = damage_in(listing.err)
+            return found[1] if found else f"tree {tree} of HEAD's commit is missing"
         return None
 
     def _refetch_for(self, detail: str) -> list[str]:
@@ -333,6 +336,7 @@ class RepositoryCheck:
         if self._refetch is None or detail in self._refetched:
             raise self._damaged(Part.OBJECTS, detail,
                                 tried=NOT_RESTORED if detail in self._refetched else "")
+        self.quarantine(object_ids(detail))  # git will not fetch over an unreadable copy
         result = self._refetch()
         if not result.ok:
             why = (result.err.strip().splitlines() or ["no answer"])[-1]
@@ -404,6 +408,7 @@ class RepositoryCheck:
                         "your files are untouched and the next commit records them as they "
                         "are")
         elif damage.part == Part.OBJECTS:
+            self.quarantine(object_ids(damage.detail))
             restored = self.restore_from_work_tree(object_ids(damage.detail))
             if restored:
                 done.append(f"wrote {len(restored)} missing object(s) again from the files "
@@ -415,6 +420,23 @@ class RepositoryCheck:
             raise self._damaged(Part(damage.part), damage.detail, tried=(
                 NOT_RESTORED if damage.detail in self._refetched else ""))
         return done
+
+    def quarantine(self, ids: Iterable[str]) -> list[str]:
+        """Loose object files of `ids` that git cannot read to the end, moved aside to
+        .git/autosync/damaged-objects/ (nothing readable is lost; git's fetch refuses to
+        store an object again while an unreadable copy of it is there). Returns the ids."""
+        moved: list[str] = []
+        for oid in ids:
+            loose = self.git_dir / "objects" / oid[:2] / oid[2:]
+            if not loose.is_file() or self._run("cat-file", "-p", oid, check=False).ok:
+                continue
+            aside = self._state / "damaged-objects"
+            aside.mkdir(mode=0o700, exist_ok=True)
+            os.replace(loose, aside / oid)
+            moved.append(oid)
+            log.warning("%s: moved the unreadable object file of %s aside to %s",
+                        self.root, oid, aside)
+        return moved
 
     def restore_from_work_tree(self, ids: Iterable[str]) -> list[str]:
         """Missing blobs whose content a file of the index still has (same id): written

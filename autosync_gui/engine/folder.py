@@ -142,7 +142,7 @@ class FolderSync:
         self._pulled_ignore_files: set[str] = set()  # .gitignore files last changed by a pull
         self._error: str | None = None
         self._refused: str | None = None  # pulled content refused (HostileContent)
-        self._damage: RepositoryDamaged | None = None  # the repository is damaged
+        self._check_first = False  # damaged (or a repair waited): recover() before a step
         self._damage_reported = False  # said so; a sync that goes through says it is over
         self._quick_repairs = 0  # repairs in a row without a step that went through
         self._last_reported: str | None = None
@@ -215,11 +215,14 @@ class FolderSync:
                 for line in await asyncio.to_thread(self.repo.recover):
                     self._emit(ActivityKind.INFO, line)
             except RepositoryDamaged as exc:  # the folder starts, in error, and looks again
-                self._damage = exc
+                self._check_first = True
                 self._damage_reported = True
                 self._error = str(exc)
                 self._last_reported = str(exc)
                 self._emit(ActivityKind.ERROR, str(exc))
+            except RepositoryBusy as exc:  # (a repair needs a lock another git holds)
+                self._check_first = True
+                log.info("%s: %s; looking again shortly", self.path, exc)
         # The walk runs in a worker thread before anything reads events (the kernel queues
         # them meanwhile); from attach on, only this loop touches the watches.
         report = await asyncio.to_thread(self._watcher.add_watches)
@@ -612,7 +615,7 @@ class FolderSync:
                            "start-up catch-up done")
 
     async def _step(self) -> None:
-        if self._damage is not None:
+        if self._check_first:
             await self._check_repository()
         if self._want_commit:
             self._want_commit = False
@@ -630,7 +633,7 @@ class FolderSync:
         repaired it); RepositoryDamaged while it still is."""
         async with self._lock:
             lines = await asyncio.to_thread(self.repo.recover)
-        self._damage = None
+        self._check_first = False
         for line in lines:
             self._emit(ActivityKind.INFO, line)
 
@@ -653,11 +656,11 @@ class FolderSync:
             self._emit(ActivityKind.INFO, line)
         if lines:
             self._quick_repairs += 1
-            self._damage = None
+            self._check_first = False
             self._error = None
             self._retry_all()  # at once: the commit or sync it stopped
             return
-        self._damage = exc
+        self._check_first = True
         self._damage_reported = True
         self._fail(str(exc))
 
