@@ -728,6 +728,7 @@ class GitRepository:
         else:
             spec, env = [self._pathspec], {"GIT_LITERAL_PATHSPECS": "1"}
         self._run("add", "-A", "--", *spec, env=env)
+        self.checker.index_written()  # (found sound just before: no need to hash it again)
         changes = self._staged_changes()
         staged_held = [p for p in hold if any(c.endswith(f" {p}") for c in changes)]
         if staged_held:  # staged by an earlier `git add`: back to HEAD's version

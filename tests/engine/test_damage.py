@@ -143,9 +143,12 @@ async def test_object_lost_everywhere_stops_the_folder_and_nothing_is_pushed(
     assert "did not restore it" in line, "the remote was asked first"
     assert remote.head() == before, "nothing was pushed"
     assert git(a, "show", "HEAD:local.txt") == "saved since: the first version is nowhere now"
+    def pushes() -> int:
+        return sum(1 for _f, state, _d in rec.states if state == FolderState.PUSHING)
+    tried = pushes()
     engine.sync_now(a)  # looking again changes nothing, and says it once
-    await rec.until(lambda: not folder.work_queued and folder.state == FolderState.ERROR,
-                    what="looked again")
+    await rec.until(lambda: pushes() > tried and folder.state == FolderState.ERROR,
+                    what="tried again")
     assert len(_damage_errors(rec)) == 1
     assert remote.head() == before
 
@@ -236,3 +239,25 @@ def test_damaged_head_file_is_named_when_checked(remote: Remote) -> None:
     assert line == (f"{a}/.git/HEAD is damaged (an empty file); repair: write the branch "
                     f"into it (echo 'ref: refs/heads/main' > {a}/.git/HEAD), then start "
                     "again")
+
+
+def test_headless_instance_runs_on_beside_a_damaged_folder(remote: Remote,
+                                                           tmp_path: Path) -> None:
+    """`autosync run --headless` with one damaged folder of two: it starts, the damaged
+    folder is in error (status says why), the other syncs."""
+    from tests.control.cli_helpers import autosync, headless, wait_for, write_config
+
+    a, b = remote.clone("a"), remote.clone("b")
+    git(a, "pack-refs", "--all")
+    with open(a / ".git" / "packed-refs", "ab") as fh:
+        fh.write(b"garbage here\n")
+    cfg = write_config(tmp_path / "config.toml", a, b)
+    with headless(cfg, folders=2):
+        def damaged_listed() -> dict[str, dict] | None:
+            listed = autosync("status", "--json", config=cfg).json["folders"]
+            by_path = {f["path"]: f for f in listed}
+            return by_path if by_path[str(a)]["state"] == "error" else None
+        by_path = wait_for(damaged_listed, what="the damaged folder in error")
+        assert "packed-refs" in by_path[str(a)]["error"]
+        (b / "from-b.txt").write_text("the other folder syncs on\n")
+        wait_for(lambda: "from-b.txt" in remote.tree_names(), what="b synced")
