@@ -839,12 +839,12 @@ class GitRepository:
         checked as it arrives): restores objects missing or damaged here."""
         return self._fetch_branch("--refetch")
 
-    def _failure(self, result: GitResult, text: str = "") -> Exception:
+    def _failure(self, result: GitResult) -> Exception:
         """A failed transfer: damage to this repository when git says so (never the
         remote's problem then), else the remote's problem."""
         damage = from_failure(self.root, result.err, self.remote_display)
         return damage if damage is not None else remote_error(self.remote_display,
-                                                               result.err or text)
+                                                               result.err)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
