@@ -76,8 +76,9 @@ async def test_perl_in_place(remote: Remote, start_engine) -> None:
 @needs("vim")
 async def test_vim_with_swap_and_backup_files(remote: Remote, start_engine) -> None:
     a, engine, rec = await started_with_notes(remote, start_engine)
-    # vim without a vimrc, with a backup file (notes.txt~) besides its swap file
-    await run("vim", "-Nu", "NONE", "-i", "NONE", "-es", "-c", "set backup writebackup",
+    # vim without a vimrc, with a backup file (notes.txt~) besides its swap file (vim
+    # skips backups below /tmp unless told otherwise: the test folders are there)
+    await run("vim", "-Nu", "NONE", "-i", "NONE", "-es", "-c", "set backup backupskip=",
               "-c", "%s/colour/color/", "-c", "wq", "notes.txt", cwd=a)
     await rec.until(lambda: remote.tree_files().get("notes.txt") == EDITED.encode(),
                     what="the edit synced")
