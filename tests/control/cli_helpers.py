@@ -82,16 +82,15 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0,
 
 @contextlib.contextmanager
 def headless(config: Path | None, *, log_path: Path | None = None,
-             env: dict[str, str] | None = None, folders: int = 1,
-             wrapper: tuple[str, ...] = ()) -> Iterator[subprocess.Popen[str]]:
+             env: dict[str, str] | None = None, folders: int = 1
+             ) -> Iterator[subprocess.Popen[str]]:
     """`autosync run --headless` as a real process, ready (every folder caught up) when
-    yielded; its log goes to `log_path` (default: beside the config, .log). `wrapper`
-    runs it through another program (e.g. `faketime -f +5h`)."""
+    yielded; its log goes to `log_path` (default: beside the config, .log)."""
     if log_path is None:
         assert config is not None
         log_path = config.with_suffix(".log")
     log = open(log_path, "a")
-    argv = [*wrapper, sys.executable, "-m", "autosync_gui", "run", "--headless",
+    argv = [sys.executable, "-m", "autosync_gui", "run", "--headless",
             *(["--config", str(config)] if config is not None else [])]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, text=True,
                             env=env)
