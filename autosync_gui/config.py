@@ -375,3 +375,19 @@ def with_folder(settings: Settings, folder: FolderSettings) -> Settings:
 def without_folder(settings: Settings, path: Path) -> Settings:
     """Settings with the folder at `path` no longer synced."""
     return replace(settings, folders=tuple(f for f in settings.folders if f.path != path))
+
+
+def remember_ignored(path: Path, folder: Path, pattern: str) -> Settings:
+    """Add `pattern` to the `ignore` of `folder` in the configuration file at `path` (read
+    afresh, written atomically); returns the settings written. ConfigError when the file
+    cannot be read or no longer has the folder."""
+    settings = load_config(path)
+    entry = next((f for f in settings.folders if Path(f.path) == Path(folder)), None)
+    if entry is None:
+        raise ConfigError(f"{path}: no [[folder]] with path {folder} any more; add the "
+                          f"pattern {pattern} to that folder's ignore by hand")
+    if pattern in entry.ignore:
+        return settings
+    updated = with_folder(settings, replace(entry, ignore=(*entry.ignore, pattern)))
+    save_config(updated, path)
+    return updated

@@ -1,5 +1,6 @@
 """The command-line side of controlling a running instance: `autosync status`, `pause`,
-`resume`, `sync-now`, `activity`, `versions`, `restore`, `deleted`, `conflicts`, `keep`.
+`resume`, `sync-now`, `activity`, `versions`, `restore`, `deleted`, `conflicts`, `keep`,
+`large-file`.
 
 Each command sends one request to the instance of the configuration (`--config FILE`, else
 the default one) and prints the answer. Exit codes: 0 done, 2 bad input (one line naming
@@ -120,8 +121,16 @@ def _print_folder(folder: dict[str, Any]) -> None:
              f"{_plural(folder['pending_changes'] or 0, 'pending change')}, "
              f"{_plural(folder['unpushed_commits'] or 0, 'commit')} not pushed; remote "
              f"{folder['remote']}")
+    transfer = folder.get("transfer")
+    if transfer:
+        _say(f"  {transfer['description']} ({transfer['what']})")
     for conflict in folder["conflicts"]:
         _say(f"  conflict: {conflict['path']} (other version: {conflict['copy']})")
+    for waiting in folder.get("large_files_waiting") or []:
+        quoted = shlex.quote(waiting["absolute"])
+        _say(f"  large file waiting: {waiting['path']} ({_size(waiting['size'])}), not in "
+             f"history until you choose: autosync large-file {quoted} --dont-sync (or "
+             "--sync-anyway)")
     if folder["error"]:
         _say(f"  error: {folder['error']}")
 
@@ -273,6 +282,18 @@ def _keep(args: argparse.Namespace, paths: InstancePaths) -> int:
     return 0
 
 
+def _large_file(args: argparse.Namespace, paths: InstancePaths) -> int:
+    choice = "dont_sync" if args.dont_sync else "sync_anyway"
+    with ControlClient(paths) as client:
+        answer = client.call("large_file", path=_path(args.file), choice=choice)
+    if answer["choice"] == "dont_sync":
+        _say(f"{answer['path']} is not synced: {answer['pattern']} added to the ignore "
+             f"patterns of {answer['folder']}")
+    else:
+        _say(f"syncing {answer['path']}: it enters history")
+    return 0
+
+
 # ---------------------------------------------------------------------------- registration
 
 def _one_line_errors(parser: argparse.ArgumentParser) -> None:
@@ -335,6 +356,14 @@ def add_control_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     side.add_argument("--mine", action="store_true", help="keep this machine's version")
     side.add_argument("--theirs", action="store_true", help="keep the other machine's version")
     side.add_argument("--both", action="store_true", help="keep both, under plain names")
+    p = command("large-file", _large_file, "answer a new large file's notice (the tray app "
+                "keeps it out of history until you do)")
+    p.add_argument("file", help="the large file (listed by `autosync status`)")
+    choice = p.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--dont-sync", action="store_true",
+                        help="don't sync this file: add it to the folder's ignore")
+    choice.add_argument("--sync-anyway", action="store_true",
+                        help="sync it anyway: every saved version stays in history")
 
 
 def run_control(args: argparse.Namespace, unknown: list[str] | None = None) -> int:

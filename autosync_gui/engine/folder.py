@@ -156,6 +156,8 @@ class FolderSync:
         self._maintenance: asyncio.Task[None] | None = None
         self.maintenance_runs = 0  # finished rounds (for tests and benchmarks)
         self._last_progress = 0.0
+        # new large files held outside commits until the user answers (path -> bytes)
+        self._large_waiting: dict[str, int] = {}
         # Large-file support, where the backend has it (git): progress, notices, LFS,
         # maintenance. None for a backend without it.
         self._big: LargeFileFeatures | None = repo if isinstance(repo, LargeFileFeatures) \
@@ -811,6 +813,8 @@ class FolderSync:
         for path, size in notices:
             held = " (waiting: don't sync it, or sync it anyway)" \
                 if big.hold_large_files else ""
+            if big.hold_large_files:
+                self._large_waiting[path] = size
             self._emit(ActivityKind.LARGE_FILE,
                        f"{display(path)} ({human_size(size)}) will be kept in history; every "
                        f"saved version adds about {human_size(size)} on the server and on "
@@ -824,6 +828,7 @@ class FolderSync:
             raise RepositoryError(f"{self.path}: this kind of repository has no large-file "
                                   "support; add the file to the folder's ignore")
         pattern = await asyncio.to_thread(self._big.ignore_path, path)
+        self._large_waiting.pop(path, None)
         if pattern not in self.settings.ignore:
             self.settings = replace(self.settings, ignore=(*self.settings.ignore, pattern))
         self._emit(ActivityKind.INFO, f"{display(path)} is not synced (ignore {pattern})",
@@ -841,7 +846,16 @@ class FolderSync:
         """Commit a held large file after all (it enters history)."""
         if self._big is not None:
             self._big.allow_large_file(path)
+        self._large_waiting.pop(path, None)
         self.sync_now()
+
+    @property
+    def large_files_waiting(self) -> dict[str, int]:
+        """New large files held outside commits until the user answers their notice
+        (repository-relative path -> bytes); a file deleted meanwhile is not listed."""
+        root = self.repo.root
+        return {path: size for path, size in self._large_waiting.items()
+                if os.path.lexists(root / path)}
 
     def _report_gitignored(self, hidden: list[tuple[str, str, str]]) -> None:
         """New files that a .gitignore written on another machine keeps out of sync: said

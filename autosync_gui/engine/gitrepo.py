@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -202,6 +203,38 @@ def _name_status(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(files), tuple(changes)
 
 
+class SizeEstimate:
+    """git's estimate of a transfer's size, computed by its own git process beside the
+    transfer: calling it gives None until the number is known; stop() ends the process
+    when the transfer is over first (on a long history it can take seconds). The thread
+    owns the value; readers only read it."""
+
+    def __init__(self, runner: GitRunner, *args: str) -> None:
+        self._value: int | None = None
+        self._process = runner.popen(*args)
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        threading.Thread(target=self._read, name="autosync size estimate", daemon=True).start()
+
+    def _read(self) -> None:
+        out = self._process.stdout
+        if out is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            text = out.read().strip()
+            if self._process.wait() == 0 and text.isdigit():
+                self._value = int(text)
+        out.close()
+
+    def __call__(self) -> int | None:
+        return self._value
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+
+
 class GitRepository:
     """One folder's git work tree (the folder may be a sub-folder: `scope`)."""
 
@@ -314,21 +347,30 @@ class GitRepository:
         return result
 
     def _transfer(self, what: str, direction: TransferDirection, *args: str,
-                  total: int | None = None, env: dict[str, str] | None = None) -> GitResult:
-        """A network transfer with progress sent to progress_sink (see ProgressSink)."""
+                  total: Callable[[], int | None] | None = None,
+                  env: dict[str, str] | None = None) -> GitResult:
+        """A network transfer with progress sent to progress_sink (see ProgressSink);
+        `total` tells the size to expect once it is known (None before)."""
         sink = self.progress_sink
         done = [0]
+
+        def expected() -> int | None:
+            return total() if total is not None else None
 
         def seen(line: ProgressLine) -> None:
             if sink is not None and line.moves_data and line.done_bytes is not None:
                 done[0] = line.done_bytes
-                sink(what, direction, line.done_bytes, total, line.rate, False)
+                sink(what, direction, line.done_bytes, expected(), line.rate, False)
 
         result = self.runner.run_progress(*args, on_progress=seen, env=env,
                                           idle_timeout=NETWORK_TIMEOUT)
         if sink is not None:
-            sink(what, direction, max(done[0], total or 0) if result.ok else done[0], total,
-                 None, True)
+            size = expected()
+            if result.ok:  # complete: what was sent is the size when no estimate came first
+                sent = max(done[0], size or 0)
+                sink(what, direction, sent, sent, None, True)
+            else:
+                sink(what, direction, done[0], size, None, True)
         return result
 
     def _rev(self, ref: str) -> str | None:
@@ -454,7 +496,9 @@ class GitRepository:
 
     # ------------------------------------------------------------------ maintenance
     def maintain(self) -> str:
-        """Tidy the object store (maintenance.py); safe beside a running sync."""
+        """Tidy the object store (maintenance.py) and delete the old versions pulls moved
+        aside (WorkTree.pull_asides); safe beside a running sync."""
+        self.work_tree.empty_trash()
         return run_maintenance(self.runner, self.git_dir, prune_lfs=bool(self._lfs_rules))
 
     def storage(self, top: int = 10) -> StorageReport:
@@ -861,10 +905,13 @@ class GitRepository:
             what = "LFS upload"
             self._lfs_done(what, TransferDirection.UPLOAD,
                            self.lfs.push(self._lfs_progress(what, TransferDirection.UPLOAD)))
-        result = self._transfer("git push", TransferDirection.UPLOAD, "push", "--porcelain",
-                                "--progress", self.remote,
-                                f"HEAD:refs/heads/{self.remote_branch}",
-                                total=self._push_size(head))
+        estimate = self._push_size(head)
+        try:
+            result = self._transfer("git push", TransferDirection.UPLOAD, "push", "--porcelain",
+                                    "--progress", self.remote,
+                                    f"HEAD:refs/heads/{self.remote_branch}", total=estimate)
+        finally:
+            estimate.stop()
         if result.ok:
             self._run("update-ref", self.tracking_ref, head)
             return True
@@ -878,15 +925,15 @@ class GitRepository:
             return False  # another push landed in the same instant: the remote moved on
         raise remote_error(self.remote_display, result.err or text)
 
-    def _push_size(self, head: str) -> int | None:
+    def _push_size(self, head: str) -> SizeEstimate:
         """About how many bytes a push of `head` sends: the stored size of the objects
-        the remote branch does not have (git's own estimate; None when unknown)."""
+        the remote branch does not have (git's own estimate). It costs as long as a small
+        push itself, so it runs beside the push and only the progress shown waits for it."""
         upstream = self._rev(self.tracking_ref)
         args = ["rev-list", "--objects", "--disk-usage", head]
         if upstream is not None:
             args += ["--not", upstream]
-        result = self._run(*args, check=False)
-        return int(result.text) if result.ok and result.text.isdigit() else None
+        return SizeEstimate(self.runner, *args)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:

@@ -181,8 +181,8 @@ class _SaveAfterCheck(CarefulPull):
 
     saves: ClassVar[dict[str, bytes]] = {}
 
-    def in_the_way(self, changes):  # type: ignore[no-untyped-def]
-        result = super().in_the_way(changes)
+    def in_the_way(self, changes, head=None):  # type: ignore[no-untyped-def]
+        result = super().in_the_way(changes, head)
         for rel, data in self.saves.items():
             (self._tree.root / rel).write_bytes(data)
         return result
