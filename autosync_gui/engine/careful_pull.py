@@ -97,18 +97,27 @@ class BlobReader:
         return int(header[2])
 
     def copy_to(self, sha: str, fd: int) -> None:
+        def write(chunk: bytes) -> None:
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+        self._stream(sha, write)
+
+    def verify(self, sha: str) -> None:
+        """Read the blob to its end, keeping nothing: RepositoryDamaged when git cannot."""
+        self._stream(sha, lambda _chunk: None)
+
+    def _stream(self, sha: str, sink: Callable[[bytes], None]) -> None:
         size = self._header(sha)
         stdout = self._process.stdout
         assert stdout is not None
         remaining = size
         while remaining:
             chunk = stdout.read(min(CHUNK, remaining))
-            if not chunk:  # git died reading it: a corrupt object (nothing was installed)
+            if not chunk:  # git died reading it: a corrupt object
                 raise damaged(self._root, Part.OBJECTS, f"object {sha} could not be read "
                               "to its end", remote=self._remote)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view):]
+            sink(chunk)
             remaining -= len(chunk)
         stdout.read(1)  # the newline after each object
 
@@ -188,8 +197,10 @@ class CarefulPull:
         return index
 
     def check_objects(self, changes: list[Change]) -> None:
-        """Every object the pull is to write is here (one `cat-file --batch-check`):
-        a repository missing one is damaged, and nothing is moved."""
+        """Every object the pull is to write is here and can be read to its end, before
+        anything is moved: git dies in the middle of a corrupt object, and checkout-index
+        would leave the part it wrote in the folder. A repository missing one, or with one
+        it cannot read, is damaged. (Reading costs about what writing the files does.)"""
         wanted = sorted({c.new for c in changes if c.writes and c.new_mode != GITLINK})
         if not wanted:
             return
@@ -202,6 +213,12 @@ class CarefulPull:
                       else first_line(result.err))
             raise damaged(self._runner.root, Part.OBJECTS, detail,
                           remote=self._runner.remote_display)
+        reader = BlobReader(self._runner)
+        try:
+            for sha in wanted:
+                reader.verify(sha)
+        finally:
+            reader.close()
 
     def install_index(self, index: Path) -> None:
         """Make `index` the repository's index, holding git's own index.lock meanwhile."""

@@ -16,6 +16,7 @@ import pytest
 
 from autosync_gui.engine.events import ActivityKind, FolderState
 from tests.fixtures.git_remotes import Remote, commit, git
+from tests.fixtures.writers import blob_size, commits_touching, paths_ever_committed
 
 pytestmark = pytest.mark.slow  # real damage, real repairs, one engine each
 
@@ -111,6 +112,10 @@ async def test_truncated_object_in_the_way_of_a_pull_is_fetched_again(
                     what="pulled")
     assert (b / "README.txt").read_text() == content
     assert _infos(rec, "fetched every object again")
+    assert paths_ever_committed(remote.bare) == {"README.txt"}, "no partial file kept aside"
+    versions = {blob_size(remote.bare, c, "README.txt")
+                for c in commits_touching(remote.bare, "README.txt")}
+    assert versions == {len("shared folder\n"), len(content)}, "no partial version pushed"
 
 
 async def test_missing_blob_still_in_the_work_tree_is_written_again(
