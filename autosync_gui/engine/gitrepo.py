@@ -13,13 +13,14 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import git
 
+from autosync_gui.disk_space import is_disk_full_error
 from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.careful_pull import (
@@ -37,6 +38,7 @@ from autosync_gui.engine.git_env import (
     GitResult,
     noninteractive_env,
     remote_error,
+    transfer_error,
 )
 from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.git_runner import (
@@ -61,6 +63,7 @@ from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
+    DiskFull,
     HostileContent,
     IntegrateResult,
     ProgressSink,
@@ -451,7 +454,8 @@ class GitRepository:
         if self.progress_sink is not None:
             self.progress_sink(what, direction, 0, None, None, True)
         if not result.ok:
-            raise remote_error(f"the LFS server of {self.remote_display}", result.err)
+            raise transfer_error(f"the LFS server of {self.remote_display}", result.err,
+                                 self.git_dir, pushing=direction is TransferDirection.UPLOAD)
 
     def _lfs_fetch(self, commit: str, include: str | None = None) -> None:
         what = "LFS download"
@@ -585,14 +589,32 @@ class GitRepository:
         text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested,
                                [*kept, *self._held, *self._waiting_for_lfs])
         if text != self._excludes_written:
-            tmp = self._excludes.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
-            os.replace(tmp, self._excludes)
-            self._excludes_written = text
+            if self._excludes_written is None and self._read_excludes() == text:
+                self._excludes_written = text  # as we left it: nothing to write at start
+            else:
+                self._replace_excludes(text)
+                self._excludes_written = text
         block = autosync_lines(self._ignore, self.scope, self._nested, kept, shared=True)
         if block != self._info_block_written:
             self._write_info_exclude(block)
             self._info_block_written = block
+
+    def _read_excludes(self) -> str | None:
+        try:
+            return self._excludes.read_text(encoding="utf-8", errors="surrogateescape")
+        except (OSError, ValueError):
+            return None
+
+    def _replace_excludes(self, text: str) -> None:
+        tmp = self._excludes.with_suffix(".tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
+            os.replace(tmp, self._excludes)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if is_disk_full_error(exc):
+                raise DiskFull.measure(self.git_dir, failed=True) from None
+            raise
 
     def _write_info_exclude(self, block: list[str]) -> None:
         """Keep autosync's block in .git/info/exclude, so that the user's own git ignores
@@ -663,8 +685,9 @@ class GitRepository:
             os.close(fd)
             raise RepositoryError(f"{self.root} is already synced by another autosync process; "
                                   "stop that one first") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with contextlib.suppress(OSError):  # (the pid is for people; a full disk may refuse it)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
 
     def release(self) -> None:
@@ -755,13 +778,50 @@ class GitRepository:
                       "-c", "pack.compression=0", "add", "--", *plain,
                       env={"GIT_LITERAL_PATHSPECS": "1"})
 
+    @contextlib.contextmanager
+    def _tidy_after_disk_full(self) -> Iterator[None]:
+        """When git met a full disk: what it left half-written (temporary packs and
+        objects that no process has open) is removed, and the error says the free space
+        measured after that."""
+        try:
+            yield
+        except DiskFull as exc:
+            if not self._remove_git_leftovers():
+                raise
+            raise DiskFull.measure(self.root, self.git_dir, need=exc.need,
+                                   failed=True) from None
+
+    def _remove_git_leftovers(self) -> int:
+        objects = self.git_dir / "objects"
+        leftovers = [*objects.glob("pack/tmp_*"), *objects.glob("pack/.tmp-*"),
+                     *objects.glob("??/tmp_obj_*"), *objects.glob("tmp_objdir*")]
+        if not leftovers:
+            return 0
+        held = open_files({str(p) for p in leftovers})  # (another git's work in progress)
+        removed = 0
+        for path in leftovers:
+            if str(path) in held or path.is_dir():
+                continue
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+        if removed:
+            log.info("%s: removed %d file(s) git left half-written when the disk filled up",
+                     self.root, removed)
+        return removed
+
     def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
         """Commit everything pending in the folder as one commit, except the files in
         `hold` (repository-relative; still being written: left as they are, for a later
         commit). None if nothing changed."""
+        with self._tidy_after_disk_full():
+            return self._commit_pending(hold)
+
+    def _commit_pending(self, hold: Collection[str]) -> CommitResult | None:
         self._write_excludes()
         self._refuse_foreign_operation()
         self._refuse_damage()
+        self.careful_pull.finish_interrupted()  # a pull a full disk stopped half-way
         hint, self.change_hint = self.change_hint, None
         if self.large_file_size:
             self._prepare_large_files(hint, hold)
@@ -850,6 +910,10 @@ class GitRepository:
         for paths into .git or outside the folder raised to errors). Objects refused once
         are reported (HostileContent) and then let in on later fetches, so that a commit
         fixing them can arrive; they are never applied (careful_pull checks the tree)."""
+        with self._tidy_after_disk_full():
+            self._fetch()
+
+    def _fetch(self) -> None:
         result = self._fetch_branch()
         if result.ok or "couldn't find remote ref" in result.err.lower():
             return
@@ -880,15 +944,20 @@ class GitRepository:
 
     def _refetch(self) -> GitResult:
         """Every object of the remote branch fetched again, as a fresh clone would (each
-        checked as it arrives): restores objects missing or damaged here."""
-        return self._fetch_branch("--refetch")
+        checked as it arrives): restores objects missing or damaged here. DiskFull when
+        there is no room for them."""
+        with self._tidy_after_disk_full():
+            result = self._fetch_branch("--refetch")
+            if not result.ok:
+                self.runner.raise_if_disk_full(result)
+        return result
 
     def _failure(self, result: GitResult) -> Exception:
-        """A failed transfer: damage to this repository when git says so (never the
-        remote's problem then), else the remote's problem."""
+        """A failed fetch: damage to this repository when git says so (never the
+        remote's problem then), a full disk here, else the remote's problem."""
         damage = from_failure(self.root, result.err, self.remote_display)
-        return damage if damage is not None else remote_error(self.remote_display,
-                                                               result.err)
+        return damage if damage is not None else transfer_error(
+            self.remote_display, result.err, self.git_dir)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -923,7 +992,8 @@ class GitRepository:
             return False
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
-        raise remote_error(self.remote_display, result.err or text)
+        raise transfer_error(self.remote_display, result.err or text, self.git_dir,
+                             pushing=True, report=text)
 
     def _push_size(self, head: str) -> SizeEstimate:
         """About how many bytes a push of `head` sends: the stored size of the objects
@@ -939,7 +1009,12 @@ class GitRepository:
     def integrate(self) -> IntegrateResult:
         """Merge the fetched remote branch into ours. Local work must be committed first;
         real conflicts keep both versions (see conflict_rules.py) and are committed resolved."""
+        with self._tidy_after_disk_full():
+            return self._integrate()
+
+    def _integrate(self) -> IntegrateResult:
         self._refuse_foreign_operation()
+        self.careful_pull.finish_interrupted()
         upstream = self._rev(self.tracking_ref)
         if upstream is None:
             return IntegrateResult(changed=False)
@@ -999,6 +1074,7 @@ class GitRepository:
         result = self._run("merge-tree", "--write-tree", "-z", "--no-messages", head, upstream,
                            check=False)
         if result.status not in (0, 1):
+            self.runner.raise_if_disk_full(result)
             damage = from_failure(self.root, result.err, self.remote_display)
             if damage is not None:
                 raise damage

@@ -11,12 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from autosync_gui.disk_space import MB, Space, room_at, space_at
 from autosync_gui.engine.events import Conflict, TransferDirection
 
 # The backend-neutral remote problems, re-exported for the backends and the sync loop.
 from autosync_gui.engine.remote import RemoteError as RemoteError
 from autosync_gui.engine.remote import RemoteProblem as RemoteProblem
 from autosync_gui.engine.worktree_fs import WorkTree
+from autosync_gui.sizes import human_size
 
 
 class RepositoryError(Exception):
@@ -44,6 +46,51 @@ class RepositoryDamaged(RepositoryError):
         super().__init__(message)
         self.part = part
         self.detail = detail or message
+
+
+class DiskFull(RepositoryError):
+    """The disk holding the folder or its repository is full, or would be past the
+    reserve autosync leaves free (disk_space.py): the step was not done (or undone), the
+    changes wait. str() is the one line for the user; the folder resumes by itself once
+    `resume_at` bytes are free there."""
+
+    def __init__(self, space: Space, *, need: int = 0, failed: bool = False) -> None:
+        self.device = space.device
+        self.free = space.free
+        self.reserve = space.reserve
+        self.need = need
+        # After a write that failed for lack of space (rather than a check before it),
+        # only more space than now makes a retry worth it: it would fail again at once.
+        self.resume_at = space.reserve + need + (space.free if failed else 0)
+        needs = f" (the next step needs about {human_size(need)})" if need else ""
+        super().__init__(f"disk full on {space.device}: {space.free_mb} MB free{needs}; "
+                         f"autosync leaves {max(1, space.reserve // MB)} MB free and waits: "
+                         "free some space there and syncing resumes by itself")
+
+    @classmethod
+    def measure(cls, *paths: Path, need: int = 0, failed: bool = False) -> DiskFull:
+        """The error for the fullest of the file systems holding `paths`, measured now."""
+        spaces: list[Space] = []
+        for path in paths:
+            try:
+                spaces.append(space_at(path))
+            except OSError:
+                continue
+        space = min(spaces, key=lambda s: s.room) if spaces else \
+            Space(device=str(paths[0]) if paths else "?", free=0, total=0)
+        return cls(space, need=need, failed=failed)
+
+
+def ensure_room(*paths: Path, need: int = 0) -> None:
+    """DiskFull unless every file system holding `paths` has `need` bytes free above
+    the reserve: a step that could not finish is never started (one statvfs each)."""
+    for path in paths:
+        try:
+            free, reserve = room_at(path)
+        except OSError:
+            continue  # gone: the step itself will say so
+        if free < reserve + need:
+            raise DiskFull.measure(path, need=need)
 
 
 class HostileContent(RepositoryError):

@@ -266,11 +266,13 @@ class WorkTree:
 
     # ------------------------------------------------------------------ moving aside
     @contextlib.contextmanager
-    def pull_asides(self) -> Iterator[None]:
+    def pull_asides(self, keep: Callable[[], bool] = lambda: False) -> Iterator[None]:
         """For one pull: files go aside into a fresh subfolder of the scratch folder,
         reached through one descriptor held open. What is still there at the end (old
         versions git has) is not deleted file by file while the user waits: the
-        subfolder becomes trash as a whole, emptied later by empty_trash()."""
+        subfolder becomes trash as a whole, emptied later by empty_trash() — unless
+        `keep()` says at the end that its files are still wanted (a pull stopped
+        half-way: its journal names them, recovery settles them)."""
         sub = f"pull-{secrets.token_hex(8)}"
         fd = os.open(self.scratch, _DIR_FLAGS)
         try:
@@ -279,8 +281,9 @@ class WorkTree:
             yield
         finally:
             self._pull = None
-            with contextlib.suppress(OSError):
-                os.rename(sub, f"trash-{sub[5:]}", src_dir_fd=fd, dst_dir_fd=fd)
+            if not keep():
+                with contextlib.suppress(OSError):
+                    os.rename(sub, f"trash-{sub[5:]}", src_dir_fd=fd, dst_dir_fd=fd)
             os.close(fd)
 
     def empty_trash(self, *, after_crash: bool = False) -> int:
