@@ -252,14 +252,19 @@ def _conflicts(args: argparse.Namespace, paths: InstancePaths) -> int:
     for c in answer["conflicts"]:
         mine = c["mine"]
         _say(c["absolute"])
-        _say(f"  at the path: {c['kept_host'] or 'unknown'}'s version of "
-             f"{_local(c['kept_time'], seconds=False)}" + (" (this machine)" if mine == "path"
-                                                            else ""))
-        _say(f"  in the copy: {c['copy_host'] or 'unknown'}'s version of "
-             f"{_local(c['copy_time'], seconds=False)}" + (" (this machine)" if mine == "copy"
-                                                            else "")
-             + f": {c['copy_absolute']}")
+        _say(f"  at the path: {_version_of(c['kept_host'], c['kept_time'])}"
+             + (" (this machine)" if mine == "path" else ""))
+        _say(f"  in the copy: {_version_of(c['copy_host'], c['copy_time'])}"
+             + (" (this machine)" if mine == "copy" else "") + f": {c['copy_absolute']}")
     return 0
+
+
+def _version_of(host: str | None, when: str | None) -> str:
+    """"laptop's version of 2026-11-26 14:03 by laptop's clock": the time is that
+    machine's clock (the one in a conflict copy's name too), which may be off."""
+    host = host or "unknown"
+    clock = f"{host}'s clock" if host != "unknown" else "its machine's clock"
+    return f"{host}'s version of {_local(when, seconds=False)} by {clock}"
 
 
 def _keep(args: argparse.Namespace, paths: InstancePaths) -> int:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room_at
+from autosync_gui.engine.damage import Part, damaged, from_failure
 from autosync_gui.engine.git_env import first_line
 from autosync_gui.engine.git_runner import GitRunner
 from autosync_gui.engine.open_files import open_files
@@ -90,28 +91,44 @@ class BlobReader:
 
     def __init__(self, runner: GitRunner) -> None:
         self._process = runner.popen("cat-file", "--batch")
+        self._root = runner.root
+        self._remote = runner.remote_display
 
     def _header(self, sha: str) -> int:
         assert self._process.stdin is not None and self._process.stdout is not None
         self._process.stdin.write(f"{sha}\n".encode())
         self._process.stdin.flush()
         header = self._process.stdout.readline().decode("ascii", "replace").split()
+        if header[1:] == ["missing"] or not header:  # gone, or git died reading it
+            raise damaged(self._root, Part.OBJECTS,
+                          f"object {sha} is {'missing' if header else 'unreadable'}",
+                          remote=self._remote)
         if len(header) != 3 or header[1] != "blob":
             raise RepositoryError(f"object {sha[:12]} is not a blob in this repository")
         return int(header[2])
 
     def copy_to(self, sha: str, fd: int) -> None:
+        def write(chunk: bytes) -> None:
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+        self._stream(sha, write)
+
+    def verify(self, sha: str) -> None:
+        """Read the blob to its end, keeping nothing: RepositoryDamaged when git cannot."""
+        self._stream(sha, lambda _chunk: None)
+
+    def _stream(self, sha: str, sink: Callable[[bytes], None]) -> None:
         size = self._header(sha)
         stdout = self._process.stdout
         assert stdout is not None
         remaining = size
         while remaining:
             chunk = stdout.read(min(CHUNK, remaining))
-            if not chunk:
-                raise RepositoryError(f"git cat-file stopped in the middle of {sha[:12]}")
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view):]
+            if not chunk:  # git died reading it: a corrupt object
+                raise damaged(self._root, Part.OBJECTS, f"object {sha} could not be read "
+                              "to its end", remote=self._remote)
+            sink(chunk)
             remaining -= len(chunk)
         stdout.read(1)  # the newline after each object
 
@@ -141,6 +158,9 @@ class BlobReader:
         assert stdout is not None
         data = stdout.read(size)
         stdout.read(1)
+        if len(data) < size:
+            raise damaged(self._root, Part.OBJECTS, f"object {sha} could not be read to "
+                          "its end", remote=self._remote)
         if size > limit:
             raise RepositoryError(f"object {sha[:12]} is too large ({size} bytes)")
         return data
@@ -216,10 +236,37 @@ class CarefulPull:
         if not result.ok:
             index.unlink(missing_ok=True)
             self._runner.raise_if_disk_full(result)  # a full disk is not the remote's fault
+            damage = from_failure(self._runner.root, result.err, self._runner.remote_display)
+            if damage is not None:
+                raise damage  # our own objects, not the content, are the trouble
             raise HostileContent(f"refused {source}: {display(first_line(result.err))}; "
                                  "nothing was written. The remote needs a commit that "
                                  "removes it")
         return index
+
+    def check_objects(self, changes: list[Change]) -> None:
+        """Every object the pull is to write is here and can be read to its end, before
+        anything is moved: git dies in the middle of a corrupt object, and checkout-index
+        would leave the part it wrote in the folder. A repository missing one, or with one
+        it cannot read, is damaged. (Reading costs about what writing the files does.)"""
+        wanted = sorted({c.new for c in changes if c.writes and c.new_mode != GITLINK})
+        if not wanted:
+            return
+        result = self._run("cat-file", "--batch-check=%(objectname)", check=False,
+                           stdin="".join(f"{sha}\n" for sha in wanted).encode())
+        missing = [line.split()[0] for line in result.text.splitlines()
+                   if line.endswith(" missing")]
+        if missing or not result.ok:
+            detail = (f"object {missing[0]} is missing" if missing
+                      else first_line(result.err))
+            raise damaged(self._runner.root, Part.OBJECTS, detail,
+                          remote=self._runner.remote_display)
+        reader = BlobReader(self._runner)
+        try:
+            for sha in wanted:
+                reader.verify(sha)
+        finally:
+            reader.close()
 
     def install_index(self, index: Path) -> None:
         """Make `index` the repository's index, holding git's own index.lock meanwhile."""
@@ -366,6 +413,7 @@ class CarefulPull:
         try:
             changes = self.plan(head, target, source)
             self._ensure_room(changes)
+            self.check_objects(changes)
             index = self.check_tree(target, source)
             try:
                 return self._move(head, target, changes, index)
@@ -569,6 +617,10 @@ class CarefulPull:
                              or self._did_not_fit([(p, changes[p]) for p in by_git])):
                 raise DiskFull.measure(self._tree.root, failed=True)
             if problems:
+                damage = from_failure(self._tree.root, "\n".join(problems),
+                                      self._runner.remote_display)
+                if damage is not None:
+                    raise damage  # an object could not be read: its file is not written
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{display(problems[0])}")
         for path, write in streamed.items():

@@ -46,7 +46,9 @@ from autosync_gui.engine.repository import (
     RemoteError,
     Repository,
     RepositoryBusy,
+    RepositoryDamaged,
     RepositoryError,
+    SelfRepair,
     StorageReport,
     ensure_room,
 )
@@ -67,6 +69,7 @@ LOCK_REPORT_AFTER = 5.0  # a commit held up this long says why (state and one lo
 MAX_CHECKED_PATHS = 200  # changed paths checked against .gitignore after each commit
 PROGRESS_INTERVAL = 0.25  # seconds between two progress events of one transfer
 MAINTENANCE_DELAY = 5.0  # seconds after the last sync before the object store is tidied
+MAX_QUICK_REPAIRS = 3  # repairs in a row retried at once; then back-off
 DISK_RECHECK = 2.0  # while the disk is full: look at its free space this often
 
 
@@ -147,6 +150,9 @@ class FolderSync:
         self._disk_full: DiskFull | None = None
         self._disk_full_said: str | None = None
         self._refused: str | None = None  # pulled content refused (HostileContent)
+        self._check_first = False  # damaged (or a repair waited): recover() before a step
+        self._damage_reported = False  # said so; a sync that goes through says it is over
+        self._quick_repairs = 0  # repairs in a row without a step that went through
         self._last_reported: str | None = None
         self._backoff = Backoff(first=1.0, cap=60.0)
         self._failures = 0  # failed syncs in a row, for the back-off
@@ -218,8 +224,21 @@ class FolderSync:
         loop = asyncio.get_running_loop()
         self._loop = loop
         async with self._lock:
-            for line in await asyncio.to_thread(self.repo.recover):
-                self._emit(ActivityKind.INFO, line)
+            try:
+                for line in await asyncio.to_thread(self.repo.recover):
+                    self._emit(ActivityKind.INFO, line)
+            except RepositoryDamaged as exc:  # the folder starts, in error, and looks again
+                self._check_first = True
+                self._damage_reported = True
+                self._error = str(exc)
+                self._last_reported = str(exc)
+                self._emit(ActivityKind.ERROR, str(exc))
+            except RepositoryBusy as exc:  # (a repair needs a lock another git holds)
+                self._check_first = True
+                log.info("%s: %s; looking again shortly", self.path, exc)
+            except DiskFull as exc:  # (a repair found no room: objects fetched again)
+                self._check_first = True
+                self._on_disk_full(exc)
         # The walk runs in a worker thread before anything reads events (the kernel queues
         # them meanwhile); from attach on, only this loop touches the watches.
         report = await asyncio.to_thread(self._watcher.add_watches)
@@ -232,7 +251,12 @@ class FolderSync:
             self._quiet.change(os.path.relpath(path, self.repo.root), Change.WRITTEN,
                                loop.time())
         self.identity = await asyncio.to_thread(self.repo.identity)
-        for conflict in await asyncio.to_thread(self._scan_conflict_copies):
+        try:
+            copies = await asyncio.to_thread(self._scan_conflict_copies)
+        except RepositoryError as exc:  # a damaged index: listed again once repaired
+            log.warning("%s: conflict copies not listed: %s", self.path, exc)
+            copies = []
+        for conflict in copies:
             self._conflicts[conflict.copy_path or conflict.path] = conflict
             self._to_describe.put_nowait((conflict.copy_path or conflict.path, None))
         self._want_commit = True
@@ -596,6 +620,8 @@ class FolderSync:
                 self._fail(str(exc))
             except DiskFull as exc:
                 self._on_disk_full(exc)
+            except RepositoryDamaged as exc:
+                await self._damaged(exc)
             except RepositoryError as exc:
                 self._fail(str(exc))
             except OSError as exc:
@@ -620,6 +646,8 @@ class FolderSync:
     async def _step(self) -> None:
         if self._disk_full is not None and not await self._space_back():
             return  # (what was asked for stays asked for)
+        if self._check_first:
+            await self._check_repository()
         if self._want_commit:
             self._want_commit = False
             await self._commit()
@@ -630,6 +658,47 @@ class FolderSync:
             self._want_sync = False
             reasons, self._sync_reasons = self._sync_reasons, set()
             await self._sync(reasons)
+
+    async def _check_repository(self) -> None:
+        """While the repository is damaged, each step looks again first (the user may have
+        repaired it); RepositoryDamaged while it still is."""
+        async with self._lock:
+            lines = await asyncio.to_thread(self.repo.recover)
+        self._check_first = False
+        for line in lines:
+            self._emit(ActivityKind.INFO, line)
+
+    async def _damaged(self, exc: RepositoryDamaged) -> None:
+        """The repository is damaged: nothing is committed, pushed or pulled. What is
+        safe is repaired at once (then the step runs again); otherwise the folder is in
+        error, saying what is damaged and how to repair it, and looks again with
+        back-off (or at Sync now)."""
+        lines: list[str] = []
+        if isinstance(self.repo, SelfRepair) and self._quick_repairs < MAX_QUICK_REPAIRS:
+            try:
+                async with self._lock:
+                    lines = await asyncio.to_thread(self.repo.repair_damage, exc)
+            except RepositoryDamaged as still:
+                exc = still
+            except RepositoryBusy as busy:
+                self._busy(str(busy))
+                return
+            except DiskFull as full:  # (fetching the objects again needs room)
+                self._on_disk_full(full)
+                return
+            except Exception as other:  # a repair that failed otherwise: the damage stands
+                log.warning("%s: repairing the repository failed: %s", self.path, other)
+        for line in lines:
+            self._emit(ActivityKind.INFO, line)
+        if lines:
+            self._quick_repairs += 1
+            self._check_first = False
+            self._error = None
+            self._retry_all()  # at once: the commit or sync it stopped
+            return
+        self._check_first = True
+        self._damage_reported = True
+        self._fail(str(exc))
 
     def _fail(self, message: str) -> None:
         self._error = message
@@ -929,6 +998,10 @@ class FolderSync:
         self._refused = None
         self._last_reported = None
         self._failures = 0
+        self._quick_repairs = 0
+        if self._damage_reported:
+            self._damage_reported = False
+            self._emit(ActivityKind.INFO, "the repository is sound again; synced")
         self._cancel("retry")
         self.last_sync = datetime.now(UTC)
         if self._big is not None:
@@ -1006,7 +1079,8 @@ class FolderSync:
             if conflict.copy_path:
                 self._conflicts[conflict.copy_path] = conflict
                 summary = (f"conflict on {conflict.path}: kept {conflict.kept_host}'s version, "
-                           f"{conflict.copy_host}'s is in {conflict.copy_path}")
+                           f"{conflict.copy_host}'s is in {conflict.copy_path} (dated by "
+                           f"{conflict.copy_host}'s clock)")
             else:
                 summary = (f"conflict on {conflict.path}: {conflict.kind}; kept the edited "
                            "file")
@@ -1110,7 +1184,8 @@ class FolderSync:
                 self._emit(ActivityKind.CONFLICT,
                            f"conflict on {display(conflict.path)} (resolved on {resolved_on}): "
                            f"kept {conflict.kept_host or 'unknown'}'s version, "
-                           f"{conflict.copy_host}'s is in {display(copy)}",
+                           f"{conflict.copy_host}'s is in {display(copy)} (dated by "
+                           f"{conflict.copy_host}'s clock)",
                            files=(conflict.path,), host=conflict.copy_host, conflict=conflict)
 
     def _conflict_from_name(self, path: str) -> Conflict | None:

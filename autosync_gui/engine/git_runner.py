@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from autosync_gui.disk_space import mentions_disk_full
+from autosync_gui.engine.damage import from_failure
 from autosync_gui.engine.git_env import GitResult
 from autosync_gui.engine.progress import ProgressLine, run_with_progress
 from autosync_gui.engine.repository import DiskFull, RepositoryBusy, RepositoryError
@@ -79,6 +80,7 @@ class GitRunner:
         self.root = root
         self._env = child_environment(env)
         self._options = list(options)
+        self.remote_display = "the remote"  # named in the line about a damaged repository
 
     def command(self, *args: str) -> list[str]:
         return ["git", *self._options, *args]
@@ -104,6 +106,9 @@ class GitRunner:
                 named = _LOCK_FILE.search(result.err)
                 raise RepositoryBusy(f"{self.root}: another git process is using the "
                                      "repository", lock=named.group(1) if named else None)
+            damage = from_failure(self.root, result.err, self.remote_display)
+            if damage is not None:
+                raise damage
             first = result.err.strip().splitlines()[:1] or ["(no message)"]
             raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
         return result

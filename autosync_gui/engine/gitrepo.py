@@ -32,6 +32,7 @@ from autosync_gui.engine.careful_pull import (
     CarefulPull,
     kept_local_names,
 )
+from autosync_gui.engine.damage import RepositoryCheck, from_failure
 from autosync_gui.engine.events import Conflict, TransferDirection
 from autosync_gui.engine.git_env import (
     GitResult,
@@ -67,6 +68,7 @@ from autosync_gui.engine.repository import (
     IntegrateResult,
     ProgressSink,
     RemoteError,
+    RepositoryDamaged,
     RepositoryError,
     StorageReport,
 )
@@ -114,6 +116,9 @@ def _inspect(folder: Path) -> _Layout:
     try:
         repo = git.Repo(folder, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        damaged_head = _damaged_head(folder)
+        if damaged_head is not None:
+            raise RepositoryError(damaged_head) from None
         raise RepositoryError(
             f"{folder} is not inside a git work tree; clone your remote there "
             f"(git clone URL {folder}) or run `git init` in it"
@@ -146,6 +151,34 @@ def _inspect(folder: Path) -> _Layout:
         )
     remote_branch = str(merge).removeprefix("refs/heads/")
     return _Layout(repo, root, scope, branch, str(remote), remote_branch)
+
+
+def _damaged_head(folder: Path) -> str | None:
+    """The line for a repository git no longer recognises because its HEAD file is
+    damaged (empty or garbage after a power cut); None when there is no such folder."""
+    for place in (folder.resolve(), *folder.resolve().parents):
+        git_dir = place / ".git"
+        if not (git_dir / "objects").is_dir() or not (git_dir / "refs").is_dir():
+            continue
+        try:
+            head = (git_dir / "HEAD").read_bytes().strip()
+        except FileNotFoundError:
+            why = "missing"
+        except OSError as exc:
+            why = f"unreadable: {exc.strerror}"
+        else:
+            if re.fullmatch(rb"ref: refs/\S+|[0-9a-f]{40}|[0-9a-f]{64}", head):
+                return None  # sound: git refuses the folder for another reason
+            why = "an empty file" if not head else "garbage"
+        try:
+            config = (git_dir / "config").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            config = ""
+        branches = re.findall(r'^\s*\[branch "([^"]+)"\]', config, re.M)
+        branch = branches[0] if len(branches) == 1 else "BRANCH"
+        return (f"{git_dir}/HEAD is damaged ({why}); repair: write the branch into it "
+                f"(echo 'ref: refs/heads/{branch}' > {git_dir}/HEAD), then start again")
+    return None
 
 
 _STATUS_WORDS = {"A": "added", "M": "modified", "T": "modified", "D": "deleted",
@@ -259,11 +292,15 @@ class GitRepository:
                    # waits for: autosync's maintenance (maintenance.py) runs after syncs
                    *big_file_options()]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
+        self.runner.remote_display = self.remote_display
         self.file_history = FileHistory(self.runner, self.scope, self.hostname,
                                         self.tracking_ref)
         index_file = self.root / self._run("rev-parse", "--git-path", "index").text
         self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
                                         index_file)
+        self.checker = RepositoryCheck(self._run, self.root, self.git_dir, index_file,
+                                       self.branch, self.tracking_ref, self.remote_display,
+                                       self.state_dir, self._refetch)
         self.partial = str(reader.get_value(f'remote "{self.remote}"', "promisor", "false")
                            ).lower() == "true"
         self.lfs = LargeFileStore(self.runner, self.git_dir, self.scope, self.remote,
@@ -514,7 +551,7 @@ class GitRepository:
                                 "--recurse-submodules=no", "--filter=blob:none",
                                 self.remote, *shas)
         if not result.ok:
-            raise transfer_error(self.remote_display, result.err, self.git_dir)
+            raise self._failure(result)
 
     def ensure_version(self, sha: str, path: str, commit: str) -> None:
         """An old version a partial clone left out is fetched now (with progress); when
@@ -626,6 +663,7 @@ class GitRepository:
             if str(lock) not in held:
                 lock.unlink(missing_ok=True)
                 done.append(f"removed stale {lock.relative_to(self.git_dir)} left by a killed git")
+        done += self.checker.check()  # RepositoryDamaged when damage remains
         if (self.git_dir / "MERGE_HEAD").exists():
             aborted = self._run("merge", "--abort", check=False)
             if aborted.ok:
@@ -782,6 +820,7 @@ class GitRepository:
     def _commit_pending(self, hold: Collection[str]) -> CommitResult | None:
         self._write_excludes()
         self._refuse_foreign_operation()
+        self._refuse_damage()
         self.careful_pull.finish_interrupted()  # a pull a full disk stopped half-way
         hint, self.change_hint = self.change_hint, None
         if self.large_file_size:
@@ -793,6 +832,7 @@ class GitRepository:
         else:
             spec, env = [self._pathspec], {"GIT_LITERAL_PATHSPECS": "1"}
         self._run("add", "-A", "--", *spec, env=env)
+        self.checker.index_written()  # (found sound just before: no need to hash it again)
         changes = self._staged_changes()
         staged_held = [p for p in hold if any(c.endswith(f" {p}") for c in changes)]
         if staged_held:  # staged by an earlier `git add`: back to HEAD's version
@@ -805,6 +845,7 @@ class GitRepository:
         if self.scope and not (self.git_dir / "MERGE_HEAD").exists():
             args += ["--", *(spec if hold else [self.scope])]
         self._run(*args, stdin=message.encode("utf-8", "surrogateescape"), env=env)
+        self.checker.index_written()
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
 
     def tidy(self) -> None:
@@ -839,6 +880,16 @@ class GitRepository:
             body += f"\n... and {n - MAX_LISTED_FILES} more"
         return f"{subject}\n\n{body}\n\n{HOST_TRAILER}: {self.hostname}\n"
 
+    def _refuse_damage(self) -> None:
+        """Before a commit: a lost branch ref would make git start a new, unrelated
+        history, and git reads a truncated index without complaint (and would commit
+        deletions): both are checked, cheaply (engine/damage.py)."""
+        self.checker.before_commit()
+
+    def repair_damage(self, damage: RepositoryDamaged) -> list[str]:
+        """What is safe about damage git reported (engine/damage.py), then the check."""
+        return self.checker.repair(damage)
+
     def _refuse_foreign_operation(self) -> None:
         for name, what in (("rebase-merge", "a rebase"), ("rebase-apply", "a rebase or am"),
                            ("CHERRY_PICK_HEAD", "a cherry-pick"), ("REVERT_HEAD", "a revert"),
@@ -863,16 +914,10 @@ class GitRepository:
             self._fetch()
 
     def _fetch(self) -> None:
-        refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
-        skip_list = self.state_dir / "fsck-skip"
-        checks = fetch_checks()
-        if skip_list.exists():
-            checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
-        result = self._transfer("git fetch", TransferDirection.DOWNLOAD, *checks, "fetch",
-                                "--no-tags", "--progress", "--no-write-fetch-head",
-                                "--no-recurse-submodules", self.remote, refspec)
+        result = self._fetch_branch()
         if result.ok or "couldn't find remote ref" in result.err.lower():
             return
+        skip_list = self.state_dir / "fsck-skip"
         refused = _FSCK_REFUSAL.findall(result.err)
         if refused:
             with open(skip_list, "a", encoding="ascii") as fh:
@@ -885,7 +930,34 @@ class GitRepository:
                 f"refused commit {tip[0][:12]} from {self.remote_display}: a tree in it "
                 f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
                 "remote needs a commit that removes it")
-        raise transfer_error(self.remote_display, result.err, self.git_dir)
+        raise self._failure(result)
+
+    def _fetch_branch(self, *options: str) -> GitResult:
+        refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
+        skip_list = self.state_dir / "fsck-skip"
+        checks = fetch_checks()
+        if skip_list.exists():
+            checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
+        return self._transfer("git fetch", TransferDirection.DOWNLOAD, *checks, "fetch",
+                              *options, "--no-tags", "--progress", "--no-write-fetch-head",
+                              "--no-recurse-submodules", self.remote, refspec)
+
+    def _refetch(self) -> GitResult:
+        """Every object of the remote branch fetched again, as a fresh clone would (each
+        checked as it arrives): restores objects missing or damaged here. DiskFull when
+        there is no room for them."""
+        with self._tidy_after_disk_full():
+            result = self._fetch_branch("--refetch")
+            if not result.ok:
+                self.runner.raise_if_disk_full(result)
+        return result
+
+    def _failure(self, result: GitResult) -> Exception:
+        """A failed fetch: damage to this repository when git says so (never the
+        remote's problem then), a full disk here, else the remote's problem."""
+        damage = from_failure(self.root, result.err, self.remote_display)
+        return damage if damage is not None else transfer_error(
+            self.remote_display, result.err, self.git_dir)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -912,6 +984,9 @@ class GitRepository:
         if result.ok:
             self._run("update-ref", self.tracking_ref, head)
             return True
+        damage = from_failure(self.root, result.err, self.remote_display)
+        if damage is not None:
+            raise damage  # git could not read what it was to send: nothing was sent
         text = os.fsdecode(result.out) + result.err
         if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text:
             return False
@@ -1000,6 +1075,9 @@ class GitRepository:
                            check=False)
         if result.status not in (0, 1):
             self.runner.raise_if_disk_full(result)
+            damage = from_failure(self.root, result.err, self.remote_display)
+            if damage is not None:
+                raise damage
             first = (result.err.strip().splitlines() or ["(no message)"])[0]
             raise RepositoryError(f"{self.root}: merging {host}'s changes failed: {first}")
         fields = result.out.split(b"\0")

@@ -35,6 +35,19 @@ class RepositoryBusy(RepositoryError):
         self.lock = lock
 
 
+class RepositoryDamaged(RepositoryError):
+    """The repository itself is damaged (a power cut, a bad disk): a missing or corrupt
+    object, an unreadable index, a broken ref. Nothing is committed, pushed or pulled
+    until it is repaired, by the backend where that is safe (`SelfRepair`), else by the
+    user: str() is one line naming what is damaged and how to repair it. `part` is
+    "index", "objects" or "ref"; `detail` is the backend's own words for the damage."""
+
+    def __init__(self, message: str, *, part: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.part = part
+        self.detail = detail or message
+
+
 class DiskFull(RepositoryError):
     """The disk holding the folder or its repository is full, or would be past the
     reserve autosync leaves free (disk_space.py): the step was not done (or undone), the
@@ -209,8 +222,10 @@ class Repository(Protocol):
 
     def recover(self) -> list[str]:
         """Take this repository's autosync lock, then undo what a killed process left
-        behind; returns a line per thing done. RepositoryError if another autosync has
-        the lock."""
+        behind and check the repository (cheaply), repairing what is safe; returns a line
+        per thing done. RepositoryError if another autosync has the lock,
+        RepositoryDamaged (the lock kept) when damage remains; called again while it
+        does."""
         ...
 
     def release(self) -> None:
@@ -281,6 +296,18 @@ class Repository(Protocol):
 
     def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
         """Write `path` as it was in `commit` into the work tree, at `to` if given."""
+        ...
+
+
+@runtime_checkable
+class SelfRepair(Protocol):
+    """What a backend offers for a damaged repository (git does; see engine/damage.py):
+    the folder loop uses it when the repository has it."""
+
+    def repair_damage(self, damage: RepositoryDamaged) -> list[str]:
+        """Do what is safe about `damage` (reported by the backend during a sync), then
+        check the repository again: a line per repair. RepositoryDamaged when the damage
+        remains; the caller then retries later (recover() checks again)."""
         ...
 
 

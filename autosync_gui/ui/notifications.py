@@ -85,10 +85,11 @@ def _conflict_message(folder: Path, events: list[Activity]) -> Message:
         if conflict is not None:
             copies.add(conflict.copy_path or conflict.path)
             if conflict.copy_path:
-                lines.append(f"{display(conflict.path)}: {conflict.kept_host or 'unknown'}'s "
-                             f"version ({full_time(conflict.kept_time)}) is in place, "
-                             f"{conflict.copy_host or 'unknown'}'s ({full_time(conflict.copy_time)})"
-                             f" is in {display(conflict.copy_path)}")
+                kept, other = conflict.kept_host or "unknown", conflict.copy_host or "unknown"
+                lines.append(f"{display(conflict.path)}: {kept}'s version "
+                             f"({full_time(conflict.kept_time)} by {kept}'s clock) is in "
+                             f"place, {other}'s ({full_time(conflict.copy_time)} by {other}'s "
+                             f"clock) is in {display(conflict.copy_path)}")
     head = "Conflict" if len(paths) == 1 else f"{len(paths)} conflicts"
     body = (f"Both versions were kept in {folder.name}: {_names(paths)}. Choose one in the "
             "conflicts window.")
