@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from autosync_gui.atomic_file import write_atomically
+from autosync_gui.disk_space import is_disk_full_error, space_at
 from autosync_gui.sizes import parse_size
 from autosync_gui.xdg import config_home
 
@@ -359,9 +360,20 @@ def check_settings(settings: Settings, path: Path) -> str:
 def save_config(settings: Settings, path: Path) -> None:
     """Write atomically (temp file + fsync + rename): a crash leaves the old or the new file."""
     text = check_settings(settings, path)
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
-    write_atomically(path, text.encode("utf-8"), private=True)  # 0600: it names accounts
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, mode=0o700)
+        write_atomically(path, text.encode("utf-8"), private=True)  # 0600: it names accounts
+    except OSError as exc:
+        if not is_disk_full_error(exc):
+            raise
+        try:
+            space = space_at(path.parent)
+            where = f"disk full on {space.device}: {space.free_mb} MB free"
+        except OSError:
+            where = "disk full"
+        raise ConfigError(f"{path}: not saved, {where}; the previous settings are kept: "
+                          "free some space and save again") from None
 
 
 def with_folder(settings: Settings, folder: FolderSettings) -> Settings:
@@ -375,3 +387,19 @@ def with_folder(settings: Settings, folder: FolderSettings) -> Settings:
 def without_folder(settings: Settings, path: Path) -> Settings:
     """Settings with the folder at `path` no longer synced."""
     return replace(settings, folders=tuple(f for f in settings.folders if f.path != path))
+
+
+def remember_ignored(path: Path, folder: Path, pattern: str) -> Settings:
+    """Add `pattern` to the `ignore` of `folder` in the configuration file at `path` (read
+    afresh, written atomically); returns the settings written. ConfigError when the file
+    cannot be read or no longer has the folder."""
+    settings = load_config(path)
+    entry = next((f for f in settings.folders if Path(f.path) == Path(folder)), None)
+    if entry is None:
+        raise ConfigError(f"{path}: no [[folder]] with path {folder} any more; add the "
+                          f"pattern {pattern} to that folder's ignore by hand")
+    if pattern in entry.ignore:
+        return settings
+    updated = with_folder(settings, replace(entry, ignore=(*entry.ignore, pattern)))
+    save_config(updated, path)
+    return updated

@@ -15,6 +15,8 @@ import os
 import re
 import threading
 
+from autosync_gui.log_full_disk import guard
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _secrets: set[str] = set()
 _guard = threading.Lock()
@@ -54,10 +56,12 @@ class SafeLogFilter(logging.Filter):
 
 
 def install(*handlers: logging.Handler) -> None:
-    """Put the filter on `handlers` and quiet the libraries that log values."""
+    """Put the filter on `handlers` and quiet the libraries that log values; a full
+    disk makes them drop lines quietly instead of a traceback per line (log_full_disk)."""
     for handler in handlers:
         if not any(isinstance(f, SafeLogFilter) for f in handler.filters):
             handler.addFilter(SafeLogFilter())
+        guard(handler)
     for name in CHATTY_LIBRARIES:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET or logger.level < logging.INFO:

@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.git_daemon",
     "tests.ui.keyrings",
     "tests.fixtures.lfs_server",
+    "tests.fixtures.small_filesystem",
 ]
 
 

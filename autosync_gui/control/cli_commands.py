@@ -1,5 +1,6 @@
 """The command-line side of controlling a running instance: `autosync status`, `pause`,
-`resume`, `sync-now`, `activity`, `versions`, `restore`, `deleted`, `conflicts`, `keep`.
+`resume`, `sync-now`, `activity`, `versions`, `restore`, `deleted`, `conflicts`, `keep`,
+`large-file`.
 
 Each command sends one request to the instance of the configuration (`--config FILE`, else
 the default one) and prints the answer. Exit codes: 0 done, 2 bad input (one line naming
@@ -120,8 +121,16 @@ def _print_folder(folder: dict[str, Any]) -> None:
              f"{_plural(folder['pending_changes'] or 0, 'pending change')}, "
              f"{_plural(folder['unpushed_commits'] or 0, 'commit')} not pushed; remote "
              f"{folder['remote']}")
+    transfer = folder.get("transfer")
+    if transfer:
+        _say(f"  {transfer['description']} ({transfer['what']})")
     for conflict in folder["conflicts"]:
         _say(f"  conflict: {conflict['path']} (other version: {conflict['copy']})")
+    for waiting in folder.get("large_files_waiting") or []:
+        quoted = shlex.quote(waiting["absolute"])
+        _say(f"  large file waiting: {waiting['path']} ({_size(waiting['size'])}), not in "
+             f"history until you choose: autosync large-file {quoted} --dont-sync (or "
+             "--sync-anyway)")
     if folder["error"]:
         _say(f"  error: {folder['error']}")
 
@@ -243,14 +252,19 @@ def _conflicts(args: argparse.Namespace, paths: InstancePaths) -> int:
     for c in answer["conflicts"]:
         mine = c["mine"]
         _say(c["absolute"])
-        _say(f"  at the path: {c['kept_host'] or 'unknown'}'s version of "
-             f"{_local(c['kept_time'], seconds=False)}" + (" (this machine)" if mine == "path"
-                                                            else ""))
-        _say(f"  in the copy: {c['copy_host'] or 'unknown'}'s version of "
-             f"{_local(c['copy_time'], seconds=False)}" + (" (this machine)" if mine == "copy"
-                                                            else "")
-             + f": {c['copy_absolute']}")
+        _say(f"  at the path: {_version_of(c['kept_host'], c['kept_time'])}"
+             + (" (this machine)" if mine == "path" else ""))
+        _say(f"  in the copy: {_version_of(c['copy_host'], c['copy_time'])}"
+             + (" (this machine)" if mine == "copy" else "") + f": {c['copy_absolute']}")
     return 0
+
+
+def _version_of(host: str | None, when: str | None) -> str:
+    """"laptop's version of 2026-11-26 14:03 by laptop's clock": the time is that
+    machine's clock (the one in a conflict copy's name too), which may be off."""
+    host = host or "unknown"
+    clock = f"{host}'s clock" if host != "unknown" else "its machine's clock"
+    return f"{host}'s version of {_local(when, seconds=False)} by {clock}"
 
 
 def _keep(args: argparse.Namespace, paths: InstancePaths) -> int:
@@ -265,6 +279,18 @@ def _keep(args: argparse.Namespace, paths: InstancePaths) -> int:
         host = conflict["kept_host"] if answer["kept"] == "original" else conflict["copy_host"]
         _say(f"kept {host or 'the'}'s version of {answer['path']}; the other one is removed "
              f"(it stays in the history: autosync versions {shlex.quote(answer['path'])})")
+    return 0
+
+
+def _large_file(args: argparse.Namespace, paths: InstancePaths) -> int:
+    choice = "dont_sync" if args.dont_sync else "sync_anyway"
+    with ControlClient(paths) as client:
+        answer = client.call("large_file", path=_path(args.file), choice=choice)
+    if answer["choice"] == "dont_sync":
+        _say(f"{answer['path']} is not synced: {answer['pattern']} added to the ignore "
+             f"patterns of {answer['folder']}")
+    else:
+        _say(f"syncing {answer['path']}: it enters history")
     return 0
 
 
@@ -330,6 +356,14 @@ def add_control_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     side.add_argument("--mine", action="store_true", help="keep this machine's version")
     side.add_argument("--theirs", action="store_true", help="keep the other machine's version")
     side.add_argument("--both", action="store_true", help="keep both, under plain names")
+    p = command("large-file", _large_file, "answer a new large file's notice (the tray app "
+                "keeps it out of history until you do)")
+    p.add_argument("file", help="the large file (listed by `autosync status`)")
+    choice = p.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--dont-sync", action="store_true",
+                        help="don't sync this file: add it to the folder's ignore")
+    choice.add_argument("--sync-anyway", action="store_true",
+                        help="sync it anyway: every saved version stays in history")
 
 
 def run_control(args: argparse.Namespace, unknown: list[str] | None = None) -> int:

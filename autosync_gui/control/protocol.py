@@ -28,6 +28,7 @@ MAX_ACTIVITY = 1000  # the engine's ring buffer holds no more
 MAX_PAUSE_SECONDS = 366 * 24 * 3600.0
 MAX_DAYS = 36500.0
 SIDES = ("mine", "theirs", "both")
+LARGE_FILE_CHOICES = ("dont_sync", "sync_anyway")
 EXIT_BAD_INPUT = 2
 EXIT_NO_INSTANCE = 3
 _COMMIT = re.compile(r"^[0-9a-f]{4,64}$")
@@ -48,6 +49,7 @@ class Request:
     commit: str | None = None  # restore: the version of this commit (hex prefix)
     since_days: float = 30.0  # deleted: how far back
     side: str | None = None  # keep: one of SIDES
+    choice: str | None = None  # large_file: one of LARGE_FILE_CHOICES
 
 
 def _path(value: object) -> str:
@@ -106,6 +108,12 @@ def _side(value: object) -> str:
     return str(value)
 
 
+def _choice(value: object) -> str:
+    if value not in LARGE_FILE_CHOICES:
+        raise ProtocolError(f"choice must be one of {', '.join(LARGE_FILE_CHOICES)}")
+    return str(value)
+
+
 _Check = Callable[[object], object]
 # command -> {field: (check, required)}
 COMMANDS: dict[str, dict[str, tuple[_Check, bool]]] = {
@@ -120,6 +128,7 @@ COMMANDS: dict[str, dict[str, tuple[_Check, bool]]] = {
     "deleted": {"path": (_path, False), "since_days": (_days, False)},
     "conflicts": {},
     "keep": {"path": (_path, True), "side": (_side, True)},
+    "large_file": {"path": (_path, True), "choice": (_choice, True)},
 }
 _KNOWN = {f.name for f in fields(Request)}
 

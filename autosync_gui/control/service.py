@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from autosync_gui import __version__
+from autosync_gui.config import ConfigError, remember_ignored
 from autosync_gui.control.protocol import EXIT_BAD_INPUT, Request
 from autosync_gui.engine.engine import Engine
-from autosync_gui.engine.events import Activity, Conflict, FolderState
+from autosync_gui.engine.events import Activity, Conflict, FolderState, TransferProgress
 from autosync_gui.engine.folder import FolderSync, commit_short, local_minute
 from autosync_gui.engine.repository import DeletedFile, FileVersion, RepositoryError
+from autosync_gui.engine.transfers import describe
 
 
 class CommandError(Exception):
@@ -43,6 +45,13 @@ def conflict_json(conflict: Conflict) -> dict[str, Any]:
     return {"path": conflict.path, "copy": conflict.copy_path, "kind": conflict.kind,
             "kept_host": conflict.kept_host or None, "kept_time": _iso(conflict.kept_time),
             "copy_host": conflict.copy_host or None, "copy_time": _iso(conflict.copy_time)}
+
+
+def transfer_json(event: TransferProgress) -> dict[str, Any]:
+    return {"direction": event.direction.value, "what": event.what,
+            "done_bytes": event.done_bytes, "total_bytes": event.total_bytes,
+            "fraction": event.fraction, "rate": event.rate, "time": _iso(event.when),
+            "description": describe(event)}
 
 
 def version_json(version: FileVersion) -> dict[str, Any]:
@@ -141,18 +150,24 @@ class ControlService:
         counts = await asyncio.gather(*(self._counts(f) for f in folders))
         listed: list[dict[str, Any]] = []
         for folder, (pending, unpushed) in zip(folders, counts, strict=True):
+            transfer = self.engine.transfers.of(folder.path)  # read after the awaits
             listed.append({
                 "path": str(folder.path), "state": folder.state.value, "detail": folder.detail,
                 "paused_until": _iso(folder.paused_until), "last_sync": _iso(folder.last_sync),
                 "pending_changes": pending, "unpushed_commits": unpushed,
                 "remote": folder.remote_display,
                 "conflicts": [conflict_json(c) for c in folder.conflicts],
-                "error": folder.error})
+                "error": folder.error,
+                "transfer": transfer_json(transfer) if transfer is not None else None,
+                "large_files_waiting": [
+                    {"path": folder.relative_name(name), "size": size,
+                     "absolute": str(folder.repo.root / name)}
+                    for name, size in sorted(folder.large_files_waiting.items())]})
         for path, error in self.engine.failed.items():
             listed.append({"path": str(path), "state": FolderState.ERROR.value, "detail": error,
                            "paused_until": None, "last_sync": None, "pending_changes": None,
                            "unpushed_commits": None, "remote": None, "conflicts": [],
-                           "error": error})
+                           "error": error, "transfer": None, "large_files_waiting": []})
         return {"instance": {"pid": os.getpid(), "mode": self.mode, "config": str(self.config),
                              "version": __version__, "host": self.engine.hostname},
                 "folders": listed,
@@ -291,3 +306,27 @@ class ControlService:
         await folder.resolve_conflict(conflict, keep)  # type: ignore[arg-type]
         return {"folder": str(folder.path), "path": folder.relative_name(conflict.path),
                 "kept": keep, "conflict": conflict_json(conflict)}
+
+    async def _large_file(self, request: Request) -> object:
+        """Answer a new large file's notice: leave it out of sync (its pattern joins the
+        folder's ignore, in the configuration file too) or let it enter history."""
+        assert request.path is not None and request.choice is not None
+        folder, rel = self._file(request.path)
+        name = folder.relative_name(rel)
+        if rel not in folder.large_files_waiting:
+            waiting = ", ".join(folder.relative_name(n) for n in folder.large_files_waiting)
+            raise CommandError(f"{name} is not a large file waiting for a choice (waiting: "
+                               f"{waiting or 'none'}); `autosync status` lists them")
+        if request.choice == "sync_anyway":
+            folder.sync_anyway(rel)
+            return {"folder": str(folder.path), "path": name, "choice": request.choice,
+                    "pattern": None}
+        pattern = await folder.dont_sync(rel)
+        try:
+            await asyncio.to_thread(remember_ignored, self.config, folder.path, pattern)
+        except (ConfigError, OSError) as exc:
+            raise CommandError(f"{name} is not synced now, but the configuration was not "
+                               f"saved ({exc}); add {pattern} to the folder's ignore",
+                               code=1) from None
+        return {"folder": str(folder.path), "path": name, "choice": request.choice,
+                "pattern": pattern}

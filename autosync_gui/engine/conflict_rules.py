@@ -7,6 +7,12 @@ so two replicas resolving the same conflict write the same tree and converge:
 - the other goes beside it as `name (conflict from HOST YYYY-MM-DD HH.MM).ext`, with the
   host and time of that edit's commit, in the commit's own time zone;
 - modify/delete keeps the modified file.
+
+Times are commit times, so each is the clock of the machine that made that edit (host and
+time in a copy's name come from the same commit: the date reads "by HOST's clock"). A
+machine whose clock is hours off only changes which version counts as newer; both are
+kept, and every replica reads the same commits, so all still write the same tree. The
+name's format is fixed: replicas running different versions must still agree on it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 This is the one interface the GUI, the headless command and the XMPP client use:
 state and activity come out through `subscribe` (the recent activity stays readable in
-`activity_log`); sync_now / pause / resume / add_folder go in, and `locate` maps a path a
-user names to its folder. Qt-free."""
+`activity_log`, the transfers under way in `transfers`); sync_now / pause / resume /
+add_folder go in, and `locate` maps a path a user names to its folder. Qt-free."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from autosync_gui.engine.config_watch import ConfigWatch
 from autosync_gui.engine.events import Activity, ActivityKind, EngineObserver, ObserverHub
 from autosync_gui.engine.folder import FolderSync
 from autosync_gui.engine.repository import LargeFileFeatures, RepositoryError
+from autosync_gui.engine.transfers import RunningTransfers
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ class Engine:
         self.hub = ObserverHub()
         self.activity_log = ActivityLog()
         self.hub.subscribe(self.activity_log)
+        # subscribed before any outside observer: what they read here is current
+        self.transfers = RunningTransfers()
+        self.hub.subscribe(self.transfers)
         self.failed: dict[Path, str] = {}  # configured folders that could not be opened
         self._folders: dict[Path, FolderSync] = {}
         self._repo_locks: dict[Path, asyncio.Lock] = {}
@@ -128,6 +132,7 @@ class Engine:
             folder = self._folders.pop(Path(path), None)
             if folder is not None:
                 await folder.stop(flush=True)
+                self.transfers.forget(Path(path))
                 self.hub.activity(Activity(folder=Path(path), kind=ActivityKind.INFO,
                                            summary="no longer synced"))
 

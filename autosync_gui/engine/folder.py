@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from autosync_gui.config import FolderSettings
+from autosync_gui.disk_space import MB, is_disk_full_error, room_at
 from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.backoff import Backoff
 from autosync_gui.engine.disk_usage import DiskUsage, measure_disk_usage
@@ -38,14 +39,18 @@ from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
     DeletedFile,
+    DiskFull,
     FileVersion,
     HostileContent,
     LargeFileFeatures,
     RemoteError,
     Repository,
     RepositoryBusy,
+    RepositoryDamaged,
     RepositoryError,
+    SelfRepair,
     StorageReport,
+    ensure_room,
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display
 from autosync_gui.engine.watcher import TreeWatcher
@@ -64,6 +69,8 @@ LOCK_REPORT_AFTER = 5.0  # a commit held up this long says why (state and one lo
 MAX_CHECKED_PATHS = 200  # changed paths checked against .gitignore after each commit
 PROGRESS_INTERVAL = 0.25  # seconds between two progress events of one transfer
 MAINTENANCE_DELAY = 5.0  # seconds after the last sync before the object store is tidied
+MAX_QUICK_REPAIRS = 3  # repairs in a row retried at once; then back-off
+DISK_RECHECK = 2.0  # while the disk is full: look at its free space this often
 
 
 def commit_short(sha: str) -> str:
@@ -138,7 +145,14 @@ class FolderSync:
         self._gitignore_reported: set[str] = set()
         self._pulled_ignore_files: set[str] = set()  # .gitignore files last changed by a pull
         self._error: str | None = None
+        # The disk is full (DiskFull): nothing is done until enough is free again; the
+        # episode is said once (one line, state error) until a step goes through.
+        self._disk_full: DiskFull | None = None
+        self._disk_full_said: str | None = None
         self._refused: str | None = None  # pulled content refused (HostileContent)
+        self._check_first = False  # damaged (or a repair waited): recover() before a step
+        self._damage_reported = False  # said so; a sync that goes through says it is over
+        self._quick_repairs = 0  # repairs in a row without a step that went through
         self._last_reported: str | None = None
         self._backoff = Backoff(first=1.0, cap=60.0)
         self._failures = 0  # failed syncs in a row, for the back-off
@@ -149,7 +163,10 @@ class FolderSync:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._maintenance: asyncio.Task[None] | None = None
         self.maintenance_runs = 0  # finished rounds (for tests and benchmarks)
+        self.disk_checks = 0  # looks at the free space while the disk was full (the same)
         self._last_progress = 0.0
+        # new large files held outside commits until the user answers (path -> bytes)
+        self._large_waiting: dict[str, int] = {}
         # Large-file support, where the backend has it (git): progress, notices, LFS,
         # maintenance. None for a backend without it.
         self._big: LargeFileFeatures | None = repo if isinstance(repo, LargeFileFeatures) \
@@ -179,6 +196,8 @@ class FolderSync:
     @property
     def error(self) -> str | None:
         """What needs the user now (None when nothing does)."""
+        if self._disk_full is not None:
+            return self._disk_full_said or str(self._disk_full)
         if self._error is not None or self._refused is not None:
             return self._error or self._refused
         return str(self._remote_problem) if self._remote_problem is not None else None
@@ -205,8 +224,21 @@ class FolderSync:
         loop = asyncio.get_running_loop()
         self._loop = loop
         async with self._lock:
-            for line in await asyncio.to_thread(self.repo.recover):
-                self._emit(ActivityKind.INFO, line)
+            try:
+                for line in await asyncio.to_thread(self.repo.recover):
+                    self._emit(ActivityKind.INFO, line)
+            except RepositoryDamaged as exc:  # the folder starts, in error, and looks again
+                self._check_first = True
+                self._damage_reported = True
+                self._error = str(exc)
+                self._last_reported = str(exc)
+                self._emit(ActivityKind.ERROR, str(exc))
+            except RepositoryBusy as exc:  # (a repair needs a lock another git holds)
+                self._check_first = True
+                log.info("%s: %s; looking again shortly", self.path, exc)
+            except DiskFull as exc:  # (a repair found no room: objects fetched again)
+                self._check_first = True
+                self._on_disk_full(exc)
         # The walk runs in a worker thread before anything reads events (the kernel queues
         # them meanwhile); from attach on, only this loop touches the watches.
         report = await asyncio.to_thread(self._watcher.add_watches)
@@ -219,7 +251,12 @@ class FolderSync:
             self._quiet.change(os.path.relpath(path, self.repo.root), Change.WRITTEN,
                                loop.time())
         self.identity = await asyncio.to_thread(self.repo.identity)
-        for conflict in await asyncio.to_thread(self._scan_conflict_copies):
+        try:
+            copies = await asyncio.to_thread(self._scan_conflict_copies)
+        except RepositoryError as exc:  # a damaged index: listed again once repaired
+            log.warning("%s: conflict copies not listed: %s", self.path, exc)
+            copies = []
+        for conflict in copies:
             self._conflicts[conflict.copy_path or conflict.path] = conflict
             self._to_describe.put_nowait((conflict.copy_path or conflict.path, None))
         self._want_commit = True
@@ -248,7 +285,7 @@ class FolderSync:
                 await asyncio.wait_for(asyncio.shield(self._maintenance), STOP_TIMEOUT)
             except TimeoutError:
                 log.warning("%s: maintenance still running at exit", self.path)
-        if flush and self._error is None:
+        if flush and self._error is None and self._disk_full is None:
             try:
                 await asyncio.wait_for(self._flush(), FLUSH_TIMEOUT)
             except (TimeoutError, RemoteError, RepositoryError) as exc:
@@ -556,7 +593,8 @@ class FolderSync:
             return
         finally:
             self.maintenance_runs += 1
-        level = logging.DEBUG if done.startswith("nothing to do") else logging.INFO
+        level = logging.DEBUG if done.startswith(("nothing to do", "skipped repacking")) \
+            else logging.INFO
         log.log(level, "%s: maintenance: %s", self.path, done)
 
     def _request_sync(self, reason: str) -> None:
@@ -580,11 +618,25 @@ class FolderSync:
             except HostileContent as exc:
                 self._refused = str(exc)  # stays until a sync succeeds (a fix arrived)
                 self._fail(str(exc))
+            except DiskFull as exc:
+                self._on_disk_full(exc)
+            except RepositoryDamaged as exc:
+                await self._damaged(exc)
             except RepositoryError as exc:
                 self._fail(str(exc))
+            except OSError as exc:
+                if is_disk_full_error(exc):  # one of our own writes
+                    self._on_disk_full(await asyncio.to_thread(
+                        DiskFull.measure, self.repo.root, self.repo.data_dir, failed=True))
+                else:
+                    log.exception("%s: unexpected failure", self.path)
+                    self._fail(f"unexpected failure: {exc}")
             except Exception as exc:
                 log.exception("%s: unexpected failure", self.path)
                 self._fail(f"unexpected failure: {exc}")
+            if self._disk_full is None and self._disk_full_said is not None:
+                self._disk_full_said = None
+                self._emit(ActivityKind.INFO, "disk space available again: syncing resumed")
             self._settle()
             if not self.ready.is_set():
                 self.ready.set()
@@ -592,6 +644,10 @@ class FolderSync:
                            "start-up catch-up done")
 
     async def _step(self) -> None:
+        if self._disk_full is not None and not await self._space_back():
+            return  # (what was asked for stays asked for)
+        if self._check_first:
+            await self._check_repository()
         if self._want_commit:
             self._want_commit = False
             await self._commit()
@@ -603,6 +659,47 @@ class FolderSync:
             reasons, self._sync_reasons = self._sync_reasons, set()
             await self._sync(reasons)
 
+    async def _check_repository(self) -> None:
+        """While the repository is damaged, each step looks again first (the user may have
+        repaired it); RepositoryDamaged while it still is."""
+        async with self._lock:
+            lines = await asyncio.to_thread(self.repo.recover)
+        self._check_first = False
+        for line in lines:
+            self._emit(ActivityKind.INFO, line)
+
+    async def _damaged(self, exc: RepositoryDamaged) -> None:
+        """The repository is damaged: nothing is committed, pushed or pulled. What is
+        safe is repaired at once (then the step runs again); otherwise the folder is in
+        error, saying what is damaged and how to repair it, and looks again with
+        back-off (or at Sync now)."""
+        lines: list[str] = []
+        if isinstance(self.repo, SelfRepair) and self._quick_repairs < MAX_QUICK_REPAIRS:
+            try:
+                async with self._lock:
+                    lines = await asyncio.to_thread(self.repo.repair_damage, exc)
+            except RepositoryDamaged as still:
+                exc = still
+            except RepositoryBusy as busy:
+                self._busy(str(busy))
+                return
+            except DiskFull as full:  # (fetching the objects again needs room)
+                self._on_disk_full(full)
+                return
+            except Exception as other:  # a repair that failed otherwise: the damage stands
+                log.warning("%s: repairing the repository failed: %s", self.path, other)
+        for line in lines:
+            self._emit(ActivityKind.INFO, line)
+        if lines:
+            self._quick_repairs += 1
+            self._check_first = False
+            self._error = None
+            self._retry_all()  # at once: the commit or sync it stopped
+            return
+        self._check_first = True
+        self._damage_reported = True
+        self._fail(str(exc))
+
     def _fail(self, message: str) -> None:
         self._error = message
         if message != self._last_reported:
@@ -611,6 +708,56 @@ class FolderSync:
         # Try again later with back-off; the user can also press "Sync now".
         delay = min(self.settings.poll_interval, self._next_backoff())
         self._arm("retry", delay, self._retry_all)
+
+    def _on_disk_full(self, exc: DiskFull) -> None:
+        """The disk filled up: stop committing, fetching and pulling (what was asked for
+        stays asked for), say so once, and look every DISK_RECHECK seconds (and at each
+        change in the folder) whether enough was freed."""
+        self._disk_full = exc
+        if self._disk_full_said is None:
+            self._disk_full_said = str(exc)
+            self._emit(ActivityKind.ERROR, str(exc))
+        self._cancel("retry")
+        self._arm("diskcheck", DISK_RECHECK, self._wake.set)
+
+    async def _space_back(self) -> bool:
+        """Whether enough space was freed to go on; if so, commit and sync at once."""
+        full = self._disk_full
+        if full is None:
+            return True
+        free = await asyncio.to_thread(self._free_bytes)
+        self.disk_checks += 1
+        if free < full.resume_at:
+            self._arm("diskcheck", DISK_RECHECK, self._wake.set)
+            return False
+        self._disk_full = None
+        self._cancel("diskcheck")
+        log.info("%s: %d MB free again", self.path, free // MB)
+        self._want_commit = True
+        self._sync_reasons.add("disk space")
+        self._want_sync = True
+        return True
+
+    def _free_bytes(self) -> int:
+        """The free bytes of the fuller of the folder's and the repository's disks."""
+        free: list[int] = []
+        for path in (self.repo.root, self.repo.data_dir):
+            with contextlib.suppress(OSError):
+                free.append(room_at(path)[0])
+        return min(free, default=0)
+
+    def _commit_room(self, changed: set[str]) -> None:
+        """DiskFull unless a commit of `changed` (their bytes, as loose objects at worst,
+        and a new index) fits above the reserve."""
+        need = 0
+        for rel in changed if "" not in changed else ():
+            with contextlib.suppress(OSError, ValueError):
+                info = os.lstat(self.repo.root / rel)
+                if info.st_mode & 0o170000 == 0o100000:
+                    need += info.st_size
+        with contextlib.suppress(OSError):
+            need += os.stat(self.repo.data_dir / "index").st_size
+        ensure_room(self.repo.root, self.repo.data_dir, need=need)
 
     def _next_backoff(self) -> float:
         self._failures += 1
@@ -645,6 +792,7 @@ class FolderSync:
         self._changes_known = True
         hidden: list[tuple[str, str, str]] = []
         try:
+            await asyncio.to_thread(self._commit_room, changed)
             async with self._lock:
                 self._set_state(FolderState.COMMITTING)
                 held = await asyncio.to_thread(self._still_writing, candidates)
@@ -750,6 +898,8 @@ class FolderSync:
         for path, size in notices:
             held = " (waiting: don't sync it, or sync it anyway)" \
                 if big.hold_large_files else ""
+            if big.hold_large_files:
+                self._large_waiting[path] = size
             self._emit(ActivityKind.LARGE_FILE,
                        f"{display(path)} ({human_size(size)}) will be kept in history; every "
                        f"saved version adds about {human_size(size)} on the server and on "
@@ -763,6 +913,7 @@ class FolderSync:
             raise RepositoryError(f"{self.path}: this kind of repository has no large-file "
                                   "support; add the file to the folder's ignore")
         pattern = await asyncio.to_thread(self._big.ignore_path, path)
+        self._large_waiting.pop(path, None)
         if pattern not in self.settings.ignore:
             self.settings = replace(self.settings, ignore=(*self.settings.ignore, pattern))
         self._emit(ActivityKind.INFO, f"{display(path)} is not synced (ignore {pattern})",
@@ -780,7 +931,16 @@ class FolderSync:
         """Commit a held large file after all (it enters history)."""
         if self._big is not None:
             self._big.allow_large_file(path)
+        self._large_waiting.pop(path, None)
         self.sync_now()
+
+    @property
+    def large_files_waiting(self) -> dict[str, int]:
+        """New large files held outside commits until the user answers their notice
+        (repository-relative path -> bytes); a file deleted meanwhile is not listed."""
+        root = self.repo.root
+        return {path: size for path, size in self._large_waiting.items()
+                if os.path.lexists(root / path)}
 
     def _report_gitignored(self, hidden: list[tuple[str, str, str]]) -> None:
         """New files that a .gitignore written on another machine keeps out of sync: said
@@ -837,6 +997,10 @@ class FolderSync:
         self._refused = None
         self._last_reported = None
         self._failures = 0
+        self._quick_repairs = 0
+        if self._damage_reported:
+            self._damage_reported = False
+            self._emit(ActivityKind.INFO, "the repository is sound again; synced")
         self._cancel("retry")
         self.last_sync = datetime.now(UTC)
         if self._big is not None:
@@ -862,6 +1026,7 @@ class FolderSync:
                 await self._commit()
             async with self._lock:
                 self._set_state(FolderState.PULLING)
+                await asyncio.to_thread(ensure_room, self.repo.data_dir)  # (size unknown)
                 await asyncio.to_thread(self.repo.fetch)
                 await self._integrate()
                 if await self._push():
@@ -922,7 +1087,8 @@ class FolderSync:
             if conflict.copy_path:
                 self._conflicts[conflict.copy_path] = conflict
                 summary = (f"conflict on {conflict.path}: kept {conflict.kept_host}'s version, "
-                           f"{conflict.copy_host}'s is in {conflict.copy_path}")
+                           f"{conflict.copy_host}'s is in {conflict.copy_path} (dated by "
+                           f"{conflict.copy_host}'s clock)")
             else:
                 summary = (f"conflict on {conflict.path}: {conflict.kind}; kept the edited "
                            "file")
@@ -970,6 +1136,8 @@ class FolderSync:
         if self._paused:
             until = self._paused_until
             self._set_state(FolderState.PAUSED, f"until {local_minute(until)}" if until else "")
+        elif self._disk_full is not None:
+            self._set_state(FolderState.ERROR, self._disk_full_said or str(self._disk_full))
         elif self._error is not None or self._refused is not None:
             self._set_state(FolderState.ERROR, self._error or self._refused or "")
         elif self._remote_problem is not None:
@@ -1024,7 +1192,8 @@ class FolderSync:
                 self._emit(ActivityKind.CONFLICT,
                            f"conflict on {display(conflict.path)} (resolved on {resolved_on}): "
                            f"kept {conflict.kept_host or 'unknown'}'s version, "
-                           f"{conflict.copy_host}'s is in {display(copy)}",
+                           f"{conflict.copy_host}'s is in {display(copy)} (dated by "
+                           f"{conflict.copy_host}'s clock)",
                            files=(conflict.path,), host=conflict.copy_host, conflict=conflict)
 
     def _conflict_from_name(self, path: str) -> Conflict | None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
+from autosync_gui.disk_space import mentions_disk_full
 from autosync_gui.engine.remote import KEYRING_MARK, RemoteError, RemoteProblem
+from autosync_gui.engine.repository import DiskFull
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ def noninteractive_env(ssh_command: str | None = None) -> dict[str, str]:
 # "Permission denied" on a path is a refused write).
 _PATTERNS: tuple[tuple[RemoteProblem, tuple[str, ...]], ...] = (
     (RemoteProblem.KEYRING, (KEYRING_MARK,)),
+    (RemoteProblem.SERVER_FULL, ("no space left on device", "out of diskspace",
+                                 "disk quota exceeded")),
     (RemoteProblem.HOST_KEY_CHANGED, ("remote host identification has changed",
                                       "host key for", "has changed and you have requested")),
     (RemoteProblem.HOST_KEY_UNKNOWN, ("host key verification failed",
@@ -96,6 +101,36 @@ def remote_error(url: str, stderr: str) -> RemoteError:
         detail = next(line for line in stderr.splitlines() if KEYRING_MARK in line)
         detail = detail.split(KEYRING_MARK, 1)[1].lstrip(": ")
     return RemoteError(problem, url, detail)
+
+
+# What git prints when the receiving side of a push failed to store what it was sent.
+_SERVER_SIDE = ("unpack failed", "unpacker error", "remote rejected", "index-pack abnormal",
+                "unpack-objects abnormal")
+
+
+def disk_full_on_server(stderr: str, *, pushing: bool) -> bool:
+    """Whether a transfer's complaint of a full disk comes from the remote's side. A
+    fetch writes only here, so its full disk is ours unless the remote's own lines
+    ("remote: ...") say it; a push writes only on the server, so its full disk is the
+    server's whenever git says the other side failed to store what it was sent."""
+    for line in stderr.splitlines():
+        if mentions_disk_full(line) and line.lstrip().lower().startswith("remote:"):
+            return True
+    low = stderr.lower()
+    return pushing and any(marker in low for marker in _SERVER_SIDE)
+
+
+def transfer_error(url: str, stderr: str, local: Path, *, pushing: bool = False,
+                   report: str = "") -> RemoteError | DiskFull:
+    """A failed fetch or push: DiskFull when our own disk filled up (measured at
+    `local`), else the remote's problem (a full disk there is SERVER_FULL). `report`
+    is more of git's output to tell them apart (a push's porcelain status lines)."""
+    text = f"{stderr}\n{report}" if report else stderr
+    if not mentions_disk_full(text):
+        return remote_error(url, stderr)
+    if not disk_full_on_server(text, pushing=pushing):
+        return DiskFull.measure(local, failed=True)
+    return RemoteError(RemoteProblem.SERVER_FULL, url, first_line(stderr))
 
 
 def first_line(stderr: str) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from autosync_gui.engine import conflict_rules as rules
+from autosync_gui.engine.damage import from_failure
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.git_env import GitResult
 from autosync_gui.engine.git_runner import GitRunner
@@ -30,8 +31,9 @@ class GitMerge:
     """Merges for one git repository (see the module doc)."""
 
     def __init__(self, runner: GitRunner, work_tree: WorkTree, git_dir: Path,
-                 state_dir: Path, hostname: str) -> None:
+                 state_dir: Path, hostname: str, remote_display: str) -> None:
         self.runner = runner
+        self.remote_display = remote_display  # for naming a damaged repository's remote
         self.root = runner.root
         self.work_tree = work_tree
         self.git_dir = git_dir
@@ -48,6 +50,10 @@ class GitMerge:
         result = self._run("merge-tree", "--write-tree", "-z", "--no-messages", head, upstream,
                            check=False)
         if result.status not in (0, 1):
+            self.runner.raise_if_disk_full(result)
+            damage = from_failure(self.root, result.err, self.remote_display)
+            if damage is not None:
+                raise damage
             first = (result.err.strip().splitlines() or ["(no message)"])[0]
             raise RepositoryError(f"{self.root}: merging {host}'s changes failed: {first}")
         fields = result.out.split(b"\0")

@@ -14,9 +14,11 @@ import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from autosync_gui.disk_space import mentions_disk_full
+from autosync_gui.engine.damage import from_failure
 from autosync_gui.engine.git_env import GitResult
 from autosync_gui.engine.progress import ProgressLine, run_with_progress
-from autosync_gui.engine.repository import RepositoryBusy, RepositoryError
+from autosync_gui.engine.repository import DiskFull, RepositoryBusy, RepositoryError
 
 _LOCK_FILE = re.compile(r"Unable to create '(.+?\.lock)'")  # git's words for a held lock
 
@@ -78,6 +80,7 @@ class GitRunner:
         self.root = root
         self._env = child_environment(env)
         self._options = list(options)
+        self.remote_display = "the remote"  # named in the line about a damaged repository
 
     def command(self, *args: str) -> list[str]:
         return ["git", *self._options, *args]
@@ -98,13 +101,23 @@ class GitRunner:
             result = GitResult(-9, b"", f"error: git {args[0]} killed because it timed out "
                                         f"after {timeout:g} s")
         if check and not result.ok:
+            self.raise_if_disk_full(result)  # (before the lock: "Unable to create" it too)
             if ".lock': File exists" in result.err or "Unable to create" in result.err:
                 named = _LOCK_FILE.search(result.err)
                 raise RepositoryBusy(f"{self.root}: another git process is using the "
                                      "repository", lock=named.group(1) if named else None)
+            damage = from_failure(self.root, result.err, self.remote_display)
+            if damage is not None:
+                raise damage
             first = result.err.strip().splitlines()[:1] or ["(no message)"]
             raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
         return result
+
+    def raise_if_disk_full(self, result: GitResult) -> None:
+        """DiskFull when a local git run failed because the disk is full (git's own
+        writes are atomic: what it could not finish it leaves as it was)."""
+        if not result.ok and mentions_disk_full(result.err):
+            raise DiskFull.measure(self.root, failed=True)
 
     def run_progress(self, *args: str, on_progress: Callable[[ProgressLine], None] | None,
                      idle_timeout: float, env: Mapping[str, str] | None = None) -> GitResult:

@@ -12,13 +12,15 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Collection, Iterable
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import git
 
+from autosync_gui.disk_space import is_disk_full_error
 from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.attributes import ensure_neutral_attributes
 from autosync_gui.engine.careful_pull import (
@@ -30,11 +32,13 @@ from autosync_gui.engine.careful_pull import (
     CarefulPull,
     kept_local_names,
 )
+from autosync_gui.engine.damage import RepositoryCheck, from_failure
 from autosync_gui.engine.events import Conflict, TransferDirection
 from autosync_gui.engine.git_env import (
     GitResult,
     noninteractive_env,
     remote_error,
+    transfer_error,
 )
 from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.git_merge import GitMerge
@@ -60,10 +64,12 @@ from autosync_gui.engine.remote_url import without_credentials
 from autosync_gui.engine.repository import (
     CommitInfo,
     CommitResult,
+    DiskFull,
     HostileContent,
     IntegrateResult,
     ProgressSink,
     RemoteError,
+    RepositoryDamaged,
     RepositoryError,
     StorageReport,
 )
@@ -110,6 +116,9 @@ def _inspect(folder: Path) -> _Layout:
     try:
         repo = git.Repo(folder, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        damaged_head = _damaged_head(folder)
+        if damaged_head is not None:
+            raise RepositoryError(damaged_head) from None
         raise RepositoryError(
             f"{folder} is not inside a git work tree; clone your remote there "
             f"(git clone URL {folder}) or run `git init` in it"
@@ -144,6 +153,34 @@ def _inspect(folder: Path) -> _Layout:
     return _Layout(repo, root, scope, branch, str(remote), remote_branch)
 
 
+def _damaged_head(folder: Path) -> str | None:
+    """The line for a repository git no longer recognises because its HEAD file is
+    damaged (empty or garbage after a power cut); None when there is no such folder."""
+    for place in (folder.resolve(), *folder.resolve().parents):
+        git_dir = place / ".git"
+        if not (git_dir / "objects").is_dir() or not (git_dir / "refs").is_dir():
+            continue
+        try:
+            head = (git_dir / "HEAD").read_bytes().strip()
+        except FileNotFoundError:
+            why = "missing"
+        except OSError as exc:
+            why = f"unreadable: {exc.strerror}"
+        else:
+            if re.fullmatch(rb"ref: refs/\S+|[0-9a-f]{40}|[0-9a-f]{64}", head):
+                return None  # sound: git refuses the folder for another reason
+            why = "an empty file" if not head else "garbage"
+        try:
+            config = (git_dir / "config").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            config = ""
+        branches = re.findall(r'^\s*\[branch "([^"]+)"\]', config, re.M)
+        branch = branches[0] if len(branches) == 1 else "BRANCH"
+        return (f"{git_dir}/HEAD is damaged ({why}); repair: write the branch into it "
+                f"(echo 'ref: refs/heads/{branch}' > {git_dir}/HEAD), then start again")
+    return None
+
+
 _STATUS_WORDS = {"A": "added", "M": "modified", "T": "modified", "D": "deleted",
                  "R": "renamed", "C": "added"}
 
@@ -167,6 +204,38 @@ def _name_status(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
             changes.append(_STATUS_WORDS[status[0]])
         i += 1 + count
     return tuple(files), tuple(changes)
+
+
+class SizeEstimate:
+    """git's estimate of a transfer's size, computed by its own git process beside the
+    transfer: calling it gives None until the number is known; stop() ends the process
+    when the transfer is over first (on a long history it can take seconds). The thread
+    owns the value; readers only read it."""
+
+    def __init__(self, runner: GitRunner, *args: str) -> None:
+        self._value: int | None = None
+        self._process = runner.popen(*args)
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        threading.Thread(target=self._read, name="autosync size estimate", daemon=True).start()
+
+    def _read(self) -> None:
+        out = self._process.stdout
+        if out is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            text = out.read().strip()
+            if self._process.wait() == 0 and text.isdigit():
+                self._value = int(text)
+        out.close()
+
+    def __call__(self) -> int | None:
+        return self._value
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
 
 
 class GitRepository:
@@ -223,13 +292,17 @@ class GitRepository:
                    # waits for: autosync's maintenance (maintenance.py) runs after syncs
                    *big_file_options()]
         self.runner = GitRunner(self.root, self._build_env(reader), options)
+        self.runner.remote_display = self.remote_display
         self.file_history = FileHistory(self.runner, self.scope, self.hostname,
                                         self.tracking_ref)
         index_file = self.root / self._run("rev-parse", "--git-path", "index").text
         self.careful_pull = CarefulPull(self.runner, self.work_tree, self.state_dir,
                                         index_file)
         self.merge = GitMerge(self.runner, self.work_tree, self.git_dir, self.state_dir,
-                              self.hostname)
+                              self.hostname, self.remote_display)
+        self.checker = RepositoryCheck(self._run, self.root, self.git_dir, index_file,
+                                       self.branch, self.tracking_ref, self.remote_display,
+                                       self.state_dir, self._refetch)
         self.partial = str(reader.get_value(f'remote "{self.remote}"', "promisor", "false")
                            ).lower() == "true"
         self.lfs = LargeFileStore(self.runner, self.git_dir, self.scope, self.remote,
@@ -279,21 +352,30 @@ class GitRepository:
         return result
 
     def _transfer(self, what: str, direction: TransferDirection, *args: str,
-                  total: int | None = None, env: dict[str, str] | None = None) -> GitResult:
-        """A network transfer with progress sent to progress_sink (see ProgressSink)."""
+                  total: Callable[[], int | None] | None = None,
+                  env: dict[str, str] | None = None) -> GitResult:
+        """A network transfer with progress sent to progress_sink (see ProgressSink);
+        `total` tells the size to expect once it is known (None before)."""
         sink = self.progress_sink
         done = [0]
+
+        def expected() -> int | None:
+            return total() if total is not None else None
 
         def seen(line: ProgressLine) -> None:
             if sink is not None and line.moves_data and line.done_bytes is not None:
                 done[0] = line.done_bytes
-                sink(what, direction, line.done_bytes, total, line.rate, False)
+                sink(what, direction, line.done_bytes, expected(), line.rate, False)
 
         result = self.runner.run_progress(*args, on_progress=seen, env=env,
                                           idle_timeout=NETWORK_TIMEOUT)
         if sink is not None:
-            sink(what, direction, max(done[0], total or 0) if result.ok else done[0], total,
-                 None, True)
+            size = expected()
+            if result.ok:  # complete: what was sent is the size when no estimate came first
+                sent = max(done[0], size or 0)
+                sink(what, direction, sent, sent, None, True)
+            else:
+                sink(what, direction, done[0], size, None, True)
         return result
 
     def _rev(self, ref: str) -> str | None:
@@ -374,7 +456,8 @@ class GitRepository:
         if self.progress_sink is not None:
             self.progress_sink(what, direction, 0, None, None, True)
         if not result.ok:
-            raise remote_error(f"the LFS server of {self.remote_display}", result.err)
+            raise transfer_error(f"the LFS server of {self.remote_display}", result.err,
+                                 self.git_dir, pushing=direction is TransferDirection.UPLOAD)
 
     def _lfs_fetch(self, commit: str, include: str | None = None) -> None:
         what = "LFS download"
@@ -419,7 +502,9 @@ class GitRepository:
 
     # ------------------------------------------------------------------ maintenance
     def maintain(self) -> str:
-        """Tidy the object store (maintenance.py); safe beside a running sync."""
+        """Tidy the object store (maintenance.py) and delete the old versions pulls moved
+        aside (WorkTree.pull_asides); safe beside a running sync."""
+        self.work_tree.empty_trash()
         return run_maintenance(self.runner, self.git_dir, prune_lfs=bool(self._lfs_rules))
 
     def storage(self, top: int = 10) -> StorageReport:
@@ -468,7 +553,7 @@ class GitRepository:
                                 "--recurse-submodules=no", "--filter=blob:none",
                                 self.remote, *shas)
         if not result.ok:
-            raise remote_error(self.remote_display, result.err)
+            raise self._failure(result)
 
     def ensure_version(self, sha: str, path: str, commit: str) -> None:
         """An old version a partial clone left out is fetched now (with progress); when
@@ -506,14 +591,32 @@ class GitRepository:
         text = render_excludes(self._global_excludes, self._ignore, self.scope, self._nested,
                                [*kept, *self._held, *self._waiting_for_lfs])
         if text != self._excludes_written:
-            tmp = self._excludes.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
-            os.replace(tmp, self._excludes)
-            self._excludes_written = text
+            if self._excludes_written is None and self._read_excludes() == text:
+                self._excludes_written = text  # as we left it: nothing to write at start
+            else:
+                self._replace_excludes(text)
+                self._excludes_written = text
         block = autosync_lines(self._ignore, self.scope, self._nested, kept, shared=True)
         if block != self._info_block_written:
             self._write_info_exclude(block)
             self._info_block_written = block
+
+    def _read_excludes(self) -> str | None:
+        try:
+            return self._excludes.read_text(encoding="utf-8", errors="surrogateescape")
+        except (OSError, ValueError):
+            return None
+
+    def _replace_excludes(self, text: str) -> None:
+        tmp = self._excludes.with_suffix(".tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
+            os.replace(tmp, self._excludes)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if is_disk_full_error(exc):
+                raise DiskFull.measure(self.git_dir, failed=True) from None
+            raise
 
     def _write_info_exclude(self, block: list[str]) -> None:
         """Keep autosync's block in .git/info/exclude, so that the user's own git ignores
@@ -562,6 +665,7 @@ class GitRepository:
             if str(lock) not in held:
                 lock.unlink(missing_ok=True)
                 done.append(f"removed stale {lock.relative_to(self.git_dir)} left by a killed git")
+        done += self.checker.check()  # RepositoryDamaged when damage remains
         if (self.git_dir / "MERGE_HEAD").exists():
             aborted = self._run("merge", "--abort", check=False)
             if aborted.ok:
@@ -583,8 +687,9 @@ class GitRepository:
             os.close(fd)
             raise RepositoryError(f"{self.root} is already synced by another autosync process; "
                                   "stop that one first") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with contextlib.suppress(OSError):  # (the pid is for people; a full disk may refuse it)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
 
     def release(self) -> None:
@@ -675,12 +780,50 @@ class GitRepository:
                       "-c", "pack.compression=0", "add", "--", *plain,
                       env={"GIT_LITERAL_PATHSPECS": "1"})
 
+    @contextlib.contextmanager
+    def _tidy_after_disk_full(self) -> Iterator[None]:
+        """When git met a full disk: what it left half-written (temporary packs and
+        objects that no process has open) is removed, and the error says the free space
+        measured after that."""
+        try:
+            yield
+        except DiskFull as exc:
+            if not self._remove_git_leftovers():
+                raise
+            raise DiskFull.measure(self.root, self.git_dir, need=exc.need,
+                                   failed=True) from None
+
+    def _remove_git_leftovers(self) -> int:
+        objects = self.git_dir / "objects"
+        leftovers = [*objects.glob("pack/tmp_*"), *objects.glob("pack/.tmp-*"),
+                     *objects.glob("??/tmp_obj_*"), *objects.glob("tmp_objdir*")]
+        if not leftovers:
+            return 0
+        held = open_files({str(p) for p in leftovers})  # (another git's work in progress)
+        removed = 0
+        for path in leftovers:
+            if str(path) in held or path.is_dir():
+                continue
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+        if removed:
+            log.info("%s: removed %d file(s) git left half-written when the disk filled up",
+                     self.root, removed)
+        return removed
+
     def commit_pending(self, hold: Collection[str] = ()) -> CommitResult | None:
         """Commit everything pending in the folder as one commit, except the files in
         `hold` (repository-relative; still being written: left as they are, for a later
         commit). None if nothing changed."""
+        with self._tidy_after_disk_full():
+            return self._commit_pending(hold)
+
+    def _commit_pending(self, hold: Collection[str]) -> CommitResult | None:
         self._write_excludes()
         self._refuse_foreign_operation()
+        self._refuse_damage()
+        self.careful_pull.finish_interrupted()  # a pull a full disk stopped half-way
         hint, self.change_hint = self.change_hint, None
         if self.large_file_size:
             self._prepare_large_files(hint, hold)
@@ -691,6 +834,7 @@ class GitRepository:
         else:
             spec, env = [self._pathspec], {"GIT_LITERAL_PATHSPECS": "1"}
         self._run("add", "-A", "--", *spec, env=env)
+        self.checker.index_written()  # (found sound just before: no need to hash it again)
         changes = self._staged_changes()
         staged_held = [p for p in hold if any(c.endswith(f" {p}") for c in changes)]
         if staged_held:  # staged by an earlier `git add`: back to HEAD's version
@@ -703,6 +847,7 @@ class GitRepository:
         if self.scope and not (self.git_dir / "MERGE_HEAD").exists():
             args += ["--", *(spec if hold else [self.scope])]
         self._run(*args, stdin=message.encode("utf-8", "surrogateescape"), env=env)
+        self.checker.index_written()
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
 
     def tidy(self) -> None:
@@ -737,6 +882,16 @@ class GitRepository:
             body += f"\n... and {n - MAX_LISTED_FILES} more"
         return f"{subject}\n\n{body}\n\n{HOST_TRAILER}: {self.hostname}\n"
 
+    def _refuse_damage(self) -> None:
+        """Before a commit: a lost branch ref would make git start a new, unrelated
+        history, and git reads a truncated index without complaint (and would commit
+        deletions): both are checked, cheaply (engine/damage.py)."""
+        self.checker.before_commit()
+
+    def repair_damage(self, damage: RepositoryDamaged) -> list[str]:
+        """What is safe about damage git reported (engine/damage.py), then the check."""
+        return self.checker.repair(damage)
+
     def _refuse_foreign_operation(self) -> None:
         for name, what in (("rebase-merge", "a rebase"), ("rebase-apply", "a rebase or am"),
                            ("CHERRY_PICK_HEAD", "a cherry-pick"), ("REVERT_HEAD", "a revert"),
@@ -757,16 +912,14 @@ class GitRepository:
         for paths into .git or outside the folder raised to errors). Objects refused once
         are reported (HostileContent) and then let in on later fetches, so that a commit
         fixing them can arrive; they are never applied (careful_pull checks the tree)."""
-        refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
-        skip_list = self.state_dir / "fsck-skip"
-        checks = fetch_checks()
-        if skip_list.exists():
-            checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
-        result = self._transfer("git fetch", TransferDirection.DOWNLOAD, *checks, "fetch",
-                                "--no-tags", "--progress", "--no-write-fetch-head",
-                                "--no-recurse-submodules", self.remote, refspec)
+        with self._tidy_after_disk_full():
+            self._fetch()
+
+    def _fetch(self) -> None:
+        result = self._fetch_branch()
         if result.ok or "couldn't find remote ref" in result.err.lower():
             return
+        skip_list = self.state_dir / "fsck-skip"
         refused = _FSCK_REFUSAL.findall(result.err)
         if refused:
             with open(skip_list, "a", encoding="ascii") as fh:
@@ -779,7 +932,34 @@ class GitRepository:
                 f"refused commit {tip[0][:12]} from {self.remote_display}: a tree in it "
                 f"{display(text)} ({msg_id}, object {sha[:12]}); nothing was written. The "
                 "remote needs a commit that removes it")
-        raise remote_error(self.remote_display, result.err)
+        raise self._failure(result)
+
+    def _fetch_branch(self, *options: str) -> GitResult:
+        refspec = f"+refs/heads/{self.remote_branch}:{self.tracking_ref}"
+        skip_list = self.state_dir / "fsck-skip"
+        checks = fetch_checks()
+        if skip_list.exists():
+            checks += ["-c", f"fetch.fsck.skipList={skip_list}"]
+        return self._transfer("git fetch", TransferDirection.DOWNLOAD, *checks, "fetch",
+                              *options, "--no-tags", "--progress", "--no-write-fetch-head",
+                              "--no-recurse-submodules", self.remote, refspec)
+
+    def _refetch(self) -> GitResult:
+        """Every object of the remote branch fetched again, as a fresh clone would (each
+        checked as it arrives): restores objects missing or damaged here. DiskFull when
+        there is no room for them."""
+        with self._tidy_after_disk_full():
+            result = self._fetch_branch("--refetch")
+            if not result.ok:
+                self.runner.raise_if_disk_full(result)
+        return result
+
+    def _failure(self, result: GitResult) -> Exception:
+        """A failed fetch: damage to this repository when git says so (never the
+        remote's problem then), a full disk here, else the remote's problem."""
+        damage = from_failure(self.root, result.err, self.remote_display)
+        return damage if damage is not None else transfer_error(
+            self.remote_display, result.err, self.git_dir)
 
     def ahead(self) -> bool:
         head = self._rev("HEAD")
@@ -796,35 +976,47 @@ class GitRepository:
             what = "LFS upload"
             self._lfs_done(what, TransferDirection.UPLOAD,
                            self.lfs.push(self._lfs_progress(what, TransferDirection.UPLOAD)))
-        result = self._transfer("git push", TransferDirection.UPLOAD, "push", "--porcelain",
-                                "--progress", self.remote,
-                                f"HEAD:refs/heads/{self.remote_branch}",
-                                total=self._push_size(head))
+        estimate = self._push_size(head)
+        try:
+            result = self._transfer("git push", TransferDirection.UPLOAD, "push", "--porcelain",
+                                    "--progress", self.remote,
+                                    f"HEAD:refs/heads/{self.remote_branch}", total=estimate)
+        finally:
+            estimate.stop()
         if result.ok:
             self._run("update-ref", self.tracking_ref, head)
             return True
+        damage = from_failure(self.root, result.err, self.remote_display)
+        if damage is not None:
+            raise damage  # git could not read what it was to send: nothing was sent
         text = os.fsdecode(result.out) + result.err
         if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text:
             return False
         if "cannot lock ref" in text or "failed to update ref" in text:
             return False  # another push landed in the same instant: the remote moved on
-        raise remote_error(self.remote_display, result.err or text)
+        raise transfer_error(self.remote_display, result.err or text, self.git_dir,
+                             pushing=True, report=text)
 
-    def _push_size(self, head: str) -> int | None:
+    def _push_size(self, head: str) -> SizeEstimate:
         """About how many bytes a push of `head` sends: the stored size of the objects
-        the remote branch does not have (git's own estimate; None when unknown)."""
+        the remote branch does not have (git's own estimate). It costs as long as a small
+        push itself, so it runs beside the push and only the progress shown waits for it."""
         upstream = self._rev(self.tracking_ref)
         args = ["rev-list", "--objects", "--disk-usage", head]
         if upstream is not None:
             args += ["--not", upstream]
-        result = self._run(*args, check=False)
-        return int(result.text) if result.ok and result.text.isdigit() else None
+        return SizeEstimate(self.runner, *args)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:
         """Merge the fetched remote branch into ours. Local work must be committed first;
         real conflicts keep both versions (see conflict_rules.py) and are committed resolved."""
+        with self._tidy_after_disk_full():
+            return self._integrate()
+
+    def _integrate(self) -> IntegrateResult:
         self._refuse_foreign_operation()
+        self.careful_pull.finish_interrupted()
         upstream = self._rev(self.tracking_ref)
         if upstream is None:
             return IntegrateResult(changed=False)

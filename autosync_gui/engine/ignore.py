@@ -32,6 +32,8 @@ BUILTIN_PATTERNS: tuple[str, ...] = (
     "*.crdownload",
     ".goutputstream-*",  # GIO atomic save temporaries
     "*.kate-swp",
+    "*___jb_tmp___",  # JetBrains IDEs' safe write: the new content, then the old one
+    "*___jb_old___",
     ".fuse_hidden*",
     ".nfs*",
 )

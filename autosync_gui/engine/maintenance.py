@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from autosync_gui.disk_space import MB, room_at
 from autosync_gui.engine.git_runner import GitRunner
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,18 @@ def run_maintenance(runner: GitRunner, git_dir: Path, prune_lfs: bool) -> str:
     before = store_size(runner, git_dir)
     args = plan(before)
     done: list[str] = []
+    if args is not None:
+        # A repack writes its new pack before it deletes the old ones: never into the
+        # reserve left free for everything else (disk_space.py).
+        need = before.total if "-a" in args else before.total - max(before.packs, default=0)
+        try:
+            free, reserve = room_at(git_dir)
+        except OSError:
+            free, reserve = 0, 0
+        if free < reserve + need:
+            done.append(f"skipped repacking: it needs about {need // MB + 1} MB and only "
+                        f"{free // MB} MB are free")
+            args = None
     if args is not None:
         result = runner.run(*args, check=False)
         if not result.ok:

@@ -88,6 +88,7 @@ class RemoteProblem(Enum):
     ACCESS_DENIED = "access denied"  # who you are was accepted; this repository is refused
     UNREACHABLE = "unreachable"
     MISSING = "no repository there"
+    SERVER_FULL = "server out of disk space"  # the remote's disk is full, not ours
     OTHER = "failed"
 
 
@@ -140,6 +141,9 @@ def describe(problem: RemoteProblem, url: str, detail: str = "") -> str:
     if problem is RemoteProblem.UNREACHABLE:
         return (f"remote {url} unreachable: {detail or 'no answer'}; check the address and "
                 "your network")
+    if problem is RemoteProblem.SERVER_FULL:
+        return (f"the server {url} is out of disk space{why}; nothing is lost, your "
+                "changes wait here until its admin frees space (autosync retries by itself)")
     if problem is RemoteProblem.MISSING:
         return (f"no git repository at {url}{why}; check the URL (a moved repository, or a "
                 "disk that is not mounted?)")

@@ -11,12 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from autosync_gui.disk_space import MB, Space, room_at, space_at
 from autosync_gui.engine.events import Conflict, TransferDirection
 
 # The backend-neutral remote problems, re-exported for the backends and the sync loop.
 from autosync_gui.engine.remote import RemoteError as RemoteError
 from autosync_gui.engine.remote import RemoteProblem as RemoteProblem
 from autosync_gui.engine.worktree_fs import WorkTree
+from autosync_gui.sizes import human_size
 
 
 class RepositoryError(Exception):
@@ -31,6 +33,64 @@ class RepositoryBusy(RepositoryError):
     def __init__(self, message: str, *, lock: str | None = None) -> None:
         super().__init__(message)
         self.lock = lock
+
+
+class RepositoryDamaged(RepositoryError):
+    """The repository itself is damaged (a power cut, a bad disk): a missing or corrupt
+    object, an unreadable index, a broken ref. Nothing is committed, pushed or pulled
+    until it is repaired, by the backend where that is safe (`SelfRepair`), else by the
+    user: str() is one line naming what is damaged and how to repair it. `part` is
+    "index", "objects" or "ref"; `detail` is the backend's own words for the damage."""
+
+    def __init__(self, message: str, *, part: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.part = part
+        self.detail = detail or message
+
+
+class DiskFull(RepositoryError):
+    """The disk holding the folder or its repository is full, or would be past the
+    reserve autosync leaves free (disk_space.py): the step was not done (or undone), the
+    changes wait. str() is the one line for the user; the folder resumes by itself once
+    `resume_at` bytes are free there."""
+
+    def __init__(self, space: Space, *, need: int = 0, failed: bool = False) -> None:
+        self.device = space.device
+        self.free = space.free
+        self.reserve = space.reserve
+        self.need = need
+        # After a write that failed for lack of space (rather than a check before it),
+        # only more space than now makes a retry worth it: it would fail again at once.
+        self.resume_at = space.reserve + need + (space.free if failed else 0)
+        needs = f" (the next step needs about {human_size(need)})" if need else ""
+        super().__init__(f"disk full on {space.device}: {space.free_mb} MB free{needs}; "
+                         f"autosync leaves {max(1, space.reserve // MB)} MB free and waits: "
+                         "free some space there and syncing resumes by itself")
+
+    @classmethod
+    def measure(cls, *paths: Path, need: int = 0, failed: bool = False) -> DiskFull:
+        """The error for the fullest of the file systems holding `paths`, measured now."""
+        spaces: list[Space] = []
+        for path in paths:
+            try:
+                spaces.append(space_at(path))
+            except OSError:
+                continue
+        space = min(spaces, key=lambda s: s.room) if spaces else \
+            Space(device=str(paths[0]) if paths else "?", free=0, total=0)
+        return cls(space, need=need, failed=failed)
+
+
+def ensure_room(*paths: Path, need: int = 0) -> None:
+    """DiskFull unless every file system holding `paths` has `need` bytes free above
+    the reserve: a step that could not finish is never started (one statvfs each)."""
+    for path in paths:
+        try:
+            free, reserve = room_at(path)
+        except OSError:
+            continue  # gone: the step itself will say so
+        if free < reserve + need:
+            raise DiskFull.measure(path, need=need)
 
 
 class HostileContent(RepositoryError):
@@ -162,8 +222,10 @@ class Repository(Protocol):
 
     def recover(self) -> list[str]:
         """Take this repository's autosync lock, then undo what a killed process left
-        behind; returns a line per thing done. RepositoryError if another autosync has
-        the lock."""
+        behind and check the repository (cheaply), repairing what is safe; returns a line
+        per thing done. RepositoryError if another autosync has the lock,
+        RepositoryDamaged (the lock kept) when damage remains; called again while it
+        does."""
         ...
 
     def release(self) -> None:
@@ -234,6 +296,18 @@ class Repository(Protocol):
 
     def restore_file(self, commit: str, path: str, to: str | None = None) -> None:
         """Write `path` as it was in `commit` into the work tree, at `to` if given."""
+        ...
+
+
+@runtime_checkable
+class SelfRepair(Protocol):
+    """What a backend offers for a damaged repository (git does; see engine/damage.py):
+    the folder loop uses it when the repository has it."""
+
+    def repair_damage(self, damage: RepositoryDamaged) -> list[str]:
+        """Do what is safe about `damage` (reported by the backend during a sync), then
+        check the repository again: a line per repair. RepositoryDamaged when the damage
+        remains; the caller then retries later (recover() checks again)."""
         ...
 
 

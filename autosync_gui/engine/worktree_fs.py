@@ -16,6 +16,7 @@ import errno
 import hashlib
 import os
 import secrets
+import shutil
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from autosync_gui.engine.safe_paths import UnsafePath, verify_path
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
+_RACY_NS = 2_000_000_000
 
 
 class InTheWay(Exception):
@@ -93,6 +95,9 @@ class WorkTree:
             raise UnsafePath(str(scratch), "is not a private folder of this user")
         os.chmod(scratch, 0o700)
         self.same_fs = os.stat(root).st_dev == info.st_dev
+        # During one pull (pull_asides): the subfolder of the scratch folder its files
+        # are moved aside into, and a descriptor of the scratch folder kept open.
+        self._pull: tuple[str, int] | None = None
         # Some files are stored as Git LFS pointers: a file then matches the id of its
         # bytes or of its pointer (set by the repository when it uses LFS).
         self.lfs = False
@@ -154,6 +159,9 @@ class WorkTree:
 
     @contextlib.contextmanager
     def _scratch_fd(self) -> Iterator[int]:
+        if self._pull is not None:
+            yield self._pull[1]
+            return
         fd = os.open(self.scratch, _DIR_FLAGS)
         try:
             yield fd
@@ -187,16 +195,22 @@ class WorkTree:
 
     @staticmethod
     def _blob_ids_at(dir_fd: int, name: str, hex_len: int, lfs: bool) -> set[str]:
+        return WorkTree._hash_at(dir_fd, name, hex_len, lfs)[0]
+
+    @staticmethod
+    def _hash_at(dir_fd: int, name: str, hex_len: int, lfs: bool
+                 ) -> tuple[set[str], os.stat_result | None]:
+        """(the ids git may have for the regular file, its stat as it was read)."""
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
                          dir_fd=dir_fd)
         except OSError:
-            return set()
+            return set(), None
         try:
             info = os.fstat(fd)
             if not (info.st_mode & 0o170000) == 0o100000:
-                return set()
-            return blob_ids_of_fd(fd, info.st_size, hex_len, lfs)
+                return set(), None
+            return blob_ids_of_fd(fd, info.st_size, hex_len, lfs), info
         finally:
             os.close(fd)
 
@@ -208,6 +222,12 @@ class WorkTree:
                        ) -> set[str]:
         with self._aside_dir(aside) as fd:
             return self._blob_ids_at(fd, aside.name, hex_len, self.lfs if lfs is None else lfs)
+
+    def aside_hash(self, aside: Aside, hex_len: int = 40
+                   ) -> tuple[set[str], os.stat_result | None]:
+        """aside_blob_ids, with the file's stat as it was read (for aside_unchanged)."""
+        with self._aside_dir(aside) as fd:
+            return self._hash_at(fd, aside.name, hex_len, self.lfs)
 
     def aside_lstat(self, aside: Aside) -> os.stat_result | None:
         """The entry moved aside (a link itself, not what it points to); None if gone."""
@@ -228,16 +248,63 @@ class WorkTree:
     def aside_path(self, aside: Aside) -> str:
         """The absolute path of a file moved aside (for the open-files check)."""
         if aside.folder is None:
-            return str(self.scratch / aside.name)
-        return str(self.root / aside.folder / aside.name) if aside.folder else \
-            str(self.root / aside.name)
+            return f"{self.scratch}/{aside.name}"
+        return f"{self.root}/{aside.folder}/{aside.name}" if aside.folder else \
+            f"{self.root}/{aside.name}"
+
+    def aside_unchanged(self, aside: Aside, before: os.stat_result) -> bool:
+        """True when the file moved aside surely still has the content it had when it
+        was hashed (`before`: its stat then, taken after the move): the same inode,
+        size, modification and change times, and a modification time older than the
+        move by more than the file system's time granularity (so any later write shows
+        as a new time: git's racy-clean rule). False means: hash it again."""
+        now = self.aside_lstat(aside)
+        return now is not None and \
+            (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) == \
+            (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns) and \
+            before.st_ctime_ns - before.st_mtime_ns >= _RACY_NS
 
     # ------------------------------------------------------------------ moving aside
+    @contextlib.contextmanager
+    def pull_asides(self, keep: Callable[[], bool] = lambda: False) -> Iterator[None]:
+        """For one pull: files go aside into a fresh subfolder of the scratch folder,
+        reached through one descriptor held open. What is still there at the end (old
+        versions git has) is not deleted file by file while the user waits: the
+        subfolder becomes trash as a whole, emptied later by empty_trash() — unless
+        `keep()` says at the end that its files are still wanted (a pull stopped
+        half-way: its journal names them, recovery settles them)."""
+        sub = f"pull-{secrets.token_hex(8)}"
+        fd = os.open(self.scratch, _DIR_FLAGS)
+        try:
+            os.mkdir(sub, 0o700, dir_fd=fd)
+            self._pull = (sub, fd)
+            yield
+        finally:
+            self._pull = None
+            if not keep():
+                with contextlib.suppress(OSError):
+                    os.rename(sub, f"trash-{sub[5:]}", src_dir_fd=fd, dst_dir_fd=fd)
+            os.close(fd)
+
+    def empty_trash(self, *, after_crash: bool = False) -> int:
+        """Delete what pulls left aside (see pull_asides); with `after_crash` (at start,
+        once recovery has put back what the journal named) also the folders of pulls
+        that never finished. Returns how many folders went."""
+        gone = 0
+        for entry in list(self.scratch.iterdir()):
+            if entry.name.startswith("trash-") or (after_crash and
+                                                   entry.name.startswith("pull-")):
+                shutil.rmtree(entry, ignore_errors=True)  # fd-based: follows no link
+                gone += 1
+        return gone
+
     def new_aside(self, rel: str) -> Aside:
         """A fresh, unpredictable place to move rel to (decided before the move, so a
         journal can name it)."""
         token = secrets.token_hex(16)
         if self.same_fs:
+            if self._pull is not None:
+                return Aside(None, f"{self._pull[0]}/aside-{token}")
             return Aside(None, f"aside-{token}")
         folders, _name = _split(rel)
         return Aside("/".join(folders), f".autosync-{token}.part")
@@ -282,6 +349,9 @@ class WorkTree:
         raise InTheWay(rel)
 
     def discard(self, aside: Aside) -> None:
+        if self._pull is not None and aside.folder is None and \
+                aside.name.startswith(self._pull[0] + "/"):
+            return  # goes with the pull's trash (pull_asides)
         with contextlib.suppress(OSError, UnsafePath), self._aside_dir(aside) as fd:
             os.unlink(aside.name, dir_fd=fd)
 

@@ -1,14 +1,17 @@
 """The activity window (tray menu *Activity…* and a left click on the tray icon): each
 folder's state, remote, last sync, disk use and running transfer; problems with their
-fix; a live list of what happened (commits, pushes, pulls, conflicts, errors) with the
-files and times. From here a file's versions, the deleted files, the history and the
-folder's settings are one click away. It only shows what the engine reports."""
+fix; what the picked folder's history costs here (its size and largest files); new large
+files waiting for the user's choice; a live list of what happened (commits, pushes,
+pulls, conflicts, errors) with the files and times. From here a file's versions, the
+deleted files, the history and the folder's settings are one click away. It only shows
+what the engine reports."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QDialog,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -32,18 +36,20 @@ from PyQt6.QtWidgets import (
 
 from autosync_gui.engine.disk_usage import DiskUsage
 from autosync_gui.engine.events import Activity, ActivityKind, FolderState
-from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.engine.repository import RepositoryError, StorageReport
 from autosync_gui.engine.safe_paths import display
 from autosync_gui.sizes import human_size
 from autosync_gui.ui.adapter import EngineSignals
 from autosync_gui.ui.common import ErrorLabel, full_time, local_time, open_path, repo_root, spawn
 from autosync_gui.ui.icons import app_icon, state_icon, tray_state
-from autosync_gui.ui.transfers import TransferTracker, describe, fraction
+from autosync_gui.ui.transfers import TransferTracker, describe
 
 log = logging.getLogger(__name__)
 
 KEEP_SHOWN = 1000  # activities listed (the engine's log keeps as many)
 SIZE_REFRESH_MS = 5000  # a folder's disk use is measured again at most this often
+STORAGE_REFRESH_S = 30.0  # the largest files in history are read again at most this often
+LARGEST_SHOWN = 10
 STATE_WORDS = {
     FolderState.IDLE: "up to date", FolderState.PENDING: "changes waiting",
     FolderState.COMMITTING: "committing", FolderState.PUSHING: "sending",
@@ -62,8 +68,8 @@ def what_happened(event: Activity) -> str:
         return f"pulled from {event.host or 'another machine'}"
     return {ActivityKind.COMMITTED: "committed", ActivityKind.PUSHED: "pushed",
             ActivityKind.CONFLICT: "conflict", ActivityKind.ERROR: "error",
-            ActivityKind.INFO: "note", ActivityKind.NOTIFIED: "notice"}.get(
-                event.kind, str(event.kind))
+            ActivityKind.INFO: "note", ActivityKind.NOTIFIED: "notice",
+            ActivityKind.LARGE_FILE: "large file"}.get(event.kind, str(event.kind))
 
 
 def file_change(root: Path, name: str) -> tuple[str, str]:
@@ -86,6 +92,9 @@ class ActivityWindow(QDialog):
     historyRequested = pyqtSignal(object)  # folder path
     settingsRequested = pyqtSignal(object)  # folder path
     sizesShown = pyqtSignal(object)  # folder path, after its disk use was measured
+    storageShown = pyqtSignal(object)  # folder path, after its largest files were read
+    # folder path, repository-relative file, "dont_sync" or "sync_anyway"
+    largeFileAnswered = pyqtSignal(object, str, str)
     openFailed = pyqtSignal(str)
 
     def __init__(self, engine: Any, signals: EngineSignals, transfers: TransferTracker,
@@ -96,6 +105,10 @@ class ActivityWindow(QDialog):
         self.sizes: dict[Path, DiskUsage] = {}
         self._measuring: dict[Path, asyncio.Task[None]] = {}
         self._measure_again: set[Path] = set()
+        self.storage: dict[Path, StorageReport | str] = {}  # a report, or why there is none
+        self._storage_task: asyncio.Task[None] | None = None
+        self._storage_read: dict[Path, float] = {}  # when (monotonic) each was read
+        self._storage_stale: set[Path] = set()
         self.setObjectName("activity_window")
         self.setWindowTitle("Activity — autosync")
         self.setWindowIcon(app_icon())
@@ -111,9 +124,55 @@ class ActivityWindow(QDialog):
         assert header is not None  # a QTreeWidget always has one
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.folders.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.folders.currentItemChanged.connect(lambda *_: self._folder_picked())
         self.problems = ErrorLabel()
         self.problems.setObjectName("activity_problems")
+
+        # what the picked folder's history costs on this machine
+        self.storage_box = QGroupBox("History on this machine")
+        self.storage_label = QLabel("…")
+        self.storage_label.setObjectName("activity_storage")
+        self.storage_label.setWordWrap(True)
+        self.largest = QTreeWidget()
+        self.largest.setObjectName("activity_largest")
+        self.largest.setHeaderLabels(["Largest files in history", "Largest version"])
+        self.largest.setRootIsDecorated(False)
+        largest_header = self.largest.header()
+        assert largest_header is not None
+        largest_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        largest_header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        storage_layout = QVBoxLayout(self.storage_box)
+        storage_layout.addWidget(self.storage_label)
+        storage_layout.addWidget(self.largest, 1)
+
+        # new large files held outside history until the user chooses
+        self.waiting_box = QGroupBox("Large files waiting for your choice")
+        self.waiting_box.setObjectName("activity_waiting")
+        self.waiting = QTreeWidget()
+        self.waiting.setHeaderLabels(["Folder", "File", "Size"])
+        self.waiting.setRootIsDecorated(False)
+        waiting_header = self.waiting.header()
+        assert waiting_header is not None
+        waiting_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        waiting_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.waiting.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.waiting_note = QLabel()
+        self.waiting_note.setWordWrap(True)
+        self.dont_sync_button = QPushButton("Don't sync this file")
+        self.dont_sync_button.setObjectName("activity_dont_sync")
+        self.sync_anyway_button = QPushButton("Sync it anyway")
+        self.sync_anyway_button.setObjectName("activity_sync_anyway")
+        self.dont_sync_button.clicked.connect(lambda: self._answer("dont_sync"))
+        self.sync_anyway_button.clicked.connect(lambda: self._answer("sync_anyway"))
+        waiting_buttons = QHBoxLayout()
+        waiting_buttons.addWidget(self.dont_sync_button)
+        waiting_buttons.addWidget(self.sync_anyway_button)
+        waiting_buttons.addStretch(1)
+        waiting_layout = QVBoxLayout(self.waiting_box)
+        waiting_layout.addWidget(self.waiting, 1)
+        waiting_layout.addWidget(self.waiting_note)
+        waiting_layout.addLayout(waiting_buttons)
+        self.waiting_box.hide()
 
         self.events = QTreeWidget()
         self.events.setObjectName("activity_events")
@@ -149,8 +208,12 @@ class ActivityWindow(QDialog):
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.folders)
+        top_layout.addWidget(self.folders, 2)
         top_layout.addWidget(self.problems)
+        details = QHBoxLayout()
+        details.addWidget(self.storage_box, 1)
+        details.addWidget(self.waiting_box, 1)
+        top_layout.addLayout(details, 3)
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         bottom_layout.setContentsMargins(0, 0, 0, 0)
@@ -159,7 +222,7 @@ class ActivityWindow(QDialog):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
-        splitter.setSizes([200, 420])
+        splitter.setSizes([340, 280])
         buttons = QHBoxLayout()
         for button in (self.versions_button, self.deleted_button, self.history_button,
                        self.settings_button, self.open_button, self.sync_button):
@@ -203,6 +266,9 @@ class ActivityWindow(QDialog):
         self.refresh_folders()
         for path in list(self._measure_again):
             self.measure(path)
+        picked = self.selected_folder()
+        if picked is not None and picked in self._storage_stale:
+            self.read_storage(picked)
 
     def folder_item(self, path: Path) -> QTreeWidgetItem | None:
         for i in range(self.folders.topLevelItemCount()):
@@ -243,6 +309,7 @@ class ActivityWindow(QDialog):
             self.problems.error("\n".join(problems))
         else:
             self.problems.clear_message()
+        self._fill_waiting(folders)
         self._update_buttons()
 
     def _fill_folder(self, item: QTreeWidgetItem, folder: Any) -> None:
@@ -272,7 +339,7 @@ class ActivityWindow(QDialog):
             bar = QProgressBar()
             bar.setMinimumWidth(260)
             self.folders.setItemWidget(item, 6, bar)
-        part = fraction(transfer)
+        part = transfer.fraction
         if part is None:
             bar.setRange(0, 0)  # busy: total unknown
         else:
@@ -281,6 +348,102 @@ class ActivityWindow(QDialog):
         bar.setFormat(describe(transfer))
         bar.setTextVisible(True)
         bar.setToolTip(describe(transfer))
+
+    def _fill_waiting(self, folders: dict[Path, Any]) -> None:
+        """The new large files every folder holds back until the user chooses."""
+        wanted: list[tuple[Path, str, int]] = []
+        for path, folder in folders.items():
+            for name, size in sorted(getattr(folder, "large_files_waiting", {}).items()):
+                wanted.append((path, name, size))
+        current = self.waiting.currentItem()
+        picked = current.data(0, ROLE) if current is not None else None
+        shown = [item.data(0, ROLE) for i in range(self.waiting.topLevelItemCount())
+                 if (item := self.waiting.topLevelItem(i)) is not None]
+        if shown != [(p, n) for p, n, _s in wanted]:
+            self.waiting.clear()
+            for path, name, size in wanted:
+                item = QTreeWidgetItem([path.name, display(name), human_size(size)])
+                item.setData(0, ROLE, (path, name))
+                item.setToolTip(1, str(path / name))
+                self.waiting.addTopLevelItem(item)
+                if (path, name) == picked:
+                    self.waiting.setCurrentItem(item)
+            if self.waiting.currentItem() is None and self.waiting.topLevelItemCount():
+                self.waiting.setCurrentItem(self.waiting.topLevelItem(0))
+        if wanted:
+            biggest = max(size for _p, _n, size in wanted)
+            self.waiting_note.setText(
+                "Kept out of history until you choose: in history, every saved version of "
+                f"a file like this adds about {human_size(biggest)} on the server and on "
+                "each machine. “Don't sync this file” adds it to the folder's ignore "
+                "patterns.")
+        self.waiting_box.setVisible(bool(wanted))
+
+    def selected_waiting(self) -> tuple[Path, str] | None:
+        item = self.waiting.currentItem()
+        return item.data(0, ROLE) if item is not None else None
+
+    def _answer(self, choice: str) -> None:
+        picked = self.selected_waiting()
+        if picked is not None:
+            self.largeFileAnswered.emit(picked[0], picked[1], choice)
+
+    def _folder_picked(self) -> None:
+        self._update_buttons()
+        path = self.selected_folder()
+        if path is None:
+            return
+        self._show_storage(path)
+        if path not in self.storage or path in self._storage_stale:
+            self.read_storage(path)
+
+    def read_storage(self, path: Path) -> None:
+        """Read what the folder's history costs (in a worker thread; one at a time, and
+        the same folder at most every STORAGE_REFRESH_S)."""
+        running = self._storage_task
+        if running is not None and not running.done():
+            self._storage_stale.add(path)
+            return
+        last = self._storage_read.get(path)
+        if last is not None and time.monotonic() - last < STORAGE_REFRESH_S \
+                and path in self.storage:
+            self._storage_stale.add(path)  # again at a later tick
+            return
+        self._storage_stale.discard(path)
+        self._storage_task = spawn(self._read_storage(path), "activity-storage")
+
+    async def _read_storage(self, path: Path) -> None:
+        try:
+            folder = self.engine.folder(path)
+        except KeyError:
+            return
+        self._storage_read[path] = time.monotonic()
+        try:
+            self.storage[path] = await folder.storage(LARGEST_SHOWN)
+        except (OSError, RepositoryError) as exc:
+            self.storage[path] = str(exc)
+        if self.selected_folder() == path:
+            self._show_storage(path)
+        self.storageShown.emit(path)
+
+    def _show_storage(self, path: Path) -> None:
+        report = self.storage.get(path)
+        self.storage_box.setTitle(f"History of {path.name} on this machine")
+        self.largest.clear()
+        if report is None:
+            self.storage_label.setText("reading…")
+            return
+        if isinstance(report, str):
+            self.storage_label.setText(f"not known: {display(report)}")
+            return
+        text = f"{human_size(report.local_bytes)} in the repository here"
+        if report.lfs_bytes:
+            text += f" (of which {human_size(report.lfs_bytes)} Git LFS copies)"
+        self.storage_label.setText(text)
+        for name, size in report.largest:
+            item = QTreeWidgetItem([display(name), human_size(size)])
+            item.setToolTip(0, str(path / name))
+            self.largest.addTopLevelItem(item)
 
     def measure(self, path: Path) -> None:
         """Measure the folder's disk use in a worker thread (at most one at a time)."""
@@ -342,9 +505,12 @@ class ActivityWindow(QDialog):
         self.events.insertTopLevelItem(0, item)
         while self.events.topLevelItemCount() > KEEP_SHOWN:
             self.events.takeTopLevelItem(self.events.topLevelItemCount() - 1)
-        if event.kind in (ActivityKind.COMMITTED, ActivityKind.PULLED, ActivityKind.PUSHED) \
-                and self.isVisible():
-            self.measure(folder_path)
+        if event.kind in (ActivityKind.COMMITTED, ActivityKind.PULLED, ActivityKind.PUSHED):
+            self._storage_stale.add(folder_path)
+            if self.isVisible():
+                self.measure(folder_path)
+        if event.kind in (ActivityKind.LARGE_FILE, ActivityKind.INFO):
+            self.refresh_folders()  # a large file waits, or waits no more
 
     # ------------------------------------------------------------------ actions
     def selected_folder(self) -> Path | None:
@@ -369,6 +535,9 @@ class ActivityWindow(QDialog):
                        self.open_button, self.sync_button):
             button.setEnabled(has_folder)
         self.versions_button.setEnabled(self.selected_file() is not None)
+        waiting = self.selected_waiting() is not None
+        self.dont_sync_button.setEnabled(waiting)
+        self.sync_anyway_button.setEnabled(waiting)
 
     def _with_folder(self, action: Callable[[Path], object]) -> None:
         path = self.selected_folder()

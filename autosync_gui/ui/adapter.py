@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from autosync_gui.engine.events import Activity, ChannelState, FolderState
+from autosync_gui.engine.events import Activity, ChannelState, FolderState, TransferProgress
 
 
 class EngineSignals(QObject):
@@ -21,7 +21,7 @@ class EngineSignals(QObject):
     activityHappened = pyqtSignal(object)
     # channel name, ChannelState, detail
     channelChanged = pyqtSignal(str, object, str)
-    # the engine's transfer progress event (a push or pull under way; see ui/transfers.py)
+    # TransferProgress (a push, a pull, an old version fetched; see ui/transfers.py)
     transferProgress = pyqtSignal(object)
 
     def state_changed(self, folder: Path, state: FolderState, detail: str) -> None:
@@ -33,6 +33,6 @@ class EngineSignals(QObject):
     def channel_changed(self, channel: str, state: ChannelState, detail: str) -> None:
         self.channelChanged.emit(channel, state, detail)
 
-    def transfer_progress(self, event: object) -> None:
-        """The engine's optional progress observer method (big pushes and pulls)."""
+    def transfer_progress(self, event: TransferProgress) -> None:
+        """The engine's optional progress observer method (ProgressObserver)."""
         self.transferProgress.emit(event)

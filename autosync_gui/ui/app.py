@@ -24,6 +24,7 @@ from autosync_gui.config import (
     Settings,
     default_config_path,
     load_config,
+    remember_ignored,
     save_config,
     with_folder,
     without_folder,
@@ -38,6 +39,7 @@ from autosync_gui.engine.events import Activity, ActivityKind, ChannelState, Fol
 from autosync_gui.engine.folder import FolderSync
 from autosync_gui.engine.headless_log import HeadlessLog
 from autosync_gui.engine.repository import RepositoryError
+from autosync_gui.engine.safe_paths import display
 from autosync_gui.ui.activity_window import ActivityWindow
 from autosync_gui.ui.adapter import EngineSignals
 from autosync_gui.ui.common import local_time, spawn
@@ -47,7 +49,7 @@ from autosync_gui.ui.folder_settings import FolderSettingsDialog
 from autosync_gui.ui.history import HistoryDialog
 from autosync_gui.ui.icons import app_icon
 from autosync_gui.ui.logsetup import install_excepthook, setup_logging
-from autosync_gui.ui.notifications import Message, Notifier
+from autosync_gui.ui.notifications import LARGE_FILE_ACTIONS, SHOW_ACTIVITY, Message, Notifier
 from autosync_gui.ui.settings_dialog import SettingsDialog
 from autosync_gui.ui.transfers import TransferTracker
 from autosync_gui.ui.tray import Actions, TrayUi
@@ -92,7 +94,8 @@ class TrayApp(QObject):
         self.versions_windows: dict[tuple[Path, str], VersionsDialog] = {}
         self.deleted_windows: dict[Path, DeletedFilesDialog] = {}
         self.folder_settings_windows: dict[Path, FolderSettingsDialog] = {}
-        self.transfers = TransferTracker(self)
+        self.transfers = TransferTracker(
+            lambda: self.engine.transfers if self.engine is not None else None, self)
         self.conflict_dialog: ConflictDialog | None = None
         self.wizard: SetupWizard | None = None
         self.settings_dialog: SettingsDialog | None = None
@@ -109,6 +112,7 @@ class TrayApp(QObject):
             folder_settings=self.open_folder_settings),
             self.config_arg, tray_retries=tray_retries, tray_retry_ms=tray_retry_ms)
         self.notifier = Notifier("all", self.tray.icon, notify_delay_ms, self)
+        self.notifier.actionInvoked.connect(self._on_notification_action)
         self.tray.transfers = self.transfers
         self.signals.transferProgress.connect(self.transfers.update)
         self.transfers.changed.connect(lambda _path: self.tray.refresh())
@@ -134,7 +138,9 @@ class TrayApp(QObject):
             self.settings = Settings()
         self.notifier.set_level(self.settings.ui.notifications)
         self._folder_levels()
-        self.engine = Engine(replace(self.settings, folders=()), hostname=self.hostname)
+        # a new large file waits outside commits until its notice is answered
+        self.engine = Engine(replace(self.settings, folders=()), hostname=self.hostname,
+                             confirm_large_files=True)
         self.engine.subscribe(self.signals)
         self.engine.subscribe(HeadlessLog())  # the log file: one line per activity
         await self._start_control(self.engine)
@@ -257,8 +263,7 @@ class TrayApp(QObject):
 
     # ------------------------------------------------------------------ engine events
     def _on_state(self, path: Path, state: FolderState, _detail: str) -> None:
-        if state not in (FolderState.PUSHING, FolderState.PULLING):
-            self.transfers.forget(path)
+        self.transfers.state_changed(path)
         self._settle_notifications(path)
         self.tray.refresh()
         if state == FolderState.CONFLICT and self.conflict_dialog is not None:
@@ -276,7 +281,8 @@ class TrayApp(QObject):
         open_conflicts = {c.copy_path or c.path for c in folder.conflicts}
         needs_user = folder.state in (FolderState.ERROR, FolderState.OFFLINE) or \
             folder.error is not None
-        self.notifier.settle(path, open_conflicts, needs_user)
+        self.notifier.settle(path, open_conflicts, needs_user,
+                             set(folder.large_files_waiting))
 
     def _on_activity(self, event: Activity) -> None:
         if {Path(f.path) for f in self.folders()} != set(self.tray.folder_menus):
@@ -291,7 +297,7 @@ class TrayApp(QObject):
             window = self.history_windows.get(Path(event.folder))
             if window is not None and window.isVisible():
                 window.new_commits()  # the filter stays: a new commit may match it
-        if event.kind == ActivityKind.INFO and "resolved" in event.summary:
+        if event.kind == ActivityKind.INFO:  # a conflict resolved, a large file answered
             self._settle_notifications(Path(event.folder))
         self.tray.refresh()
 
@@ -372,6 +378,9 @@ class TrayApp(QObject):
             window.deletedRequested.connect(self.open_deleted)
             window.historyRequested.connect(self.open_history)
             window.settingsRequested.connect(self.open_folder_settings)
+            window.largeFileAnswered.connect(
+                lambda folder, name, choice: spawn(
+                    self.answer_large_file(folder, name, choice), "large-file"))
             self.activity_window = window
         else:
             window.rebuild()
@@ -490,6 +499,48 @@ class TrayApp(QObject):
         if self.activity_window is not None:
             self.activity_window.refresh_folders()
         log.info("%s: no longer synced (files and history stay)", path)
+        return True
+
+    def _on_notification_action(self, message: Message, action: str) -> None:
+        """A button of one of our notifications was pressed."""
+        if action == SHOW_ACTIVITY:
+            self.open_activity()
+        elif action in LARGE_FILE_ACTIONS and message.folder is not None \
+                and message.file is not None:
+            spawn(self.answer_large_file(message.folder, message.file, action), "large-file")
+
+    async def answer_large_file(self, folder_path: Path, name: str, choice: str) -> bool:
+        """The user's answer to a large file's notice (`name` relative to the folder's
+        repository): "dont_sync" adds it to the folder's ignore (saved in the
+        configuration), "sync_anyway" lets it enter history."""
+        if self.engine is None:
+            return False
+        try:
+            folder = self.engine.folder(Path(folder_path))
+        except KeyError:
+            return False
+        if choice == "sync_anyway":
+            folder.sync_anyway(name)
+        else:
+            try:
+                pattern = await folder.dont_sync(name)
+            except RepositoryError as exc:
+                self.notifier.show(Message("autosync: cannot leave the file out", str(exc),
+                                           True))
+                return False
+            try:
+                saved = await asyncio.to_thread(remember_ignored, self.config_path,
+                                                folder.path, pattern)
+            except (ConfigError, OSError) as exc:
+                self.notifier.show(Message(f"autosync: {Path(folder_path).name}: not saved",
+                                           f"{display(name)} is not synced now, but the "
+                                           f"configuration was not saved: {exc}", True))
+                return False
+            self.settings = replace(self.settings, folders=saved.folders)
+            self._folder_levels()
+        self._settle_notifications(Path(folder_path))
+        if self.activity_window is not None:
+            self.activity_window.refresh_folders()
         return True
 
     def _folder_levels(self) -> None:

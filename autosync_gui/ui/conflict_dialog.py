@@ -192,11 +192,13 @@ def this_host(folder: object) -> str:
 
 
 def whose(host: str, when: datetime, here: str) -> str:
-    """"desktop's version, 2025-01-31 19:18:00" ("this machine's" for our own)."""
+    """"desktop's version, 2025-01-31 19:18:00 by desktop's clock" ("this machine's" for
+    our own): a time is the clock of the machine that made the edit, which may be off."""
     if not host:
         return f"the version of {full_time(when)} (its machine is being read from history)"
-    owner = f"this machine's ({host})" if host == here else f"{host}'s"
-    return f"{owner} version, {full_time(when)}"
+    if host == here:
+        return f"this machine's ({host}) version, {full_time(when)} by this machine's clock"
+    return f"{host}'s version, {full_time(when)} by {host}'s clock"
 
 
 def _relative(folder: FolderStatus, root: Path, path: str) -> str:

@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from autosync_gui.config import Settings, UiSettings, save_config
+from autosync_gui.config import ConfigError, Settings, UiSettings, save_config
 from autosync_gui.ui import autostart
 from autosync_gui.ui.common import ErrorLabel, spawn
 from autosync_gui.ui.icons import app_icon
@@ -104,7 +104,7 @@ class SettingsDialog(QDialog):
             await asyncio.to_thread(save_config, new, self.config_path)
             await asyncio.to_thread(autostart.set_enabled, self.start_at_login.isChecked(),
                                     self.config_path)
-        except (FormError, OSError) as exc:
+        except (FormError, ConfigError, OSError) as exc:
             self.message.error(str(exc))
             return False
         finally:

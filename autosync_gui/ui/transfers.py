@@ -1,92 +1,60 @@
 """Transfers under way (big pushes and pulls) as the activity window, the tray tooltip and
-the tray icon show them. The engine reports them to observers as its typed transfer
-progress event (`transfer_progress(event)`, see engine/events.py); this module reads only
-the fields below, so it works with that event as it is."""
+the tray icon show them. The engine keeps the state (`Engine.transfers`, fed by its
+`TransferProgress` events before any window hears of them); this module only tells the
+widgets when it changed and draws the progress onto the icon."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 from PyQt6.QtCore import QObject, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-from autosync_gui.sizes import human_size
+from autosync_gui.engine.events import TransferProgress
+from autosync_gui.engine.transfers import RunningTransfers, describe
 
-
-class TransferEvent(Protocol):
-    """The fields of the engine's transfer progress event that the UI shows."""
-
-    @property
-    def folder(self) -> Path: ...
-    @property
-    def direction(self) -> str: ...  # "upload" or "download"
-    @property
-    def what(self) -> str: ...  # "git push", "git fetch", "LFS upload", ...
-    @property
-    def done_bytes(self) -> int: ...
-    @property
-    def total_bytes(self) -> int | None: ...
-    @property
-    def rate(self) -> float | None: ...
-    @property
-    def finished(self) -> bool: ...
-    @property
-    def when(self) -> datetime: ...
-
-
-def fraction(event: TransferEvent) -> float | None:
-    if not event.total_bytes:
-        return None
-    return min(1.0, event.done_bytes / event.total_bytes)
-
-
-def describe(event: TransferEvent) -> str:
-    """"sending 120 MB of 1.5 GB (8%), 12 MB/s" — one line for a tooltip or a table."""
-    verb = "sending" if str(event.direction) == "upload" else "receiving"
-    done = human_size(event.done_bytes)
-    part = fraction(event)
-    text = f"{verb} {done}"
-    if event.total_bytes:
-        text += f" of {human_size(event.total_bytes)}"
-        if part is not None:
-            text += f" ({part:.0%})"
-    if event.rate:
-        text += f", {human_size(event.rate)}/s"
-    return text
+__all__ = ["TransferTracker", "describe", "with_progress"]
 
 
 class TransferTracker(QObject):
-    """The latest progress of each folder's running transfer; a finished one is dropped."""
+    """The engine's running transfers, for widgets: `changed` after each progress event
+    (the engine has updated its state by then) and when a folder's transfer was dropped."""
 
     changed = pyqtSignal(object)  # folder path
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, source: Callable[[], RunningTransfers | None],
+                 parent: QObject | None = None) -> None:
+        """`source`: the engine's RunningTransfers (None before the engine exists)."""
         super().__init__(parent)
-        self.running: dict[Path, TransferEvent] = {}
+        self._source = source
+        self._shown: set[Path] = set()
 
-    def update(self, event: TransferEvent) -> None:
-        folder = Path(event.folder)
-        if event.finished:
-            self.running.pop(folder, None)
-        else:
-            self.running[folder] = event
-        self.changed.emit(folder)
-
-    def forget(self, folder: Path) -> None:
-        """The folder left the transferring states (a transfer that ended without its
-        `finished` event, e.g. cut by an error)."""
-        if self.running.pop(Path(folder), None) is not None:
-            self.changed.emit(Path(folder))
+    @property
+    def running(self) -> dict[Path, TransferProgress]:
+        source = self._source()
+        return source.running if source is not None else {}
 
     def overall(self) -> float | None:
-        """All running transfers together, 0..1, when every one knows its total."""
-        events = list(self.running.values())
-        if not events or any(not e.total_bytes for e in events):
-            return None
-        total = sum(e.total_bytes or 0 for e in events)
-        return min(1.0, sum(e.done_bytes for e in events) / total) if total else None
+        source = self._source()
+        return source.overall() if source is not None else None
+
+    def update(self, event: TransferProgress) -> None:
+        """A progress event reached the UI (connected to EngineSignals.transferProgress)."""
+        folder = Path(event.folder)
+        if event.finished:
+            self._shown.discard(folder)
+        else:
+            self._shown.add(folder)
+        self.changed.emit(folder)
+
+    def state_changed(self, folder: Path) -> None:
+        """A folder's state changed: if the engine dropped its transfer (it ended without
+        its `finished` event, e.g. cut by an error), say so once."""
+        folder = Path(folder)
+        if folder in self._shown and folder not in self.running:
+            self._shown.discard(folder)
+            self.changed.emit(folder)
 
 
 def with_progress(icon: QIcon, part: float | None, size: int = 64) -> QIcon:

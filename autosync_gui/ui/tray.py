@@ -377,6 +377,10 @@ class TrayUi(QObject):
             if self.transfers is not None else None
         if transfer is not None:
             detail += f" — {describe(transfer)}"
+        waiting = len(folder.large_files_waiting)
+        if waiting:
+            detail += (f"; {waiting} large file{'s' if waiting > 1 else ''} "
+                       f"wait{'' if waiting > 1 else 's'} for your choice (Activity…)")
         return (f"{Path(folder.path).name}: {words}{detail}, last sync "
                 f"{local_time(folder.last_sync)}")
 

@@ -43,6 +43,8 @@ def test_status_exit_codes_and_fields(remote: Remote, tmp_path: Path) -> None:
         assert folder["last_sync"] and folder["pending_changes"] == 0
         assert folder["unpushed_commits"] == 0 and folder["conflicts"] == []
         assert folder["error"] is None
+        assert folder["transfer"] is None, "no transfer under way"
+        assert folder["large_files_waiting"] == [], "headless mode holds no large file back"
         paused = autosync("pause", config=cfg, cwd=a)
         assert paused.code == 0 and f"paused {a} until resumed" in paused.out
         (a / "waiting.txt").write_text("pending while paused\n")

@@ -26,6 +26,9 @@ def test_requests_round_trip() -> None:
     assert decode_request(encode_request("pause", path=None, seconds=900)) == \
         Request(command="pause", seconds=900.0)
     assert decode_request(encode_request("keep", path="/x/f", side="mine")).side == "mine"
+    assert decode_request(encode_request("large_file", path="/x/film.mkv",
+                                         choice="dont_sync")) == \
+        Request(command="large_file", path="/x/film.mkv", choice="dont_sync")
 
 
 @pytest.mark.parametrize(("line", "message"), [
@@ -49,6 +52,9 @@ def test_requests_round_trip() -> None:
      "either at or commit"),
     (_line(command="deleted", since_days=0), "since_days must be a positive"),
     (_line(command="keep", path="/a", side="ours"), "side must be one of mine, theirs, both"),
+    (_line(command="large_file", path="/a", choice="delete"),
+     "choice must be one of dont_sync, sync_anyway"),
+    (_line(command="large_file", path="/a"), "large_file: field 'choice' is required"),
     (b"{" * 100000, "longer than"),
 ])
 def test_bad_requests_are_refused(line: bytes, message: str) -> None:

@@ -62,7 +62,9 @@ async def test_edit_during_pull_is_committed_afterwards(remote: Remote, start_en
     engine, rec = await start_engine(a)
     await rec.until(lambda: (a / "bulk-0.txt").exists(), what="pull started")
     (a / "mine.txt").write_text("saved while the pull ran\n")
-    await rec.until(lambda: "mine.txt" in remote.tree_files(), what="edit committed and pushed")
+    # tree_names, not tree_files: reading 401 blobs one git process each, on the loop,
+    # at every check starved the engine under test (it took 20 s at load 7)
+    await rec.until(lambda: "mine.txt" in remote.tree_names(), what="edit committed and pushed")
 
 
 def test_stale_index_lock_and_interrupted_merge_recovered(remote: Remote) -> None:

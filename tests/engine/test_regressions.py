@@ -181,8 +181,8 @@ class _SaveAfterCheck(CarefulPull):
 
     saves: ClassVar[dict[str, bytes]] = {}
 
-    def in_the_way(self, changes):  # type: ignore[no-untyped-def]
-        result = super().in_the_way(changes)
+    def in_the_way(self, changes, head=None):  # type: ignore[no-untyped-def]
+        result = super().in_the_way(changes, head)
         for rel, data in self.saves.items():
             (self._tree.root / rel).write_bytes(data)
         return result
@@ -226,7 +226,9 @@ def test_pull_killed_midway_leaves_nothing_behind(remote: Remote) -> None:
     # the state a kill leaves: kept.txt moved aside holding a save git never saw, and a
     # committed version of README.txt moved aside with the new one already in place
     kept_aside, readme_aside = tree.new_aside("kept.txt"), tree.new_aside("README.txt")
-    repo.careful_pull._write_journal({"kept.txt": kept_aside, "README.txt": readme_aside})
+    head = git(a, "rev-parse", "HEAD")  # (killed after HEAD moved: the pull was done)
+    repo.careful_pull._write_journal(head, head, {"kept.txt": kept_aside,
+                                                  "README.txt": readme_aside})
     tree.move_aside("kept.txt", kept_aside)
     Path(tree.aside_path(kept_aside)).write_text("a save in flight\n")
     tree.move_aside("README.txt", readme_aside)

@@ -20,7 +20,15 @@ Faults:
 - pause: SIGSTOP of the replica's process group, SIGCONT after a while. The headless process
   has no pause command, so this is a frozen process, not the engine's pause();
 - prosody: the XMPP server stopped and started again on the same port;
-- remote: the bare repository renamed away (unreachable) and back.
+- remote: the bare repository renamed away (unreachable) and back;
+and, when asked for (`extra_faults`, bench/soak.py does):
+- disk: r1's folder and its .git live on a small file system of their own (a tmpfs; the
+  run needs root to mount it); the fault fills it to the last byte (the user's saves on r1
+  fail with ENOSPC meanwhile, leaving what they wrote), the heal frees it again;
+- lock: a foreign `.git/index.lock` held on a replica (as another git would) while the
+  operations go on, then removed.
+A replica under a disk or lock fault cannot commit: like a paused one, it is not counted
+as running then, and from the heal on it gets `BLOCK_GRACE[kind]` to catch up.
 
 The oracle, checked once the operations stopped, the faults were healed and the system went
 quiet (see `check`):
@@ -57,10 +65,15 @@ from pathlib import Path
 
 from autosync_gui.engine.conflict_rules import parse_copy_name
 from autosync_gui.engine.ignore import is_temporary
+from tests.fixtures.small_filesystem import SmallFilesystem, mount_small_filesystem
 from tests.torture.stores import blob_id, make_store, run_git
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_GRACE = 3.0  # seconds from spawn until a replica certainly watches and caught up
+# seconds from the heal of a disk or lock fault until the replica certainly commits again
+# (it looks at the free space every 2 s; at the lock every 0.1 s)
+BLOCK_GRACE = {"disk": 2.5, "lock": 0.5}
+DISK_MB = 128  # r1's own file system under disk faults (a tmpfs: memory only when used)
 XMPP_USER = "torture"
 XMPP_PASSWORD = "torture-secret"
 
@@ -100,6 +113,7 @@ class TortureSettings:
     converge_timeout: float = 90.0
     fault_min: float = 1.0
     fault_max: float = 6.0
+    extra_faults: tuple[str, ...] = ()  # "disk", "lock" (see the module doc)
     backend: str = "git"  # the replicas' repositories and the remote: "git" or "hg"
 
 
@@ -124,7 +138,7 @@ class Op:
 @dataclass
 class Fault:
     at: float
-    kind: str  # kill, pause, prosody, remote
+    kind: str  # kill, pause, prosody, remote, disk, lock
     replica: int  # -1 for prosody/remote
     duration: float
 
@@ -233,13 +247,14 @@ def make_plan(s: TortureSettings) -> tuple[list[Op], list[Fault]]:
     ops.sort(key=lambda o: (o.at, o.index))
     faults: list[Fault] = []
     busy: dict[str, float] = {}
-    kinds_f = ["kill", "pause", "prosody" if s.xmpp else "kill", "remote"]
+    kinds_f = ["kill", "pause", "prosody" if s.xmpp else "kill", "remote", *s.extra_faults]
     for k in range(s.faults):
         kind = kinds_f[k] if k < len(kinds_f) else rng.choice(kinds_f)
         for _attempt in range(20):
             at = rng.uniform(0.05, 0.9) * s.duration
             duration = rng.uniform(s.fault_min, s.fault_max)
-            replica = rng.randrange(s.replicas) if kind in ("kill", "pause") else -1
+            replica = rng.randrange(s.replicas) if kind in ("kill", "pause", "lock") else \
+                0 if kind == "disk" else -1
             key = f"r{replica}" if replica >= 0 else kind
             if busy.get(key, -1.0) < at:
                 busy[key] = at + duration + 1.0
@@ -333,6 +348,15 @@ class Replica:
             os.killpg(self.proc.pid, signal.SIGCONT)
         self.state = "running"
         self._since = time.monotonic()
+
+    def block(self) -> None:
+        """A disk or lock fault begins: it cannot commit (not counted as running)."""
+        if self.state == "running":
+            self._close_interval()
+
+    def unblock(self, grace: float) -> None:
+        if self.state == "running" and self._since is None:
+            self._since = time.monotonic() + grace
 
     def terminate(self) -> int | None:
         """SIGTERM (flush and exit 0) and wait; returns the exit status."""
@@ -459,6 +483,8 @@ class World:
         self.bare = self.store.path
         self.hidden = self.store.hidden
         self.replicas: list[Replica] = []
+        self.small_fs: SmallFilesystem | None = None  # r1's own disk (disk faults)
+        self.foreign_locks: dict[int, tuple[Path, int]] = {}  # replica -> (lock, its fd)
         self.prosody: object | None = None
         self.tracker = Tracker(settings.replicas)
         self.ops_log = open(base / "ops.log", "a", encoding="utf-8")
@@ -485,6 +511,9 @@ class World:
             home.mkdir()
             (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
             root = self.base / name
+            if i == 0 and "disk" in self.s.extra_faults:
+                self.small_fs = mount_small_filesystem(self.base / "r1-disk", DISK_MB)
+                root = self.small_fs.mount_point / name
             self.store.clone(root)
             config = home / "config.toml"
             config.write_text(
@@ -512,6 +541,12 @@ class World:
         if self.prosody is not None:
             stop_prosody(self.prosody)  # type: ignore[arg-type]
             self.prosody = None
+        for r in list(self.foreign_locks):
+            self._drop_foreign_lock(r)
+        if self.small_fs is not None:
+            self.small_fs.release()
+            self.small_fs.unmount()
+            self.small_fs = None
         if self.hidden.exists() and not self.bare.exists():
             os.rename(self.hidden, self.bare)
         self.ops_log.close()
@@ -597,6 +632,37 @@ class World:
             stop_prosody_process(self.prosody)
         elif fault.kind == "remote" and self.bare.exists():
             os.rename(self.bare, self.hidden)
+        elif fault.kind == "disk" and self.small_fs is not None:
+            self.replicas[fault.replica].block()
+            self.small_fs.fill()
+        elif fault.kind == "lock":
+            self.replicas[fault.replica].block()
+            self._take_foreign_lock(fault.replica)
+
+    def _take_foreign_lock(self, r: int) -> None:
+        """Create the replica's .git/index.lock as another git would (exclusively: when
+        autosync's own git holds it this instant, a moment later) and keep it open, so
+        that a restart never takes it for a stale one."""
+        lock = self.replicas[r].root / ".git" / "index.lock"
+        for _attempt in range(200):
+            try:
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                time.sleep(0.01)
+                continue
+            self.foreign_locks[r] = (lock, fd)
+            return
+        self.note(f"could not take {lock}: autosync's git kept it for 2 s")
+
+    def _drop_foreign_lock(self, r: int) -> None:
+        lock, fd = self.foreign_locks.pop(r)
+        try:
+            if os.lstat(lock).st_ino == os.fstat(fd).st_ino:  # still ours: remove it
+                lock.unlink()
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(fd)
 
     def heal(self, fault: Fault) -> None:
         self.note(f"t={time.monotonic():.3f} heal {fault.kind}")
@@ -612,6 +678,12 @@ class World:
             self.prosody.start()  # type: ignore[attr-defined]
         elif fault.kind == "remote" and self.hidden.exists():
             os.rename(self.hidden, self.bare)
+        elif fault.kind == "disk" and self.small_fs is not None:
+            self.small_fs.release()
+            self.replicas[fault.replica].unblock(BLOCK_GRACE["disk"])
+        elif fault.kind == "lock" and fault.replica in self.foreign_locks:
+            self._drop_foreign_lock(fault.replica)
+            self.replicas[fault.replica].unblock(BLOCK_GRACE["lock"])
 
     # ------------------------------------------------------------------ operations
     def apply(self, op: Op) -> None:
@@ -619,8 +691,10 @@ class World:
         now = time.monotonic()
         try:
             done = self._apply(op, root, now)
-        except OSError as exc:  # e.g. a parent became a file meanwhile: a user error
-            done = f"failed: {exc.strerror}"
+        except OSError as exc:  # e.g. a parent became a file meanwhile: a user error;
+            done = f"failed: {exc.strerror}"  # or a full disk (what was written stays)
+            self.tracker.ended(op.replica, op.path, now)
+            self.tracker.changed(op.replica, now)
         if done is None or not done.startswith(("skipped", "failed")):
             self.result.ops_applied += 1
             self.tracker.changed(op.replica, now)
@@ -648,7 +722,11 @@ class World:
         target.parent.mkdir(parents=True, exist_ok=True)
         if atomic:
             tmp = target.with_name(target.name + ".part")
-            tmp.write_bytes(data)
+            try:
+                tmp.write_bytes(data)
+            except OSError:  # (a full disk) like GLib's safe save: the temporary goes
+                tmp.unlink(missing_ok=True)
+                raise
             with contextlib.suppress(OSError):
                 os.chmod(tmp, target.stat().st_mode & 0o777)
             os.replace(tmp, target)

@@ -143,8 +143,10 @@ async def test_a_conflict_resolved_on_the_other_machine_is_shown_here(
     copied = conflict.copy_time.astimezone().strftime(stamp)
     assert kept in item.text(1) and copied in item.text(2)
     assert "README.txt" in message.body
-    assert f"{conflict.kept_host}'s version ({kept}) is in place" in message.body
-    assert f"{conflict.copy_host}'s ({copied}) is in {conflict.copy_path}" in message.body
+    assert (f"{conflict.kept_host}'s version ({kept} by {conflict.kept_host}'s clock) is in "
+            "place") in message.body
+    assert (f"{conflict.copy_host}'s ({copied} by {conflict.copy_host}'s clock) is in "
+            f"{conflict.copy_path}") in message.body
 
 
 async def test_an_old_choice_message_goes_when_a_new_conflict_comes(

@@ -4,9 +4,11 @@ and answers as `run --headless`; what a command changes shows in the tray."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-from autosync_gui.engine.events import FolderState
+from autosync_gui.config import load_config
+from autosync_gui.engine.events import FolderState, TransferDirection, TransferProgress
 from autosync_gui.ui.icons import TrayState
 from tests.control.cli_helpers import autosync_async, commit_at
 from tests.fixtures.git_remotes import Remote, git
@@ -96,3 +98,72 @@ async def test_conflicts_and_keep_against_the_tray_app(remote: Remote, start_app
     await until(lambda: not folder.conflicts and app.tray.state != TrayState.CONFLICT,
                 what="settled in the tray")
     assert (await autosync_async("conflicts", config=cfg)).out.strip() == "no open conflicts"
+
+
+async def test_status_shows_a_transfer_under_way(remote: Remote, start_app) -> None:
+    """The engine's transfer state, fed by a TransferProgress event through its own
+    observer hub (a transfer of a fixed size, so the command sees it still running)."""
+    a = remote.clone("a")
+    app = await start_app(a)
+    cfg = app.config_path
+    await _ready(app, a)
+    idle = await autosync_async("status", "--json", config=cfg)
+    assert idle.json["folders"][0]["transfer"] is None
+    app.engine.hub.transfer_progress(TransferProgress(
+        folder=a, direction=TransferDirection.DOWNLOAD, what="git fetch",
+        done_bytes=120_000_000, total_bytes=1_500_000_000, rate=12_000_000.0))
+    status = await autosync_async("status", "--json", config=cfg)
+    transfer = status.json["folders"][0]["transfer"]
+    assert transfer["direction"] == "download" and transfer["what"] == "git fetch"
+    assert (transfer["done_bytes"], transfer["total_bytes"]) == (120_000_000, 1_500_000_000)
+    assert transfer["fraction"] == 0.08 and transfer["rate"] == 12_000_000.0
+    assert transfer["description"] == "receiving 120 MB of 1.5 GB (8%), 12.0 MB/s"
+    human = await autosync_async("status", config=cfg)
+    assert "  receiving 120 MB of 1.5 GB (8%), 12.0 MB/s (git fetch)" in human.out.splitlines()
+    app.engine.hub.transfer_progress(TransferProgress(
+        folder=a, direction=TransferDirection.DOWNLOAD, what="git fetch",
+        done_bytes=1_500_000_000, total_bytes=1_500_000_000, rate=None, finished=True))
+    done = await autosync_async("status", "--json", config=cfg)
+    assert done.json["folders"][0]["transfer"] is None
+
+
+async def test_large_file_choices_from_a_terminal(remote: Remote, start_app) -> None:
+    a = remote.clone("a")
+    app = await start_app(a, large_file_size=100_000)
+    cfg = app.config_path
+    folder = app.engine.folder(a)
+    await _ready(app, a)
+    (a / "raw take.mov").write_bytes(os.urandom(200_000))
+    (a / "final.mov").write_bytes(os.urandom(200_000))
+    await until(lambda: len(folder.large_files_waiting) == 2, what="both waiting")
+    status = await autosync_async("status", "--json", config=cfg)
+    assert status.json["folders"][0]["large_files_waiting"] == [
+        {"path": "final.mov", "size": 200_000, "absolute": str(a / "final.mov")},
+        {"path": "raw take.mov", "size": 200_000, "absolute": str(a / "raw take.mov")}]
+    human = await autosync_async("status", config=cfg)
+    assert (f"  large file waiting: raw take.mov (200.0 kB), not in history until you "
+            f"choose: autosync large-file '{a / 'raw take.mov'}' --dont-sync (or "
+            "--sync-anyway)") in human.out.splitlines()
+
+    not_waiting = await autosync_async("large-file", "notes.txt", "--sync-anyway", config=cfg,
+                                       cwd=a)
+    assert not_waiting.code == 2
+    assert not_waiting.error_line == ("autosync: notes.txt is not a large file waiting for a "
+                                      "choice (waiting: final.mov, raw take.mov); `autosync "
+                                      "status` lists them")
+    neither = await autosync_async("large-file", "final.mov", config=cfg, cwd=a)
+    assert neither.code == 2 and "--dont-sync --sync-anyway" in neither.error_line
+
+    left_out = await autosync_async("large-file", "raw take.mov", "--dont-sync", config=cfg,
+                                    cwd=a)
+    assert left_out.code == 0, left_out.err
+    assert left_out.out.strip() == (f"raw take.mov is not synced: /raw\\ take.mov added to the "
+                                    f"ignore patterns of {a}")
+    assert "/raw\\ take.mov" in load_config(cfg).folders[0].ignore
+    synced = await autosync_async("large-file", "final.mov", "--sync-anyway", config=cfg, cwd=a)
+    assert synced.code == 0 and synced.out.strip() == "syncing final.mov: it enters history"
+    await until(lambda: "final.mov" in remote.tree_names(), what="final.mov synced")
+    assert "raw take.mov" not in remote.tree_names()
+    await until(lambda: "large file" not in app.tray.tooltip(), what="the tray settled")
+    status = await autosync_async("status", "--json", config=cfg)
+    assert status.json["folders"][0]["large_files_waiting"] == []

@@ -100,7 +100,8 @@ async def test_100000_commits_open_without_freezing(remote: Remote, start_app) -
                    check=True)
     git(a, "reset", "-q", "--hard", "main")
     app = await start_app(a)
-    await until(lambda: app.engine.folder(a).last_sync, what="first sync")
+    await until(lambda: app.engine.folder(a).last_sync, timeout=90,
+                what="first sync (a push of 100,000 commits)")
     # a ticker measures how long the event loop is ever blocked while the viewer opens
     loop = asyncio.get_running_loop()
     gaps: list[float] = []

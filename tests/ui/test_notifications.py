@@ -4,6 +4,7 @@ and filtered by level; without a server they fall back to the tray balloon."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from autosync_gui.engine.events import Activity, ActivityKind
@@ -73,6 +74,28 @@ async def test_without_server_falls_back_to_the_tray(qapp) -> None:
     notifier.activity(pulled(Path("/tmp/f"), "a.txt"))
     await next_signal(notifier.sent, 10)
     assert [m.summary for m in shown] == ["autosync: files updated"]
+
+
+async def test_large_file_without_a_server_says_where_to_choose(qapp) -> None:
+    shown: list[Message] = []
+    notifier = Notifier("important", delay_ms=10)
+    notifier.fallback = shown.append
+    folder = Path("/tmp/f")
+    for i in range(5):
+        notifier.activity(Activity(folder=folder, kind=ActivityKind.LARGE_FILE,
+                                   summary="…", files=(f"film {i}.mkv",), size=1_500_000_000))
+    await next_signal(notifier.sent, 10)
+    await until(lambda: len(shown) == 4, what="four notices")
+    # each goes out on its own D-Bus call; the bus's refusals may come back in any order
+    by_file = {m.file: m for m in shown}
+    assert by_file["film 0.mkv"].body == (
+        "film 0.mkv (1.5 GB) will be kept in history; every saved version adds about "
+        "1.5 GB on the server and on each machine. Choose in the activity window (tray "
+        "menu, Activity…)")
+    assert {"film 0.mkv", "film 1.mkv", "film 2.mkv"} <= set(by_file)
+    rest = [m for m in shown if m.file not in {"film 0.mkv", "film 1.mkv", "film 2.mkv"}]
+    assert len(rest) == 1 and rest[0].body.startswith("film 3.mkv, film 4.mkv wait for "
+                                                      "your choice")
 
 
 async def test_level_comes_from_config(remote: Remote, start_app) -> None:
@@ -166,3 +189,68 @@ async def test_a_failed_open_gives_feedback(remote: Remote, start_app, notificat
     assert message.summary == "autosync: cannot open"
     assert f"No application could open {a / 'strange file.unknownext'}" in message.body
     assert "no method available" in message.body
+
+
+async def test_large_file_notice_with_its_two_choices(remote: Remote, start_app,
+                                                      notification_server) -> None:
+    """A new large file on a remote without LFS: one notice naming what history costs,
+    with *Don't sync this file* and *Sync it anyway*; pressing a button (the server's
+    ActionInvoked signal on the real session bus) does it, and the notice is withdrawn."""
+    from autosync_gui.config import load_config
+
+    a = remote.clone("a")
+    app = await start_app(a, large_file_size=100_000)
+    folder = app.engine.folder(a)
+    await until(lambda: folder.ready.is_set(), what="ready")
+    asked = signal_future(notification_server.received, when=lambda m: "large" in m.summary)
+    (a / "holiday video.mp4").write_bytes(os.urandom(300_000))
+    message = (await asyncio.wait_for(asked, 30))[0]
+    assert message.summary == "autosync: large file in a"
+    assert message.body == ("holiday video.mp4 (300 KB) will be kept in history; every "
+                            "saved version adds about 300 KB on the server and on each "
+                            "machine")
+    assert message.buttons() == {"dont_sync": "Don't sync this file",
+                                 "sync_anyway": "Sync it anyway", "default": "Activity"}
+    assert message.timeout == 0, "it stays until answered"
+    assert "holiday video.mp4" not in remote.tree_names()
+
+    closed = signal_future(notification_server.closed)
+    notification_server.press(message, "dont_sync")
+    assert (await asyncio.wait_for(closed, 20))[0] == notification_server.id_of(message)
+    assert folder.large_files_waiting == {}
+    assert "/holiday\\ video.mp4" in folder.settings.ignore
+    await until(lambda: "/holiday\\ video.mp4" in load_config(app.config_path).folders[0]
+                .ignore, what="saved in the configuration")
+    assert not await folder.pending_changes(), "ignored now, not pending"
+
+    asked = signal_future(notification_server.received, when=lambda m: "large" in m.summary)
+    (a / "keep this.iso").write_bytes(os.urandom(300_000))
+    message = (await asyncio.wait_for(asked, 30))[0]
+    assert message.body.startswith("keep this.iso (300 KB) will be kept in history")
+    closed = signal_future(notification_server.closed)
+    notification_server.press(message, "sync_anyway")
+    await until(lambda: "keep this.iso" in remote.tree_names(), what="synced anyway")
+    assert (await asyncio.wait_for(closed, 20))[0] == notification_server.id_of(message)
+    assert "holiday video.mp4" not in remote.tree_names()
+
+
+async def test_a_button_of_another_notification_does_nothing(remote: Remote, start_app,
+                                                             notification_server) -> None:
+    """ActionInvoked for an id autosync did not get back from its own Notify (another
+    application's notification) is not acted on."""
+    a = remote.clone("a")
+    app = await start_app(a, large_file_size=100_000)
+    folder = app.engine.folder(a)
+    asked = signal_future(notification_server.received, when=lambda m: "large" in m.summary)
+    (a / "video.mp4").write_bytes(os.urandom(300_000))
+    message = (await asyncio.wait_for(asked, 30))[0]
+    pressed = signal_future(app.notifier.actionInvoked)
+    other = notification_server.Notify("mail", 0, "", "new mail", "hello", ["dont_sync", "x"],
+                                       {}, -1)
+    notification_server.press(notification_server.messages[-1], "dont_sync")
+    assert other != notification_server.id_of(message)
+    notification_server.press(message, "default")  # the notice itself: the activity window
+    (_message, action) = await asyncio.wait_for(pressed, 20)
+    assert action == "default"
+    assert app.activity_window is not None and app.activity_window.isVisible()
+    assert folder.large_files_waiting == {"video.mp4": 300_000}, "still waiting"

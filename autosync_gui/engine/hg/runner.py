@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from autosync_gui.disk_space import mentions_disk_full
 from autosync_gui.engine.git_runner import child_environment
-from autosync_gui.engine.repository import RepositoryBusy, RepositoryError
+from autosync_gui.engine.repository import DiskFull, RepositoryBusy, RepositoryError
 
 _LENGTH = struct.Struct(">I")
 # Our one command inside hg (`autosync-dirstate`, see that file), loaded by the server only.
@@ -189,6 +190,8 @@ class HgRunner:
     def _check(self, args: tuple[str, ...] | list[str], result: HgResult,
                check: bool) -> HgResult:
         if check and not result.ok:
+            if mentions_disk_full(result.err):
+                raise DiskFull.measure(self.root, failed=True)
             if "timed out waiting for lock" in result.err or "waiting for lock" in result.err:
                 raise RepositoryBusy(f"{self.root}: another hg process is using the "
                                      "repository")
