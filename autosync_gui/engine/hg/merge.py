@@ -146,8 +146,11 @@ class ScratchMerge:
                 keep, copied = rules.newer_first(a, b)
                 copy = rules.copy_name(path, copied, taken)
                 taken.add(copy)
-                self._write(tree, path, keep.commit, keep.mode)
-                self._write(tree, copy, copied.commit, copied.mode, source_path=path)
+                # The versions are the heads' (the last changeset touching the path on a
+                # side names who and when; the file may be gone there and back since).
+                keep_rev, copied_rev = (local, other) if keep is a else (other, local)
+                self._write(tree, path, keep_rev, keep.mode)
+                self._write(tree, copy, copied_rev, copied.mode, source_path=path)
                 added.append(copy)
                 found.append(Conflict(path=path, copy_path=copy, kind="content",
                                       kept_host=keep.host, kept_time=keep.commit_time,
@@ -158,7 +161,7 @@ class ScratchMerge:
                 assert flags is not None
                 kept = self._side(side, gone, path, flags)
                 lost = self._side(gone, side, path, flags)
-                self._write(tree, path, kept.commit, flags)
+                self._write(tree, path, side, flags)
                 added.append(path)
                 found.append(Conflict(path=path, copy_path=None, kind="modify/delete",
                                       kept_host=kept.host, kept_time=kept.commit_time,
