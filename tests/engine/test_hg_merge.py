@@ -59,3 +59,26 @@ def test_scratch_shares_are_gone_after_a_merge(hg_remote: HgRemote) -> None:
     assert (a / "theirs.txt").read_text() == "b\n"
     assert not list((a / ".hg" / "autosync").glob("merge-*"))
     assert hg(a, "log", "-r", ".", "-T", "{p2.node}") != "0" * 40, "a merge changeset"
+
+
+def test_a_remote_left_mid_transaction_gets_one_line_naming_hg_recover(
+        hg_remote: HgRemote) -> None:
+    """A push cut off (the remote's disk unplugged, torture) leaves a journal in the
+    remote: every later push aborts, and the user is told what to run where."""
+    from autosync_gui.engine.remote import RemoteError
+
+    a = hg_remote.clone("a")
+    (a / "f.txt").write_text("one\n")
+    hg_remote.commit(a, "one", push=True)
+    (hg_remote.bare / ".hg" / "store" / "journal").write_bytes(b"")
+    (a / "f.txt").write_text("two\n")
+    hg_remote.commit(a, "two")
+    repo = HgRepository.open(a, "alpha")
+    try:
+        with pytest.raises(RemoteError) as raised:
+            repo.push()
+    finally:
+        repo.release()
+    assert "\n" not in str(raised.value)
+    assert f"hg recover -R {hg_remote.bare}" in str(raised.value)
+    assert not raised.value.offline

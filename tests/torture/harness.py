@@ -677,13 +677,29 @@ class World:
         elif fault.kind == "prosody" and self.prosody is not None:
             self.prosody.start()  # type: ignore[attr-defined]
         elif fault.kind == "remote" and self.hidden.exists():
-            os.rename(self.hidden, self.bare)
+            self._plug_remote_back()
         elif fault.kind == "disk" and self.small_fs is not None:
             self.small_fs.release()
             self.replicas[fault.replica].unblock(BLOCK_GRACE["disk"])
         elif fault.kind == "lock" and fault.replica in self.foreign_locks:
             self._drop_foreign_lock(fault.replica)
             self.replicas[fault.replica].unblock(BLOCK_GRACE["lock"])
+
+    def _plug_remote_back(self) -> None:
+        """A push under way when the remote went (hg writes by absolute path) may have
+        made a new folder where it was: what it wrote there went to a disk that was not
+        there, so it is dropped. That push left the remote mid-transaction: hg refuses
+        every later push and autosync says to run `hg recover` there, which the user
+        does."""
+        if self.bare.exists():
+            debris = self.bare.with_name(f"{self.bare.name}-debris-{time.monotonic_ns()}")
+            os.rename(self.bare, debris)
+            self.note(f"a push in flight wrote {self.bare} while it was away: moved aside")
+        os.rename(self.hidden, self.bare)
+        if (self.bare / ".hg" / "store" / "journal").exists():
+            done = subprocess.run(["hg", "recover", "-R", str(self.bare)],
+                                  capture_output=True, text=True, check=False)
+            self.note(f"remote left mid-transaction: hg recover -> {done.returncode}")
 
     # ------------------------------------------------------------------ operations
     def apply(self, op: Op) -> None:

@@ -4,8 +4,16 @@ hook), like the tray app itself."""
 from __future__ import annotations
 
 import pytest
+import pytestqt.plugin
 
 from tests.fixtures.qt import qasync_loop
+
+# pytest-qt calls QApplication.processEvents() between a test's phases, outside the qasync
+# loop: a loop timer or task step that fires then runs with no running event loop, and
+# the engine's `asyncio.get_running_loop()` raises ("unexpected failure: no running event
+# loop" in a notification, seen in CI). Everything here runs inside the loop, so events
+# are processed there only.
+pytestqt.plugin._process_events = lambda: None  # type: ignore[attr-defined]
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict:

@@ -117,6 +117,12 @@ def remote_error(err: str, url: str) -> RemoteError:
     problem = classify(err)
     if problem not in (RemoteProblem.OTHER, RemoteProblem.MISSING):
         pass  # ssh's own words settled it (a host key, a refused key, no connection)
+    elif "abandoned transaction found" in low:
+        return RemoteError(
+            RemoteProblem.OTHER, url,
+            "an earlier push to it was cut off (a disk unplugged, a lost connection) and "
+            f"left an unfinished transaction; run `hg recover -R {without_credentials(url)}` "
+            "where that repository lives, then autosync pushes again")
     elif "http error 401" in low or "authorization failed" in low:
         problem = RemoteProblem.AUTH
     elif "http error 403" in low:
