@@ -37,6 +37,7 @@ from autosync_gui.engine.damage import Part, damaged, from_failure
 from autosync_gui.engine.git_env import first_line
 from autosync_gui.engine.git_runner import GitRunner
 from autosync_gui.engine.open_files import open_files
+from autosync_gui.engine.racy_index import settle_written
 from autosync_gui.engine.repository import (
     DiskFull,
     HostileContent,
@@ -57,6 +58,7 @@ PLENTY = 8 << 30  # free bytes above the reserve that no pull is sized against
 KEPT_LOCAL_MARK = "local, not synced"
 CHECKOUT_WORKERS = 4
 BIG_PULL = 500  # files removed or replaced: from here git's stat check is the cheaper
+SETTLE_BYTES = 256 << 20  # written at once: from here waiting a second beats re-reading
 
 
 @dataclass(frozen=True)
@@ -225,14 +227,18 @@ class CarefulPull:
         installs the returned file (install_index) or removes it."""
         index = self._tree.scratch / f"index-{secrets.token_hex(8)}"
         try:
-            shutil.copyfile(self._index, index)
+            # copy2: with its time, so entries racily clean in the real index stay so
+            shutil.copy2(self._index, index)
         except FileNotFoundError:
             pass
         except OSError:
             index.unlink(missing_ok=True)
             raise
-        result = self._run("read-tree", target, env={"GIT_INDEX_FILE": str(index)},
-                           check=False)
+        # --reset: a one-tree merge, so an entry whose blob and mode stay keeps the stat
+        # data it had (a plain read-tree zeroes them all, and the refresh after the move
+        # would then hash every file of the folder again: a 4 GB file at every pull)
+        result = self._run("read-tree", "--reset", target,
+                           env={"GIT_INDEX_FILE": str(index)}, check=False)
         if not result.ok:
             index.unlink(missing_ok=True)
             self._runner.raise_if_disk_full(result)  # a full disk is not the remote's fault
@@ -484,6 +490,7 @@ class CarefulPull:
                     if aside is None or self._remove(change, aside, replaced, outcome):
                         free.append(change.path)
             self._write(free, index, writes)
+            self._settle(free, index)
             self._run("update-index", "-q", "--refresh", env={"GIT_INDEX_FILE": str(index)},
                       check=False)
             self.install_index(index)
@@ -631,6 +638,16 @@ class CarefulPull:
             except UnsafePath as exc:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{exc}") from None
+
+    def _settle(self, written: list[str], index: Path) -> None:
+        """Spare git a second read of big files just written (racy_index): worth a wait
+        of up to a second only when they are big."""
+        total = 0
+        for path in written:
+            info = self._tree.lstat(path)
+            total += info.st_size if info is not None else 0
+        if total >= SETTLE_BYTES:
+            settle_written(self._runner, self._tree, index, written)
 
     def _did_not_fit(self, wanted: list[tuple[str, Change]]) -> bool:
         """Whether the files checkout-index did not write whole need more than the disk
