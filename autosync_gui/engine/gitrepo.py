@@ -741,10 +741,10 @@ class GitRepository:
         self._write_excludes()
 
     def _prepare_large_files(self, hint: Iterable[str] | None,
-                             hold: Collection[str] = ()) -> None:
+                             hold: Collection[str] = ()) -> list[str]:
         """Before `git add`: new large files are announced (and held back when asked
         to); large files that do not compress are added uncompressed (git would spend
-        most of the time deflating them for nothing)."""
+        most of the time deflating them for nothing). Returns the files added here."""
         large = changed_large_files(self.runner, self.work_tree, self.scope,
                                     self.large_file_size, hint)
         for path in hold:  # still being written: looked at when complete
@@ -756,11 +756,11 @@ class GitRepository:
             else:
                 self._waiting_for_lfs.discard(path)
         if not large:
-            return
+            return []
         for path in self._lfs_for_large_files(large):
             del large[path]  # stored with LFS: history keeps a pointer only
         if not large:
-            return
+            return []
         tracked = set(self._run("ls-files", "-z", "--", *large,
                                 env={"GIT_LITERAL_PATHSPECS": "1"}).out.split(b"\0"))
         held_before = set(self._held)
@@ -779,6 +779,7 @@ class GitRepository:
             self._run("-c", "core.compression=0", "-c", "core.looseCompression=0",
                       "-c", "pack.compression=0", "add", "--", *plain,
                       env={"GIT_LITERAL_PATHSPECS": "1"})
+        return plain
 
     @contextlib.contextmanager
     def _tidy_after_disk_full(self) -> Iterator[None]:
@@ -825,15 +826,15 @@ class GitRepository:
         self._refuse_damage()
         self.careful_pull.finish_interrupted()  # a pull a full disk stopped half-way
         hint, self.change_hint = self.change_hint, None
+        added: list[str] = []
         if self.large_file_size:
-            self._prepare_large_files(hint, hold)
-        if hold:  # pathspec magic instead of GIT_LITERAL_PATHSPECS, to exclude paths
-            spec = [f":(literal){self._pathspec}",
-                    *(f":(exclude,literal){p}" for p in sorted(hold))]
-            env: dict[str, str] = {}
-        else:
-            spec, env = [self._pathspec], {"GIT_LITERAL_PATHSPECS": "1"}
-        self._run("add", "-A", "--", *spec, env=env)
+            added = self._prepare_large_files(hint, hold)
+        # Large files just added are left out of `add -A`: git would look at each again,
+        # and one whose size is a multiple of 4 GiB (the index keeps sizes modulo 2**32,
+        # and a 0 there means "compare the content") it would hash and deflate again.
+        add_spec, add_env = self._spec_without(sorted({*hold, *added}))
+        spec, env = self._spec_without(sorted(hold))
+        self._run("add", "-A", "--", *add_spec, env=add_env)
         self.checker.index_written()  # (found sound just before: no need to hash it again)
         changes = self._staged_changes()
         staged_held = [p for p in hold if any(c.endswith(f" {p}") for c in changes)]
@@ -849,6 +850,13 @@ class GitRepository:
         self._run(*args, stdin=message.encode("utf-8", "surrogateescape"), env=env)
         self.checker.index_written()
         return CommitResult(commit=self._rev("HEAD") or "", files=tuple(changes))
+
+    def _spec_without(self, paths: list[str]) -> tuple[list[str], dict[str, str]]:
+        """(pathspec, environment) for the folder's files except `paths`."""
+        if paths:  # pathspec magic instead of GIT_LITERAL_PATHSPECS, to exclude paths
+            return [f":(literal){self._pathspec}",
+                    *(f":(exclude,literal){p}" for p in paths)], {}
+        return [self._pathspec], {"GIT_LITERAL_PATHSPECS": "1"}
 
     def tidy(self) -> None:
         """git's automatic housekeeping (repacking loose objects when there are many), as
