@@ -35,7 +35,7 @@ from pathlib import Path
 from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room_at
 from autosync_gui.engine.damage import Part, damaged, from_failure
 from autosync_gui.engine.git_env import first_line
-from autosync_gui.engine.git_runner import GitRunner
+from autosync_gui.engine.git_runner import COMPARE_ONLY, GitRunner
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.racy_index import settle_written
 from autosync_gui.engine.repository import (
@@ -381,8 +381,8 @@ class CarefulPull:
         paths = {c.path for c in changes if c.removes}
         if head is None or len(paths) < BIG_PULL:
             return set()
-        self._run("update-index", "-q", "--refresh", check=False)
-        result = self._run("diff-index", "-z", "--name-only", "--no-renames", head, "--",
+        self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh", check=False)
+        result = self._run(*COMPARE_ONLY, "diff-index", "-z", "--name-only", "--no-renames", head, "--",
                            check=False)
         if not result.ok:
             return set()
@@ -491,8 +491,8 @@ class CarefulPull:
                         free.append(change.path)
             self._write(free, index, writes)
             self._settle(free, index)
-            self._run("update-index", "-q", "--refresh", env={"GIT_INDEX_FILE": str(index)},
-                      check=False)
+            self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh",
+                      env={"GIT_INDEX_FILE": str(index)}, check=False)
             self.install_index(index)
         except BaseException:
             # (a full disk half-way, another git's lock): the tree goes back to HEAD

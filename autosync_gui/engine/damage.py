@@ -473,7 +473,9 @@ class RepositoryCheck:
                                     found[1] if found else why,
                                     tried="it could not be rebuilt from the last commit")
             # stat data for every file: changed files stay changed (committed next)
-            self._run("update-index", "-q", "--refresh", env=env, check=False)
+            from autosync_gui.engine.git_runner import COMPARE_ONLY  # (imports this module)
+            self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh", env=env,
+                      check=False)
             lock = Path(f"{self.index}.lock")
             try:
                 fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)

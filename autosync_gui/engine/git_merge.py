@@ -17,7 +17,7 @@ from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.damage import from_failure
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.git_env import GitResult
-from autosync_gui.engine.git_runner import GitRunner
+from autosync_gui.engine.git_runner import COMPARE_ONLY, GitRunner
 from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.engine.safe_paths import UnsafePath
 from autosync_gui.engine.worktree_fs import WorkTree
@@ -195,7 +195,7 @@ class GitMerge:
             subject = old.split("\n", 1)[0] or f"autosync on {self.hostname}: merged"
             merge_msg.write_text(f"{subject}\n\n{lines}\n\n{HOST_TRAILER}: {self.hostname}\n",
                                  encoding="utf-8")
-        self._run("commit", "--no-verify", "-q", "--no-edit")
+        self._run(*COMPARE_ONLY, "commit", "--no-verify", "-q", "--no-edit")
         return tuple(found)
 
     def _saved_during_merge(self, path: str, expected: set[str] | None) -> bool:

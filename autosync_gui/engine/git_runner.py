@@ -57,6 +57,15 @@ def big_file_options() -> list[str]:
             "-c", "gc.auto=0", "-c", "maintenance.auto=false"]
 
 
+# For commands that compare work-tree files with the index and write no object of them
+# (status, diff-index, update-index --refresh, ls-files --modified, a commit of what is
+# staged): git hashes a file above core.bigFileThreshold by streaming it through its
+# pack writer, deflating it at pack.compression only to throw the result away (41 s of
+# CPU per GB of random data here; 5 s "deflated" at level 0, which stores). It matters
+# when git must read a big file again: one whose size is a multiple of 4 GiB (the index
+# keeps sizes modulo 2**32, and a 0 there means "compare the content") at every look.
+COMPARE_ONLY = ("-c", "pack.compression=0")
+
 # fsck checks raised to errors when fetching: a tree entry that would write into .git or
 # outside the folder, or a special file git refuses as a link, never enters the repository.
 FETCH_FSCK_ERRORS = ("hasDot", "hasDotdot", "hasDotgit", "fullPathname", "emptyName",

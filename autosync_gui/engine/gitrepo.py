@@ -43,6 +43,7 @@ from autosync_gui.engine.git_env import (
 from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.git_merge import GitMerge
 from autosync_gui.engine.git_runner import (
+    COMPARE_ONLY,
     GitRunner,
     big_file_options,
     fetch_checks,
@@ -699,7 +700,8 @@ class GitRepository:
 
     # ------------------------------------------------------------------ committing
     def is_dirty(self) -> bool:
-        result = self._run("status", "--porcelain", "-z", "--untracked-files=normal",
+        result = self._run(*COMPARE_ONLY, "status", "--porcelain", "-z",
+                           "--untracked-files=normal",
                            "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
         return bool(result.out.strip(b"\0"))
 
@@ -844,7 +846,7 @@ class GitRepository:
         if not changes:
             return None
         message = self._commit_message(changes)
-        args = ["commit", "--no-verify", "-q", "-F", "-"]
+        args = [*COMPARE_ONLY, "commit", "--no-verify", "-q", "-F", "-"]
         if self.scope and not (self.git_dir / "MERGE_HEAD").exists():
             args += ["--", *(spec if hold else [self.scope])]
         self._run(*args, stdin=message.encode("utf-8", "surrogateescape"), env=env)

@@ -11,7 +11,7 @@ import stat
 import zlib
 from collections.abc import Iterable
 
-from autosync_gui.engine.git_runner import GitRunner
+from autosync_gui.engine.git_runner import COMPARE_ONLY, GitRunner
 from autosync_gui.engine.safe_paths import UnsafePath
 from autosync_gui.engine.worktree_fs import WorkTree
 
@@ -41,7 +41,7 @@ def changed_large_files(runner: GitRunner, tree: WorkTree, scope: str, threshold
             return {}
     found: dict[str, int] = {}
     for start in range(0, len(pathspecs), 500):
-        result = runner.run("ls-files", "-z", "--others", "--modified", "--exclude-standard",
+        result = runner.run(*COMPARE_ONLY, "ls-files", "-z", "--others", "--modified", "--exclude-standard",
                             "--", *pathspecs[start:start + 500],
                             env={"GIT_LITERAL_PATHSPECS": "1"}, check=False)
         for raw in result.out.split(b"\0"):
