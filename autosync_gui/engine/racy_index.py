@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autosync_gui.engine.git_runner import GitRunner
+from autosync_gui.engine.repository import RepositoryError
 from autosync_gui.engine.worktree_fs import CHUNK, WorkTree
 
 NS = 1_000_000_000
@@ -81,12 +82,15 @@ def index_stats(runner: GitRunner, index: Path) -> Iterator[tuple[str, EntryStat
                     continue
             chunk = os.read(process.stdout.fileno(), CHUNK)
             if not chunk:
+                if process.wait() != 0 or buffer:
+                    raise RepositoryError(f"git ls-files could not list {index}")
                 return
             buffer += chunk
     finally:
         process.stdout.close()
-        process.kill()
-        process.wait()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def settle_written(runner: GitRunner, tree: WorkTree, index: Path,
@@ -106,11 +110,14 @@ def settle_written(runner: GitRunner, tree: WorkTree, index: Path,
         # at most a second: waiting is cheaper than git reading the files again
         time.sleep((NS - time.time_ns() % NS) / NS + 0.001)
     index_second = os.stat(index).st_mtime_ns // NS
-    for name, entry in index_stats(runner, index):
-        if entry.mtime_ns // NS < index_second:
-            continue  # git trusts this one already
-        now = tree.lstat(name) if name in stats else None
-        if now is None or not entry.matches(now):
-            return False  # racy for a reason of its own, or changed since: git checks
+    try:
+        for name, entry in index_stats(runner, index):
+            if entry.mtime_ns // NS < index_second:
+                continue  # git trusts this one already
+            now = tree.lstat(name) if name in stats else None
+            if now is None or not entry.matches(now):
+                return False  # racy for a reason of its own, or changed since: git checks
+    except (RepositoryError, KeyError, ValueError):
+        return False  # not read whole: git checks everything itself
     os.utime(index)
     return True

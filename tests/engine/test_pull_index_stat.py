@@ -114,3 +114,14 @@ def test_an_entry_racily_clean_before_the_pull_is_still_checked_by_content(
     assert outcome.moved, outcome
     assert path.read_text() == "version 2\n"
     assert git(a, "status", "--porcelain") == "M notes.txt"
+
+
+def test_an_index_git_cannot_list_is_left_as_it_is(remote: Remote, tmp_path: Path) -> None:
+    a = remote.clone("a")
+    (a / "f.bin").write_bytes(b"1" * 4096)
+    broken = tmp_path / "index"
+    broken.write_bytes(b"DIRC not an index")
+    before = os.stat(broken).st_mtime_ns
+    repo = GitRepository.open(a, "alpha")
+    assert not settle_written(repo.runner, repo.work_tree, broken, ["f.bin"])
+    assert os.stat(broken).st_mtime_ns == before
