@@ -382,8 +382,8 @@ class CarefulPull:
         if head is None or len(paths) < BIG_PULL:
             return set()
         self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh", check=False)
-        result = self._run(*COMPARE_ONLY, "diff-index", "-z", "--name-only", "--no-renames", head, "--",
-                           check=False)
+        result = self._run(*COMPARE_ONLY, "diff-index", "-z", "--name-only", "--no-renames",
+                           head, "--", check=False)
         if not result.ok:
             return set()
         modified = {os.fsdecode(p) for p in result.out.split(b"\0") if p}
@@ -490,7 +490,7 @@ class CarefulPull:
                     if aside is None or self._remove(change, aside, replaced, outcome):
                         free.append(change.path)
             self._write(free, index, writes)
-            self._settle(free, index)
+            self._settle(free, index, writes)
             self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh",
                       env={"GIT_INDEX_FILE": str(index)}, check=False)
             self.install_index(index)
@@ -639,14 +639,17 @@ class CarefulPull:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{exc}") from None
 
-    def _settle(self, written: list[str], index: Path) -> None:
+    def _settle(self, written: list[str], index: Path, changes: dict[str, Change]) -> None:
         """Spare git a second read of big files just written (racy_index): worth a wait
-        of up to a second only when they are big."""
-        total = 0
-        for path in written:
-            info = self._tree.lstat(path)
-            total += info.st_size if info is not None else 0
-        if total >= SETTLE_BYTES:
+        of up to a second only when they are big (sized by one git run, not a stat of
+        each of maybe thousands of files)."""
+        blobs = [changes[p].new for p in written
+                 if p in changes and changes[p].new_mode in (REGULAR, EXECUTABLE)]
+        if not blobs:
+            return
+        sizes = self._run("cat-file", "--batch-check=%(objectsize)", check=False,
+                          stdin="".join(f"{b}\n" for b in blobs).encode())
+        if sum(int(f) for f in sizes.text.split() if f.isdigit()) >= SETTLE_BYTES:
             settle_written(self._runner, self._tree, index, written)
 
     def _did_not_fit(self, wanted: list[tuple[str, Change]]) -> bool:
