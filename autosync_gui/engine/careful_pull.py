@@ -28,6 +28,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room
 from autosync_gui.engine.damage import Part, damaged, from_failure
 from autosync_gui.engine.git_env import first_line
 from autosync_gui.engine.git_runner import GitRunner
+from autosync_gui.engine.index_stat import IndexStat, read_index_stats
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.repository import (
     DiskFull,
@@ -45,7 +47,7 @@ from autosync_gui.engine.repository import (
     ensure_room,
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
-from autosync_gui.engine.worktree_fs import CHUNK, Aside, InTheWay, WorkTree
+from autosync_gui.engine.worktree_fs import CHUNK, Aside, FolderMoved, InTheWay, WorkTree
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ PLENTY = 8 << 30  # free bytes above the reserve that no pull is sized against
 KEPT_LOCAL_MARK = "local, not synced"
 CHECKOUT_WORKERS = 4
 BIG_PULL = 500  # files removed or replaced: from here git's stat check is the cheaper
+RACY_NS = 2_000_000_000  # a file modified this close to git's check: read it again
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,6 @@ class BlobReader:
             while view:
                 view = view[os.write(fd, view):]
         self._stream(sha, write)
-
-    def verify(self, sha: str) -> None:
-        """Read the blob to its end, keeping nothing: RepositoryDamaged when git cannot."""
-        self._stream(sha, lambda _chunk: None)
 
     def _stream(self, sha: str, sink: Callable[[bytes], None]) -> None:
         size = self._header(sha)
@@ -216,6 +215,10 @@ class CarefulPull:
         # smudge filter would hold the whole file in git's memory).
         self.lfs_writers: Callable[[list[tuple[str, str]]],
                                    dict[str, Callable[[int], None]]] | None = None
+        # For a big pull: what git's index recorded for the files its stat check found
+        # unchanged (see _unchanged_by_git); a file moved aside that is still exactly
+        # that file needs no second read.
+        self._known: dict[str, IndexStat] = {}
 
     # ================================================================== checking
     def check_tree(self, target: str, source: str) -> Path:
@@ -245,10 +248,12 @@ class CarefulPull:
         return index
 
     def check_objects(self, changes: list[Change]) -> None:
-        """Every object the pull is to write is here and can be read to its end, before
-        anything is moved: git dies in the middle of a corrupt object, and checkout-index
-        would leave the part it wrote in the folder. A repository missing one, or with one
-        it cannot read, is damaged. (Reading costs about what writing the files does.)"""
+        """Every object the pull is to write is here, before anything is moved: a
+        repository missing one is damaged. One that is here but cannot be read to its
+        end (a corrupt pack, an object cut short) is found as the files are written:
+        checkout-index fails, and the move is undone (_roll_back: what was written,
+        whole or in part, goes; the old versions come back) before the damage is
+        reported. Reading every object here first cost about what writing them does."""
         wanted = sorted({c.new for c in changes if c.writes and c.new_mode != GITLINK})
         if not wanted:
             return
@@ -261,12 +266,6 @@ class CarefulPull:
                       else first_line(result.err))
             raise damaged(self._runner.root, Part.OBJECTS, detail,
                           remote=self._runner.remote_display)
-        reader = BlobReader(self._runner)
-        try:
-            for sha in wanted:
-                reader.verify(sha)
-        finally:
-            reader.close()
 
     def install_index(self, index: Path) -> None:
         """Make `index` the repository's index, holding git's own index.lock meanwhile."""
@@ -372,16 +371,32 @@ class CarefulPull:
         unchanged; a racily-clean one is compared by content): reading every such file
         here would cost more than git's pass over the whole tree. Small pulls: none (each
         file is hashed here). Anything git reports, or cannot tell, is hashed here."""
+        self._known = {}
         paths = {c.path for c in changes if c.removes}
         if head is None or len(paths) < BIG_PULL:
             return set()
+        checked_at = time.time_ns()
         self._run("update-index", "-q", "--refresh", check=False)
         result = self._run("diff-index", "-z", "--name-only", "--no-renames", head, "--",
                            check=False)
         if not result.ok:
             return set()
         modified = {os.fsdecode(p) for p in result.out.split(b"\0") if p}
-        return paths - modified
+        unchanged = paths - modified
+        self._known = self._index_stats(unchanged, checked_at, len(head))
+        return unchanged
+
+    def _index_stats(self, unchanged: set[str], checked_at: int, hex_len: int
+                     ) -> dict[str, IndexStat]:
+        """The index's stat data of the files git just found unchanged, as recorded by
+        its check: a file moved aside with exactly that stat data (inode, size, change
+        and modification times) is the one git read. Files modified within RACY_NS of
+        the check are left out (a write in the same clock tick would not show)."""
+        stats = read_index_stats(self._index, unchanged, hex_len)
+        if stats is None:
+            return {}
+        return {path: entry for path, entry in stats.items()
+                if entry.mtime_ns + RACY_NS <= checked_at}
 
     def in_the_way(self, changes: list[Change], head: str | None = None
                    ) -> tuple[str | None, list[str]]:
@@ -472,17 +487,20 @@ class CarefulPull:
         writes = {c.path: c for c in changes if c.writes}
         free: list[str] = []
         try:
-            for change in sorted(changes, key=lambda c: (c.writes, c.path)):  # removals 1st
-                if change.removes and not change.writes:
-                    self._remove(change, asides[change.path], replaced, outcome)
-            for change in changes:
-                if change.removes and not change.writes:
+            try:
+                removals = sorted((c for c in changes if c.removes and not c.writes),
+                                  key=lambda c: c.path)  # removals first
+                self._remove(removals, asides, replaced, outcome)
+                for change in removals:
                     self._tree.prune_empty_parents(change.path)
-            for change in sorted(changes, key=lambda c: c.path):
-                if change.writes:
-                    aside = asides.get(change.path)
-                    if aside is None or self._remove(change, aside, replaced, outcome):
-                        free.append(change.path)
+                arriving = sorted((c for c in changes if c.writes), key=lambda c: c.path)
+                kept = self._remove([c for c in arriving if c.removes], asides, replaced,
+                                    outcome)
+            except FolderMoved as exc:  # (its files are back in it): all goes back
+                if not self._roll_back(asides, []):
+                    raise DiskFull.measure(self._tree.root, failed=True) from None
+                return PullOutcome(moved=False, busy=str(exc))
+            free = [c.path for c in arriving if c.path not in kept]
             self._write(free, index, writes)
             self._run("update-index", "-q", "--refresh", env={"GIT_INDEX_FILE": str(index)},
                       check=False)
@@ -652,10 +670,19 @@ class CarefulPull:
                 missing += size - (info.st_size if info is not None else 0)
         return missing > free
 
-    def _remove(self, change: Change, aside: Aside, replaced: list[Replaced],
-                outcome: PullOutcome) -> bool:
-        """Move the old entry aside; True when the path is free for the new one."""
-        if not self._tree.move_aside(change.path, aside):
+    def _remove(self, changes: list[Change], asides: dict[str, Aside],
+                replaced: list[Replaced], outcome: PullOutcome) -> set[str]:
+        """Move the old entries aside; the paths where one stays (a save, a folder) and
+        is not free for the new version."""
+        before = self._tree.move_aside_many([(c.path, asides[c.path]) for c in changes])
+        return {c.path for c in changes
+                if not self._settle(c, asides[c.path], before[c.path], replaced, outcome)}
+
+    def _settle(self, change: Change, aside: Aside, before: os.stat_result | None,
+                replaced: list[Replaced], outcome: PullOutcome) -> bool:
+        """An old entry just moved aside (`before`: its stat before the move, None when
+        it was gone): True when it is the version git has, and its path is free."""
+        if before is None:
             return True  # the user deleted it meanwhile: that is their newest edit
         if change.old_mode == GITLINK:
             self._keep_save(aside, change.path, outcome)  # a folder: never ours to remove
@@ -663,6 +690,15 @@ class CarefulPull:
         if change.old_mode == SYMLINK:
             self._tree.discard(aside)  # a link's "content" is its target, known to git
             return True
+        known = self._known.get(change.path)
+        if known is not None and known.blob == change.old and known.same_file(before):
+            # The very file git found to hold change.old, all its stat data unchanged
+            # up to the move (its change time too), and no write since (the move itself
+            # changes only the change time).
+            after = self._tree.aside_lstat(aside)
+            if after is not None and known.same_file(after, ctime=False):
+                replaced.append(Replaced(aside, change.path, change.old, after))
+                return True
         ids, info = self._tree.aside_hash(aside, len(change.old))
         if change.old not in ids or info is None:
             self._keep_save(aside, change.path, outcome)  # saved meanwhile: theirs stays

@@ -34,6 +34,11 @@ class InTheWay(Exception):
     """A name is taken by something the operation must not replace."""
 
 
+class FolderMoved(Exception):
+    """A folder was renamed or moved away while files were being moved out of it (str:
+    the folder, relative to the work tree)."""
+
+
 @dataclass(frozen=True)
 class Aside:
     """Where a file was moved while a pull replaces it: the scratch folder (folder None)
@@ -231,6 +236,11 @@ class WorkTree:
 
     def aside_lstat(self, aside: Aside) -> os.stat_result | None:
         """The entry moved aside (a link itself, not what it points to); None if gone."""
+        if aside.folder is None and self._pull is not None:
+            try:  # (the pull's descriptor of the scratch folder: no folder to open)
+                return os.stat(aside.name, dir_fd=self._pull[1], follow_symlinks=False)
+            except OSError:
+                return None
         try:
             with self._aside_dir(aside) as fd:
                 return os.stat(aside.name, dir_fd=fd, follow_symlinks=False)
@@ -329,6 +339,82 @@ class WorkTree:
             except FileNotFoundError:
                 return False
         return True
+
+    def move_aside_many(self, moves: list[tuple[str, Aside]]
+                        ) -> dict[str, os.stat_result | None]:
+        """move_aside for many paths, folder by folder: each folder is opened once
+        (component by component, never through a link) and its files renamed from that
+        descriptor. Returns each path's entry as it was just before its move (lstat;
+        None when it was gone and nothing moved). A folder found elsewhere after its
+        files went (renamed or moved away meanwhile: the descriptor followed it) gets
+        them back and FolderMoved names it: nothing taken from it stays taken."""
+        before: dict[str, os.stat_result | None] = {}
+        by_folder: dict[str, list[tuple[str, Aside]]] = {}
+        for rel, aside in moves:
+            verify_path(rel)
+            by_folder.setdefault(rel.rpartition("/")[0], []).append((rel, aside))
+        for folder, group in by_folder.items():
+            components = folder.split("/") if folder else []
+            try:
+                fd = self._open_dirs(components, create=False)
+            except (FileNotFoundError, NotADirectoryError):
+                before.update((rel, None) for rel, _aside in group)  # gone, with its files
+                continue
+            try:
+                moved = self._move_group(fd, group, before)
+                if not self._still_at(fd, components):
+                    self._return_group(fd, moved)
+                    raise FolderMoved(folder)
+            finally:
+                os.close(fd)
+        return before
+
+    def _move_group(self, fd: int, group: list[tuple[str, Aside]],
+                    before: dict[str, os.stat_result | None]) -> list[tuple[str, Aside]]:
+        moved: list[tuple[str, Aside]] = []
+        for rel, aside in group:
+            name = rel.rpartition("/")[2]
+            try:
+                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if aside.folder is None and self._pull is not None:
+                    os.rename(name, aside.name, src_dir_fd=fd, dst_dir_fd=self._pull[1])
+                else:
+                    with self._aside_dir(aside) as aside_fd:
+                        os.rename(name, aside.name, src_dir_fd=fd, dst_dir_fd=aside_fd)
+            except FileNotFoundError:
+                before[rel] = None  # the user deleted it meanwhile: their newest edit
+                continue
+            except BaseException:
+                self._return_group(fd, moved)
+                raise
+            before[rel] = info
+            moved.append((rel, aside))
+        return moved
+
+    def _still_at(self, fd: int, components: list[str]) -> bool:
+        """Whether the folder open as `fd` is still the one at `components`."""
+        try:
+            check = self._open_dirs(components, create=False)
+        except (OSError, UnsafePath):
+            return False
+        try:
+            mine, now = os.fstat(fd), os.fstat(check)
+            return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
+        finally:
+            os.close(check)
+
+    def _return_group(self, fd: int, moved: list[tuple[str, Aside]]) -> None:
+        """Put files moved from the folder `fd` back into it (beside their name when it
+        is taken now), wherever that folder is now."""
+        for rel, aside in moved:
+            name = rel.rpartition("/")[2]
+            stem, dot, ext = name.partition(".")
+            with self._aside_dir(aside) as aside_fd:
+                for candidate in (name, f"{stem} (saved during sync){dot}{ext}",
+                                  f"{stem} (saved during sync {secrets.token_hex(3)}){dot}{ext}"):
+                    if self._link_no_replace(aside_fd, aside.name, fd, candidate):
+                        os.unlink(aside.name, dir_fd=aside_fd)
+                        break
 
     def put_back(self, aside: Aside, rel: str) -> str:
         """Return a file moved aside to rel, or beside it when rel is taken now (never
