@@ -43,6 +43,7 @@ from autosync_gui.engine.repository import (
     DiskFull,
     HostileContent,
     RepositoryBusy,
+    RepositoryDamaged,
     RepositoryError,
     ensure_room,
 )
@@ -96,12 +97,18 @@ class BlobReader:
         self._process = runner.popen("cat-file", "--batch")
         self._root = runner.root
         self._remote = runner.remote_display
+        self.stopped = False  # git died in the middle of an object: start another
 
     def _header(self, sha: str) -> int:
         assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(f"{sha}\n".encode())
-        self._process.stdin.flush()
+        try:
+            self._process.stdin.write(f"{sha}\n".encode())
+            self._process.stdin.flush()
+        except OSError:
+            self.stopped = True
+            raise
         header = self._process.stdout.readline().decode("ascii", "replace").split()
+        self.stopped = not header
         if header[1:] == ["missing"] or not header:  # gone, or git died reading it
             raise damaged(self._root, Part.OBJECTS,
                           f"object {sha} is {'missing' if header else 'unreadable'}",
@@ -133,16 +140,23 @@ class BlobReader:
 
     def starts_with(self, sha: str, fd: int) -> bool:
         """Whether the blob `sha` begins with the whole content of the open file `fd`
-        (what git had written of it when it stopped); streamed, in chunks."""
-        size = self._header(sha)
+        (what git had written of it when it stopped); streamed, in chunks. When git
+        cannot read the blob (a corrupt object: why git stopped writing it), what it
+        could read counts: the file may hold no more than that (nothing: an empty
+        file)."""
+        try:
+            size = self._header(sha)
+        except RepositoryDamaged:
+            return not os.read(fd, 1)
         stdout = self._process.stdout
         assert stdout is not None
         same, file_ended = True, False
         remaining = size
         while remaining:
             chunk = stdout.read(min(CHUNK, remaining))
-            if not chunk:
-                raise RepositoryError(f"git cat-file stopped in the middle of {sha[:12]}")
+            if not chunk:  # git died in the middle of it
+                self.stopped = True
+                return same and (file_ended or not os.read(fd, 1))
             remaining -= len(chunk)
             if same and not file_ended:
                 mine = _read_exactly(fd, len(chunk))
@@ -564,6 +578,9 @@ class CarefulPull:
                         self._tree.prune_empty_parents(change.path)
                 except (OSError, UnsafePath, RepositoryError) as exc:
                     failed(f"removing {display(change.path)}", exc)
+                if reader is not None and reader.stopped:  # (a corrupt object)
+                    reader.close()
+                    reader = None
         finally:
             if reader is not None:
                 reader.close()
