@@ -37,7 +37,7 @@ from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room
 from autosync_gui.engine.damage import Part, damaged, from_failure
 from autosync_gui.engine.git_env import first_line
 from autosync_gui.engine.git_runner import GitRunner
-from autosync_gui.engine.index_stat import IndexStat, read_index_stats
+from autosync_gui.engine.index_stat import is_recorded_file, read_index_stats, recorded_mtime_ns
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.repository import (
     DiskFull,
@@ -48,7 +48,14 @@ from autosync_gui.engine.repository import (
     ensure_room,
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
-from autosync_gui.engine.worktree_fs import CHUNK, Aside, FolderMoved, InTheWay, WorkTree
+from autosync_gui.engine.worktree_fs import (
+    CHUNK,
+    Aside,
+    FolderMoved,
+    InTheWay,
+    WorkTree,
+    stat_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -202,15 +209,16 @@ def _read_exactly(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Replaced:
     """An old file moved aside that held the version git has (`blob`), with its stat
-    as it was hashed (so a later check needs no second read unless it changed)."""
+    as it was hashed (a stat_key: a later check needs no second read unless it
+    changed)."""
 
     aside: Aside
     path: str
     blob: str
-    stat: os.stat_result
+    stat: bytes
 
 
 class CarefulPull:
@@ -232,7 +240,7 @@ class CarefulPull:
         # For a big pull: what git's index recorded for the files its stat check found
         # unchanged (see _unchanged_by_git); a file moved aside that is still exactly
         # that file needs no second read.
-        self._known: dict[str, IndexStat] = {}
+        self._known: dict[str, bytes] = {}  # (index_stat's compact entries)
 
     # ================================================================== checking
     def check_tree(self, target: str, source: str) -> Path:
@@ -401,7 +409,7 @@ class CarefulPull:
         return unchanged
 
     def _index_stats(self, unchanged: set[str], checked_at: int, hex_len: int
-                     ) -> dict[str, IndexStat]:
+                     ) -> dict[str, bytes]:
         """The index's stat data of the files git just found unchanged, as recorded by
         its check: a file moved aside with exactly that stat data (inode, size, change
         and modification times) is the one git read. Files modified within RACY_NS of
@@ -410,7 +418,7 @@ class CarefulPull:
         if stats is None:
             return {}
         return {path: entry for path, entry in stats.items()
-                if entry.mtime_ns + RACY_NS <= checked_at}
+                if recorded_mtime_ns(entry) + RACY_NS <= checked_at}
 
     def in_the_way(self, changes: list[Change], head: str | None = None
                    ) -> tuple[str | None, list[str]]:
@@ -695,10 +703,10 @@ class CarefulPull:
         return {c.path for c in changes
                 if not self._settle(c, asides[c.path], before[c.path], replaced, outcome)}
 
-    def _settle(self, change: Change, aside: Aside, before: os.stat_result | None,
+    def _settle(self, change: Change, aside: Aside, before: bytes | None,
                 replaced: list[Replaced], outcome: PullOutcome) -> bool:
-        """An old entry just moved aside (`before`: its stat before the move, None when
-        it was gone): True when it is the version git has, and its path is free."""
+        """An old entry just moved aside (`before`: its stat_key before the move, None
+        when it was gone): True when it is the version git has, and its path is free."""
         if before is None:
             return True  # the user deleted it meanwhile: that is their newest edit
         if change.old_mode == GITLINK:
@@ -708,19 +716,20 @@ class CarefulPull:
             self._tree.discard(aside)  # a link's "content" is its target, known to git
             return True
         known = self._known.get(change.path)
-        if known is not None and known.blob == change.old and known.same_file(before):
+        if known is not None and is_recorded_file(known, change.old, before):
             # The very file git found to hold change.old, all its stat data unchanged
             # up to the move (its change time too), and no write since (the move itself
             # changes only the change time).
             after = self._tree.aside_lstat(aside)
-            if after is not None and known.same_file(after, ctime=False):
-                replaced.append(Replaced(aside, change.path, change.old, after))
+            if after is not None and \
+                    is_recorded_file(known, change.old, stat_key(after), ctime=False):
+                replaced.append(Replaced(aside, change.path, change.old, stat_key(after)))
                 return True
         ids, info = self._tree.aside_hash(aside, len(change.old))
         if change.old not in ids or info is None:
             self._keep_save(aside, change.path, outcome)  # saved meanwhile: theirs stays
             return False
-        replaced.append(Replaced(aside, change.path, change.old, info))
+        replaced.append(Replaced(aside, change.path, change.old, stat_key(info)))
         return True
 
     def _keep_save(self, aside: Aside, path: str, outcome: PullOutcome) -> None:

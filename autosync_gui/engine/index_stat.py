@@ -11,59 +11,57 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from dataclasses import dataclass
 from pathlib import Path
+
+from autosync_gui.engine.worktree_fs import stat_fields
 
 CHUNK = 1 << 20
 _HEADER = struct.Struct(">4sII")
-_STAT = struct.Struct(">10I")  # ctime s, ns, mtime s, ns, dev, ino, mode, uid, gid, size
 _EXTENDED = 0x4000
 _STAGE = 0x3000
 _NAME_MASK = 0xFFF
 _LOW32 = 0xFFFFFFFF
 
 
-@dataclass(frozen=True, slots=True)
-class IndexStat:
-    """One index entry's blob and stat data (as git stores them: 32 bits each)."""
-
-    blob: str
-    ctime: tuple[int, int]  # (seconds, nanoseconds)
-    mtime: tuple[int, int]
-    ino: int
-    size: int
-    mode: int
-
-    @property
-    def mtime_ns(self) -> int:
-        return self.mtime[0] * 1_000_000_000 + self.mtime[1]
-
-    def same_file(self, info: os.stat_result, *, ctime: bool = True) -> bool:
-        """Whether `info` is the regular file git recorded: same inode, size and
-        modification time (and change time with `ctime`), compared as git stores them."""
-        if not stat.S_ISREG(info.st_mode) or not stat.S_ISREG(self.mode):
-            return False
-        if (info.st_ino & _LOW32, info.st_size & _LOW32) != (self.ino, self.size):
-            return False
-        if _split(info.st_mtime_ns) != self.mtime:
-            return False
-        return not ctime or _split(info.st_ctime_ns) == self.ctime
+_GIT_STAT = struct.Struct(">6I")  # ctime s, ns, mtime s, ns, inode, size (32 bits each)
 
 
-def _split(ns: int) -> tuple[int, int]:
-    seconds, nanos = divmod(ns, 1_000_000_000)
-    return seconds & _LOW32, nanos
+def recorded_blob(entry: bytes) -> str:
+    """The blob id of an entry read by read_index_stats."""
+    return entry[:-_GIT_STAT.size].hex()
+
+
+def recorded_mtime_ns(entry: bytes) -> int:
+    _c_s, _c_ns, m_s, m_ns, _ino, _size = _GIT_STAT.unpack_from(entry,
+                                                                len(entry) - _GIT_STAT.size)
+    return int(m_s) * 1_000_000_000 + int(m_ns)
+
+
+def is_recorded_file(entry: bytes, blob: str, key: bytes, *, ctime: bool = True) -> bool:
+    """Whether the file whose stat_key is `key` is the regular file git recorded in
+    `entry` as holding `blob`: the same inode, size and modification time (and change
+    time with `ctime`), compared as git stores them (32 bits each)."""
+    ino, size, mtime_ns, ctime_ns, mode = stat_fields(key)
+    if not stat.S_ISREG(mode) or recorded_blob(entry) != blob:
+        return False
+    c_s, c_ns = divmod(ctime_ns, 1_000_000_000)
+    m_s, m_ns = divmod(mtime_ns, 1_000_000_000)
+    mine = _GIT_STAT.pack(c_s & _LOW32, c_ns, m_s & _LOW32, m_ns, ino & _LOW32,
+                          size & _LOW32)
+    theirs = entry[-_GIT_STAT.size:]
+    return mine == theirs if ctime else mine[8:] == theirs[8:]
 
 
 def read_index_stats(index: Path, wanted: set[str], hex_len: int = 40
-                     ) -> dict[str, IndexStat] | None:
-    """The stage-0 entries of `wanted` paths in the index file `index` (a path absent
-    there is absent from the result); None when the file is missing or in a form this
-    reader does not read."""
+                     ) -> dict[str, bytes] | None:
+    """The stage-0 entries of regular files among `wanted` paths in the index file
+    `index`, each compact (the blob id, then the stat data as git stores it: see
+    is_recorded_file); a path absent there is absent from the result;
+    None when the file is missing or in a form this reader does not read."""
     oid_len = hex_len // 2
     name_at = 40 + oid_len + 2  # the fixed part: stat data, object id, flags
     keys = {os.fsencode(p): p for p in wanted}
-    found: dict[str, IndexStat] = {}
+    found: dict[str, bytes] = {}
     try:
         fh = open(index, "rb")
     except OSError:
@@ -98,11 +96,10 @@ def read_index_stats(index: Path, wanted: set[str], hex_len: int = 40
                 return None
             name = buf[start:start + length]
             path = keys.get(name)
-            if path is not None and not flags & _STAGE:
-                (c_s, c_ns, m_s, m_ns, _dev, ino, mode, _uid, _gid,
-                 file_size) = _STAT.unpack_from(buf, pos)
-                found[path] = IndexStat(buf[pos + 40:pos + 40 + oid_len].hex(), (c_s, c_ns),
-                                        (m_s, m_ns), ino, file_size, mode)
+            if path is not None and not flags & _STAGE and \
+                    stat.S_ISREG(int.from_bytes(buf[pos + 24:pos + 28], "big")):
+                found[path] = (buf[pos + 40:pos + 40 + oid_len] + buf[pos:pos + 16]
+                               + buf[pos + 20:pos + 24] + buf[pos + 36:pos + 40])
             pos += size
         # The extensions: a split index ("link") keeps its entries in another file.
         offset += pos

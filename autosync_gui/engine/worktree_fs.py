@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import stat
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
 _RACY_NS = 2_000_000_000
+_STAT_KEY = struct.Struct("<QQqqI")  # inode, size, modification and change time, mode
 
 
 class InTheWay(Exception):
@@ -46,6 +48,19 @@ class Aside:
 
     folder: str | None
     name: str
+
+
+def stat_key(info: os.stat_result) -> bytes:
+    """A file's inode, size, modification and change times and mode, compact (a big
+    pull keeps one per file it moves; a stat_result is some 650 bytes)."""
+    return _STAT_KEY.pack(info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+                          info.st_mode)
+
+
+def stat_fields(key: bytes) -> tuple[int, int, int, int, int]:
+    """(inode, size, modification ns, change ns, mode) of a stat_key."""
+    ino, size, mtime_ns, ctime_ns, mode = _STAT_KEY.unpack(key)
+    return ino, size, mtime_ns, ctime_ns, mode
 
 
 def _split(rel: str) -> tuple[list[str], str]:
@@ -262,17 +277,20 @@ class WorkTree:
         return f"{self.root}/{aside.folder}/{aside.name}" if aside.folder else \
             f"{self.root}/{aside.name}"
 
-    def aside_unchanged(self, aside: Aside, before: os.stat_result) -> bool:
+    def aside_unchanged(self, aside: Aside, before: os.stat_result | bytes) -> bool:
         """True when the file moved aside surely still has the content it had when it
         was hashed (`before`: its stat then, taken after the move): the same inode,
         size, modification and change times, and a modification time older than the
         move by more than the file system's time granularity (so any later write shows
-        as a new time: git's racy-clean rule). False means: hash it again."""
+        as a new time: git's racy-clean rule). False means: hash it again. (`before`
+        may be a stat_key.)"""
         now = self.aside_lstat(aside)
-        return now is not None and \
-            (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) == \
-            (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns) and \
-            before.st_ctime_ns - before.st_mtime_ns >= _RACY_NS
+        if now is None:
+            return False
+        ino, size, mtime_ns, ctime_ns, _mode = stat_fields(
+            before if isinstance(before, bytes) else stat_key(before))
+        return (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) == \
+            (ino, size, mtime_ns, ctime_ns) and ctime_ns - mtime_ns >= _RACY_NS
 
     # ------------------------------------------------------------------ moving aside
     @contextlib.contextmanager
@@ -340,15 +358,14 @@ class WorkTree:
                 return False
         return True
 
-    def move_aside_many(self, moves: list[tuple[str, Aside]]
-                        ) -> dict[str, os.stat_result | None]:
+    def move_aside_many(self, moves: list[tuple[str, Aside]]) -> dict[str, bytes | None]:
         """move_aside for many paths, folder by folder: each folder is opened once
         (component by component, never through a link) and its files renamed from that
-        descriptor. Returns each path's entry as it was just before its move (lstat;
-        None when it was gone and nothing moved). A folder found elsewhere after its
+        descriptor. Returns each path's entry as it was just before its move (its
+        lstat as a stat_key; None when it was gone and nothing moved). A folder found elsewhere after its
         files went (renamed or moved away meanwhile: the descriptor followed it) gets
         them back and FolderMoved names it: nothing taken from it stays taken."""
-        before: dict[str, os.stat_result | None] = {}
+        before: dict[str, bytes | None] = {}
         by_folder: dict[str, list[tuple[str, Aside]]] = {}
         for rel, aside in moves:
             verify_path(rel)
@@ -370,7 +387,7 @@ class WorkTree:
         return before
 
     def _move_group(self, fd: int, group: list[tuple[str, Aside]],
-                    before: dict[str, os.stat_result | None]) -> list[tuple[str, Aside]]:
+                    before: dict[str, bytes | None]) -> list[tuple[str, Aside]]:
         moved: list[tuple[str, Aside]] = []
         for rel, aside in group:
             name = rel.rpartition("/")[2]
@@ -387,7 +404,7 @@ class WorkTree:
             except BaseException:
                 self._return_group(fd, moved)
                 raise
-            before[rel] = info
+            before[rel] = stat_key(info)
             moved.append((rel, aside))
         return moved
 
