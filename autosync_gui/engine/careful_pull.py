@@ -766,7 +766,8 @@ class CarefulPull:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
-                json.dump({"head": head, "target": target, "asides": entries}, fh)
+                # (dumps, not dump: one pass of the C encoder, not Python's for a file)
+                fh.write(json.dumps({"head": head, "target": target, "asides": entries}))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self._journal)
