@@ -70,7 +70,7 @@ BIG_PULL = 500  # files removed or replaced: from here git's stat check is the c
 RACY_NS = 2_000_000_000  # a file modified this close to git's check: read it again
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One path's change between the work tree's commit and the target."""
 

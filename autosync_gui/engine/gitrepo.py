@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import re
+import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -81,6 +82,7 @@ from autosync_gui.text import safe_host
 log = logging.getLogger(__name__)
 
 NETWORK_TIMEOUT = 120.0
+PUSH_SIZE_DELAY = 0.5  # a push still going after this long gets its size estimated
 MAX_LISTED_FILES = 50
 MAX_SHOWN_FILE = 32 << 20  # file_at reads into memory: only for what a viewer can show
 HOST_TRAILER = "Autosync-Host"
@@ -209,23 +211,36 @@ def _name_status(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
 class SizeEstimate:
     """git's estimate of a transfer's size, computed by its own git process beside the
     transfer: calling it gives None until the number is known; stop() ends the process
-    when the transfer is over first (on a long history it can take seconds). The thread
-    owns the value; readers only read it."""
+    when the transfer is over first (on a long history it can take seconds). The process
+    starts only when the transfer is still going after `delay` seconds: a short one (most
+    pushes) shows no progress to size, and on two CPUs the estimate, walking the same
+    objects, slowed it by half. The thread owns the value; readers only read it."""
 
-    def __init__(self, runner: GitRunner, *args: str) -> None:
+    def __init__(self, runner: GitRunner, *args: str, delay: float = 0.0) -> None:
         self._value: int | None = None
-        self._process = runner.popen(*args)
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        threading.Thread(target=self._read, name="autosync size estimate", daemon=True).start()
+        self._runner = runner
+        self._args = args
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(delay, self._run)
+        self._timer.name = "autosync size estimate"
+        self._timer.daemon = True
+        self._timer.start()
 
-    def _read(self) -> None:
-        out = self._process.stdout
+    def _run(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            process = self._process = self._runner.popen(*self._args)
+        if process.stdin is not None:
+            process.stdin.close()
+        out = process.stdout
         if out is None:
             return
         with contextlib.suppress(OSError, ValueError):
             text = out.read().strip()
-            if self._process.wait() == 0 and text.isdigit():
+            if process.wait() == 0 and text.isdigit():
                 self._value = int(text)
         out.close()
 
@@ -233,9 +248,15 @@ class SizeEstimate:
         return self._value
 
     def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.wait()
+        with self._lock:
+            self._stopped = True
+            self._timer.cancel()
+            process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.kill()
+        process.wait()
 
 
 class GitRepository:
@@ -1005,7 +1026,7 @@ class GitRepository:
         args = ["rev-list", "--objects", "--disk-usage", head]
         if upstream is not None:
             args += ["--not", upstream]
-        return SizeEstimate(self.runner, *args)
+        return SizeEstimate(self.runner, *args, delay=PUSH_SIZE_DELAY)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:

@@ -41,7 +41,7 @@ class FolderMoved(Exception):
     the folder, relative to the work tree)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Aside:
     """Where a file was moved while a pull replaces it: the scratch folder (folder None)
     or beside the target (folder = the target's folder, relative to the work tree)."""
