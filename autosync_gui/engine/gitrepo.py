@@ -214,9 +214,11 @@ class SizeEstimate:
     when the transfer is over first (on a long history it can take seconds). The process
     starts only when the transfer is still going after `delay` seconds: a short one (most
     pushes) shows no progress to size, and on two CPUs the estimate, walking the same
-    objects, slowed it by half. The thread owns the value; readers only read it."""
+    objects, slowed it by half. `args` gives git's arguments then (it may ask git
+    itself). The thread owns the value; readers only read it."""
 
-    def __init__(self, runner: GitRunner, *args: str, delay: float = 0.0) -> None:
+    def __init__(self, runner: GitRunner, args: Callable[[], list[str]], *,
+                 delay: float = 0.0) -> None:
         self._value: int | None = None
         self._runner = runner
         self._args = args
@@ -232,7 +234,7 @@ class SizeEstimate:
         with self._lock:
             if self._stopped:
                 return
-            process = self._process = self._runner.popen(*self._args)
+            process = self._process = self._runner.popen(*self._args())
         if process.stdin is not None:
             process.stdin.close()
         out = process.stdout
@@ -1022,11 +1024,11 @@ class GitRepository:
         """About how many bytes a push of `head` sends: the stored size of the objects
         the remote branch does not have (git's own estimate). It costs as long as a small
         push itself, so it runs beside the push and only the progress shown waits for it."""
-        upstream = self._rev(self.tracking_ref)
-        args = ["rev-list", "--objects", "--disk-usage", head]
-        if upstream is not None:
-            args += ["--not", upstream]
-        return SizeEstimate(self.runner, *args, delay=PUSH_SIZE_DELAY)
+        def args() -> list[str]:
+            upstream = self._rev(self.tracking_ref)
+            return ["rev-list", "--objects", "--disk-usage", head,
+                    *(["--not", upstream] if upstream is not None else [])]
+        return SizeEstimate(self.runner, args, delay=PUSH_SIZE_DELAY)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:

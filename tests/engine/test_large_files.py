@@ -235,12 +235,13 @@ def test_a_push_size_is_estimated_only_for_a_push_still_going(remote: Remote) ->
     (a / "photo.raw").write_bytes(os.urandom(1 << 20))
     commit(a, "photo")
     repo = GitRepository.open(a, "alpha")
-    args = ("rev-list", "--objects", "--disk-usage", "HEAD", "--not", "origin/main")
-    quick = SizeEstimate(repo.runner, *args, delay=60.0)
+    def args() -> list[str]:
+        return ["rev-list", "--objects", "--disk-usage", "HEAD", "--not", "origin/main"]
+    quick = SizeEstimate(repo.runner, args, delay=60.0)
     quick.stop()  # the push was over first
     quick._timer.join()
     assert quick._process is None and quick() is None
-    slow = SizeEstimate(repo.runner, *args, delay=0.0)
+    slow = SizeEstimate(repo.runner, args, delay=0.0)
     slow._timer.join()  # (the timer's thread reads the estimate to its end)
     value = slow()
     assert value is not None and value >= 1 << 20
