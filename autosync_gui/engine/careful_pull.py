@@ -521,7 +521,8 @@ class CarefulPull:
             except FolderMoved as exc:  # (its files are back in it): all goes back
                 if not self._roll_back(asides, []):
                     raise DiskFull.measure(self._tree.root, failed=True) from None
-                return PullOutcome(moved=False, busy=str(exc))
+                outcome.moved, outcome.busy = False, str(exc)  # (what was kept stays said)
+                return outcome
             free = [c.path for c in arriving if c.path not in kept]
             self._write(free, index, writes)
             self._run("update-index", "-q", "--refresh", env={"GIT_INDEX_FILE": str(index)},
