@@ -57,7 +57,7 @@ async def test_change_on_a_appears_on_b(remote: Remote, start_engine) -> None:
     assert pulled and pulled[-1].host == "host" and "doc.txt" in pulled[-1].files
 
 
-@BACKENDS_AND_TRANSPORTS
+@BOTH_BACKENDS  # (merges are local: the transports' push and pull are covered above)
 async def test_non_overlapping_edits_merge(remote: Remote, start_engine) -> None:
     a, b = remote.clone("a"), remote.clone("b")
     text = "".join(f"line {i}\n" for i in range(20))
@@ -103,7 +103,7 @@ async def _conflict(remote: Remote, start_engine, edit_a, edit_b, base: dict[str
     return a, b, rec_b, tree_a, engine_a, engine_b
 
 
-@BACKENDS_AND_TRANSPORTS
+@BOTH_BACKENDS
 async def test_same_lines_edited_keeps_both_versions(remote: Remote, start_engine) -> None:
     a, b, rec_b, tree, *_ = await _conflict(
         remote, start_engine,
