@@ -28,6 +28,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,17 +37,26 @@ from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room
 from autosync_gui.engine.damage import Part, damaged, from_failure
 from autosync_gui.engine.git_env import first_line
 from autosync_gui.engine.git_runner import COMPARE_ONLY, GitRunner
+from autosync_gui.engine.index_stat import is_recorded_file, read_index_stats, recorded_mtime_ns
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.racy_index import settle_written
 from autosync_gui.engine.repository import (
     DiskFull,
     HostileContent,
     RepositoryBusy,
+    RepositoryDamaged,
     RepositoryError,
     ensure_room,
 )
 from autosync_gui.engine.safe_paths import UnsafePath, display, verify_path
-from autosync_gui.engine.worktree_fs import CHUNK, Aside, InTheWay, WorkTree
+from autosync_gui.engine.worktree_fs import (
+    CHUNK,
+    Aside,
+    FolderMoved,
+    InTheWay,
+    WorkTree,
+    stat_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +69,10 @@ KEPT_LOCAL_MARK = "local, not synced"
 CHECKOUT_WORKERS = 4
 BIG_PULL = 500  # files removed or replaced: from here git's stat check is the cheaper
 SETTLE_BYTES = 256 << 20  # written at once: from here waiting a second beats re-reading
+RACY_NS = 2_000_000_000  # a file modified this close to git's check: read it again
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One path's change between the work tree's commit and the target."""
 
@@ -95,12 +106,18 @@ class BlobReader:
         self._process = runner.popen("cat-file", "--batch")
         self._root = runner.root
         self._remote = runner.remote_display
+        self.stopped = False  # git died in the middle of an object: start another
 
     def _header(self, sha: str) -> int:
         assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(f"{sha}\n".encode())
-        self._process.stdin.flush()
+        try:
+            self._process.stdin.write(f"{sha}\n".encode())
+            self._process.stdin.flush()
+        except OSError:
+            self.stopped = True
+            raise
         header = self._process.stdout.readline().decode("ascii", "replace").split()
+        self.stopped = not header
         if header[1:] == ["missing"] or not header:  # gone, or git died reading it
             raise damaged(self._root, Part.OBJECTS,
                           f"object {sha} is {'missing' if header else 'unreadable'}",
@@ -115,10 +132,6 @@ class BlobReader:
             while view:
                 view = view[os.write(fd, view):]
         self._stream(sha, write)
-
-    def verify(self, sha: str) -> None:
-        """Read the blob to its end, keeping nothing: RepositoryDamaged when git cannot."""
-        self._stream(sha, lambda _chunk: None)
 
     def _stream(self, sha: str, sink: Callable[[bytes], None]) -> None:
         size = self._header(sha)
@@ -136,16 +149,23 @@ class BlobReader:
 
     def starts_with(self, sha: str, fd: int) -> bool:
         """Whether the blob `sha` begins with the whole content of the open file `fd`
-        (what git had written of it when it stopped); streamed, in chunks."""
-        size = self._header(sha)
+        (what git had written of it when it stopped); streamed, in chunks. When git
+        cannot read the blob (a corrupt object: why git stopped writing it), what it
+        could read counts: the file may hold no more than that (nothing: an empty
+        file)."""
+        try:
+            size = self._header(sha)
+        except RepositoryDamaged:
+            return not os.read(fd, 1)
         stdout = self._process.stdout
         assert stdout is not None
         same, file_ended = True, False
         remaining = size
         while remaining:
             chunk = stdout.read(min(CHUNK, remaining))
-            if not chunk:
-                raise RepositoryError(f"git cat-file stopped in the middle of {sha[:12]}")
+            if not chunk:  # git died in the middle of it
+                self.stopped = True
+                return same and (file_ended or not os.read(fd, 1))
             remaining -= len(chunk)
             if same and not file_ended:
                 mine = _read_exactly(fd, len(chunk))
@@ -191,15 +211,16 @@ def _read_exactly(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Replaced:
     """An old file moved aside that held the version git has (`blob`), with its stat
-    as it was hashed (so a later check needs no second read unless it changed)."""
+    as it was hashed (a stat_key: a later check needs no second read unless it
+    changed)."""
 
     aside: Aside
     path: str
     blob: str
-    stat: os.stat_result
+    stat: bytes
 
 
 class CarefulPull:
@@ -218,6 +239,10 @@ class CarefulPull:
         # smudge filter would hold the whole file in git's memory).
         self.lfs_writers: Callable[[list[tuple[str, str]]],
                                    dict[str, Callable[[int], None]]] | None = None
+        # For a big pull: what git's index recorded for the files its stat check found
+        # unchanged (see _unchanged_by_git); a file moved aside that is still exactly
+        # that file needs no second read.
+        self._known: dict[str, bytes] = {}  # (index_stat's compact entries)
 
     # ================================================================== checking
     def check_tree(self, target: str, source: str) -> Path:
@@ -251,10 +276,12 @@ class CarefulPull:
         return index
 
     def check_objects(self, changes: list[Change]) -> None:
-        """Every object the pull is to write is here and can be read to its end, before
-        anything is moved: git dies in the middle of a corrupt object, and checkout-index
-        would leave the part it wrote in the folder. A repository missing one, or with one
-        it cannot read, is damaged. (Reading costs about what writing the files does.)"""
+        """Every object the pull is to write is here, before anything is moved: a
+        repository missing one is damaged. One that is here but cannot be read to its
+        end (a corrupt pack, an object cut short) is found as the files are written:
+        checkout-index fails, and the move is undone (_roll_back: what was written,
+        whole or in part, goes; the old versions come back) before the damage is
+        reported. Reading every object here first cost about what writing them does."""
         wanted = sorted({c.new for c in changes if c.writes and c.new_mode != GITLINK})
         if not wanted:
             return
@@ -267,12 +294,6 @@ class CarefulPull:
                       else first_line(result.err))
             raise damaged(self._runner.root, Part.OBJECTS, detail,
                           remote=self._runner.remote_display)
-        reader = BlobReader(self._runner)
-        try:
-            for sha in wanted:
-                reader.verify(sha)
-        finally:
-            reader.close()
 
     def install_index(self, index: Path) -> None:
         """Make `index` the repository's index, holding git's own index.lock meanwhile."""
@@ -378,16 +399,32 @@ class CarefulPull:
         unchanged; a racily-clean one is compared by content): reading every such file
         here would cost more than git's pass over the whole tree. Small pulls: none (each
         file is hashed here). Anything git reports, or cannot tell, is hashed here."""
+        self._known = {}
         paths = {c.path for c in changes if c.removes}
         if head is None or len(paths) < BIG_PULL:
             return set()
+        checked_at = time.time_ns()
         self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh", check=False)
         result = self._run(*COMPARE_ONLY, "diff-index", "-z", "--name-only", "--no-renames",
                            head, "--", check=False)
         if not result.ok:
             return set()
         modified = {os.fsdecode(p) for p in result.out.split(b"\0") if p}
-        return paths - modified
+        unchanged = paths - modified
+        self._known = self._index_stats(unchanged, checked_at, len(head))
+        return unchanged
+
+    def _index_stats(self, unchanged: set[str], checked_at: int, hex_len: int
+                     ) -> dict[str, bytes]:
+        """The index's stat data of the files git just found unchanged, as recorded by
+        its check: a file moved aside with exactly that stat data (inode, size, change
+        and modification times) is the one git read. Files modified within RACY_NS of
+        the check are left out (a write in the same clock tick would not show)."""
+        stats = read_index_stats(self._index, unchanged, hex_len)
+        if stats is None:
+            return {}
+        return {path: entry for path, entry in stats.items()
+                if recorded_mtime_ns(entry) + RACY_NS <= checked_at}
 
     def in_the_way(self, changes: list[Change], head: str | None = None
                    ) -> tuple[str | None, list[str]]:
@@ -478,19 +515,23 @@ class CarefulPull:
         writes = {c.path: c for c in changes if c.writes}
         free: list[str] = []
         try:
-            for change in sorted(changes, key=lambda c: (c.writes, c.path)):  # removals 1st
-                if change.removes and not change.writes:
-                    self._remove(change, asides[change.path], replaced, outcome)
-            for change in changes:
-                if change.removes and not change.writes:
+            try:
+                removals = sorted((c for c in changes if c.removes and not c.writes),
+                                  key=lambda c: c.path)  # removals first
+                self._remove(removals, asides, replaced, outcome)
+                for change in removals:
                     self._tree.prune_empty_parents(change.path)
-            for change in sorted(changes, key=lambda c: c.path):
-                if change.writes:
-                    aside = asides.get(change.path)
-                    if aside is None or self._remove(change, aside, replaced, outcome):
-                        free.append(change.path)
+                arriving = sorted((c for c in changes if c.writes), key=lambda c: c.path)
+                kept = self._remove([c for c in arriving if c.removes], asides, replaced,
+                                    outcome)
+            except FolderMoved as exc:  # (its files are back in it): all goes back
+                if not self._roll_back(asides, []):
+                    raise DiskFull.measure(self._tree.root, failed=True) from None
+                outcome.moved, outcome.busy = False, str(exc)  # (what was kept stays said)
+                return outcome
+            free = [c.path for c in arriving if c.path not in kept]
             self._write(free, index, writes)
-            self._settle(free, index, writes)
+            self._trust_big_writes(free, index, writes)
             self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh",
                       env={"GIT_INDEX_FILE": str(index)}, check=False)
             self.install_index(index)
@@ -553,6 +594,9 @@ class CarefulPull:
                         self._tree.prune_empty_parents(change.path)
                 except (OSError, UnsafePath, RepositoryError) as exc:
                     failed(f"removing {display(change.path)}", exc)
+                if reader is not None and reader.stopped:  # (a corrupt object)
+                    reader.close()
+                    reader = None
         finally:
             if reader is not None:
                 reader.close()
@@ -639,7 +683,7 @@ class CarefulPull:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{exc}") from None
 
-    def _settle(self, written: list[str], index: Path, changes: dict[str, Change]) -> None:
+    def _trust_big_writes(self, written: list[str], index: Path, changes: dict[str, Change]) -> None:
         """Spare git a second read of big files just written (racy_index): worth a wait
         of up to a second only when they are big (sized by one git run, not a stat of
         each of maybe thousands of files)."""
@@ -672,10 +716,19 @@ class CarefulPull:
                 missing += size - (info.st_size if info is not None else 0)
         return missing > free
 
-    def _remove(self, change: Change, aside: Aside, replaced: list[Replaced],
-                outcome: PullOutcome) -> bool:
-        """Move the old entry aside; True when the path is free for the new one."""
-        if not self._tree.move_aside(change.path, aside):
+    def _remove(self, changes: list[Change], asides: dict[str, Aside],
+                replaced: list[Replaced], outcome: PullOutcome) -> set[str]:
+        """Move the old entries aside; the paths where one stays (a save, a folder) and
+        is not free for the new version."""
+        before = self._tree.move_aside_many([(c.path, asides[c.path]) for c in changes])
+        return {c.path for c in changes
+                if not self._settle(c, asides[c.path], before[c.path], replaced, outcome)}
+
+    def _settle(self, change: Change, aside: Aside, before: bytes | None,
+                replaced: list[Replaced], outcome: PullOutcome) -> bool:
+        """An old entry just moved aside (`before`: its stat_key before the move, None
+        when it was gone): True when it is the version git has, and its path is free."""
+        if before is None:
             return True  # the user deleted it meanwhile: that is their newest edit
         if change.old_mode == GITLINK:
             self._keep_save(aside, change.path, outcome)  # a folder: never ours to remove
@@ -683,11 +736,21 @@ class CarefulPull:
         if change.old_mode == SYMLINK:
             self._tree.discard(aside)  # a link's "content" is its target, known to git
             return True
+        known = self._known.get(change.path)
+        if known is not None and is_recorded_file(known, change.old, before):
+            # The very file git found to hold change.old, all its stat data unchanged
+            # up to the move (its change time too), and no write since (the move itself
+            # changes only the change time).
+            after = self._tree.aside_lstat(aside)
+            if after is not None and \
+                    is_recorded_file(known, change.old, stat_key(after), ctime=False):
+                replaced.append(Replaced(aside, change.path, change.old, stat_key(after)))
+                return True
         ids, info = self._tree.aside_hash(aside, len(change.old))
         if change.old not in ids or info is None:
             self._keep_save(aside, change.path, outcome)  # saved meanwhile: theirs stays
             return False
-        replaced.append(Replaced(aside, change.path, change.old, info))
+        replaced.append(Replaced(aside, change.path, change.old, stat_key(info)))
         return True
 
     def _keep_save(self, aside: Aside, path: str, outcome: PullOutcome) -> None:
@@ -724,7 +787,8 @@ class CarefulPull:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
-                json.dump({"head": head, "target": target, "asides": entries}, fh)
+                # (dumps, not dump: one pass of the C encoder, not Python's for a file)
+                fh.write(json.dumps({"head": head, "target": target, "asides": entries}))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self._journal)

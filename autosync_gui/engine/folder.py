@@ -471,6 +471,8 @@ class FolderSync:
     def _on_change(self, rel: str, kind: Change) -> None:
         if rel and len(self._changed_paths) < MAX_CHECKED_PATHS:
             self._changed_paths.add(rel)
+        elif not rel:
+            self._changes_known = False  # (a rescan): the next commit checks every path
         if self._suppress:
             self._echo = True  # maybe our own merge writing files: checked afterwards
             return
@@ -1052,10 +1054,12 @@ class FolderSync:
 
     async def _integrate(self) -> None:
         self._suppress += 1
+        self._watcher.echo_only = True
         try:
             result = await asyncio.to_thread(self.repo.integrate)
         finally:
             self._watcher.drain()
+            self._watcher.echo_only = False
             self._suppress -= 1
         if self._echo:
             self._echo = False

@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import re
+import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -82,6 +83,7 @@ from autosync_gui.text import safe_host
 log = logging.getLogger(__name__)
 
 NETWORK_TIMEOUT = 120.0
+PUSH_SIZE_DELAY = 0.5  # a push still going after this long gets its size estimated
 MAX_LISTED_FILES = 50
 MAX_SHOWN_FILE = 32 << 20  # file_at reads into memory: only for what a viewer can show
 HOST_TRAILER = "Autosync-Host"
@@ -210,23 +212,38 @@ def _name_status(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
 class SizeEstimate:
     """git's estimate of a transfer's size, computed by its own git process beside the
     transfer: calling it gives None until the number is known; stop() ends the process
-    when the transfer is over first (on a long history it can take seconds). The thread
-    owns the value; readers only read it."""
+    when the transfer is over first (on a long history it can take seconds). The process
+    starts only when the transfer is still going after `delay` seconds: a short one (most
+    pushes) shows no progress to size, and on two CPUs the estimate, walking the same
+    objects, slowed it by half. `args` gives git's arguments then (it may ask git
+    itself). The thread owns the value; readers only read it."""
 
-    def __init__(self, runner: GitRunner, *args: str) -> None:
+    def __init__(self, runner: GitRunner, args: Callable[[], list[str]], *,
+                 delay: float = 0.0) -> None:
         self._value: int | None = None
-        self._process = runner.popen(*args)
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        threading.Thread(target=self._read, name="autosync size estimate", daemon=True).start()
+        self._runner = runner
+        self._args = args
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(delay, self._run)
+        self._timer.name = "autosync size estimate"
+        self._timer.daemon = True
+        self._timer.start()
 
-    def _read(self) -> None:
-        out = self._process.stdout
+    def _run(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            process = self._process = self._runner.popen(*self._args())
+        if process.stdin is not None:
+            process.stdin.close()
+        out = process.stdout
         if out is None:
             return
         with contextlib.suppress(OSError, ValueError):
             text = out.read().strip()
-            if self._process.wait() == 0 and text.isdigit():
+            if process.wait() == 0 and text.isdigit():
                 self._value = int(text)
         out.close()
 
@@ -234,9 +251,15 @@ class SizeEstimate:
         return self._value
 
     def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.wait()
+        with self._lock:
+            self._stopped = True
+            self._timer.cancel()
+            process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.kill()
+        process.wait()
 
 
 class GitRepository:
@@ -1011,11 +1034,11 @@ class GitRepository:
         """About how many bytes a push of `head` sends: the stored size of the objects
         the remote branch does not have (git's own estimate). It costs as long as a small
         push itself, so it runs beside the push and only the progress shown waits for it."""
-        upstream = self._rev(self.tracking_ref)
-        args = ["rev-list", "--objects", "--disk-usage", head]
-        if upstream is not None:
-            args += ["--not", upstream]
-        return SizeEstimate(self.runner, *args)
+        def args() -> list[str]:
+            upstream = self._rev(self.tracking_ref)
+            return ["rev-list", "--objects", "--disk-usage", head,
+                    *(["--not", upstream] if upstream is not None else [])]
+        return SizeEstimate(self.runner, args, delay=PUSH_SIZE_DELAY)
 
     # ------------------------------------------------------------------ integrating
     def integrate(self) -> IntegrateResult:

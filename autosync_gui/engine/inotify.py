@@ -74,6 +74,7 @@ class Inotify:
         os.set_blocking(fd, False)
         fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
         self.fd = fd
+        self.skipped = 0  # events read(only=...) left out
 
     def add_watch(self, path: str | bytes, mask: int) -> int:
         """The watch descriptor; OSError (ENOSPC at the kernel's limit, ENOENT, ENOTDIR...)."""
@@ -87,8 +88,10 @@ class Inotify:
         if _SYSCALLS.inotify_rm_watch(self.fd, wd) < 0 and ctypes.get_errno() != errno.EINVAL:
             raise _error("inotify_rm_watch")
 
-    def read(self) -> list[Event]:
-        """Every event queued now (none when the queue is empty); never blocks."""
+    def read(self, *, only: int = 0, names: frozenset[bytes] = frozenset()) -> list[Event]:
+        """Every event queued now (none when the queue is empty); never blocks. With
+        `only` (mask bits), just the events that have one of those bits or a name in
+        `names`: the others are only counted (`skipped`), never built."""
         events: list[Event] = []
         while True:
             try:
@@ -99,9 +102,12 @@ class Inotify:
             while offset + _HEADER.size <= len(data):
                 wd, mask, cookie, length = _HEADER.unpack_from(data, offset)
                 start = offset + _HEADER.size
-                name = os.fsdecode(data[start:start + length].rstrip(b"\0"))
-                events.append(Event(wd, mask, cookie, name))
                 offset = start + length
+                raw = data[start:offset].rstrip(b"\0")
+                if only and not mask & only and raw not in names:
+                    self.skipped += 1
+                    continue
+                events.append(Event(wd, mask, cookie, os.fsdecode(raw)))
             if len(data) < _READ_SIZE - 4096:
                 return events  # the queue was shorter than the buffer: drained
 

@@ -27,6 +27,8 @@ class UnsafePath(Exception):
 
 def _is_dotgit(component: str) -> bool:
     """`.git` in any case, and the names HFS+ or NTFS treat as `.git`."""
+    if component.isascii() and "git" not in component.lower():
+        return False  # (every spelling below has "git" in it; the ignorables are not ASCII)
     low = _HFS_IGNORABLE.sub("", component).lower()
     if low == ".git":
         return True

@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 # A repository's own data (git, Mercurial): never watched; a folder holding one inside the
 # tree is a nested repository.
 REPOSITORY_DIRS = frozenset({".git", ".hg"})
+# While our own pull writes (echo_only), past its first ECHO_SKIP_AFTER events: the
+# events still read one by one. Folders need watches as they come and go; a file's event
+# is the pull's echo (or a save it lands among, which the check after the pull finds):
+# counted, not classified. (The folder keeps only 200 changed paths anyway.)
+ECHO_SKIP_AFTER = 1000
+_ECHO_KEPT = (inotify.IN_ISDIR | inotify.IN_Q_OVERFLOW | inotify.IN_IGNORED
+              | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF | inotify.IN_UNMOUNT)
+_REPOSITORY_NAMES = frozenset(os.fsencode(n) for n in REPOSITORY_DIRS)
 MASK = (inotify.IN_CREATE | inotify.IN_DELETE | inotify.IN_MODIFY | inotify.IN_CLOSE_WRITE
         | inotify.IN_MOVED_FROM | inotify.IN_MOVED_TO | inotify.IN_ATTRIB
         | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF | inotify.IN_ONLYDIR
@@ -85,6 +93,13 @@ class TreeWatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._needed = 0  # watches a walk could not add (the kernel's limit)
         self._limit_reported = False
+        # Set while our own pull writes the tree: past echo_skip_after events, file
+        # events are only counted and reported as one unknown change (on_change("")),
+        # which the pull's caller checks afterwards; a pull of 20,000 files otherwise
+        # meant 80,000 events classified one by one beside it.
+        self._echo_only = False
+        self._echo_seen = 0
+        self.echo_skip_after = ECHO_SKIP_AFTER
 
     # ------------------------------------------------------------------ lifecycle
     def add_watches(self) -> WatchReport:
@@ -119,6 +134,15 @@ class TreeWatcher:
             self._inotify.close()
             self._inotify = None
         self._paths.clear()
+
+    @property
+    def echo_only(self) -> bool:
+        return self._echo_only
+
+    @echo_only.setter
+    def echo_only(self, on: bool) -> None:
+        self._echo_only = on
+        self._echo_seen = 0
 
     @property
     def watch_count(self) -> int:
@@ -195,7 +219,14 @@ class TreeWatcher:
         if self._inotify is None:
             return
         try:
-            events = self._inotify.read()
+            if self._echo_only and self._echo_seen >= self.echo_skip_after:
+                skipped = self._inotify.skipped
+                events = self._inotify.read(only=_ECHO_KEPT, names=_REPOSITORY_NAMES)
+                if self._inotify.skipped != skipped:
+                    self._on_change("", Change.UNKNOWN)
+            else:
+                events = self._inotify.read()
+                self._echo_seen += len(events) if self._echo_only else 0
         except OSError as exc:
             self._on_rescan(f"inotify read failed ({exc}); rescanning")
             return

@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import stat
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,19 +29,38 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
 _RACY_NS = 2_000_000_000
+_STAT_KEY = struct.Struct("<QQqqI")  # inode, size, modification and change time, mode
 
 
 class InTheWay(Exception):
     """A name is taken by something the operation must not replace."""
 
 
-@dataclass(frozen=True)
+class FolderMoved(Exception):
+    """A folder was renamed or moved away while files were being moved out of it (str:
+    the folder, relative to the work tree)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Aside:
     """Where a file was moved while a pull replaces it: the scratch folder (folder None)
     or beside the target (folder = the target's folder, relative to the work tree)."""
 
     folder: str | None
     name: str
+
+
+def stat_key(info: os.stat_result) -> bytes:
+    """A file's inode, size, modification and change times and mode, compact (a big
+    pull keeps one per file it moves; a stat_result is some 650 bytes)."""
+    return _STAT_KEY.pack(info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+                          info.st_mode)
+
+
+def stat_fields(key: bytes) -> tuple[int, int, int, int, int]:
+    """(inode, size, modification ns, change ns, mode) of a stat_key."""
+    ino, size, mtime_ns, ctime_ns, mode = _STAT_KEY.unpack(key)
+    return ino, size, mtime_ns, ctime_ns, mode
 
 
 def _split(rel: str) -> tuple[list[str], str]:
@@ -231,6 +251,11 @@ class WorkTree:
 
     def aside_lstat(self, aside: Aside) -> os.stat_result | None:
         """The entry moved aside (a link itself, not what it points to); None if gone."""
+        if aside.folder is None and self._pull is not None:
+            try:  # (the pull's descriptor of the scratch folder: no folder to open)
+                return os.stat(aside.name, dir_fd=self._pull[1], follow_symlinks=False)
+            except OSError:
+                return None
         try:
             with self._aside_dir(aside) as fd:
                 return os.stat(aside.name, dir_fd=fd, follow_symlinks=False)
@@ -252,17 +277,20 @@ class WorkTree:
         return f"{self.root}/{aside.folder}/{aside.name}" if aside.folder else \
             f"{self.root}/{aside.name}"
 
-    def aside_unchanged(self, aside: Aside, before: os.stat_result) -> bool:
+    def aside_unchanged(self, aside: Aside, before: os.stat_result | bytes) -> bool:
         """True when the file moved aside surely still has the content it had when it
         was hashed (`before`: its stat then, taken after the move): the same inode,
         size, modification and change times, and a modification time older than the
         move by more than the file system's time granularity (so any later write shows
-        as a new time: git's racy-clean rule). False means: hash it again."""
+        as a new time: git's racy-clean rule). False means: hash it again. (`before`
+        may be a stat_key.)"""
         now = self.aside_lstat(aside)
-        return now is not None and \
-            (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) == \
-            (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns) and \
-            before.st_ctime_ns - before.st_mtime_ns >= _RACY_NS
+        if now is None:
+            return False
+        ino, size, mtime_ns, ctime_ns, _mode = stat_fields(
+            before if isinstance(before, bytes) else stat_key(before))
+        return (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) == \
+            (ino, size, mtime_ns, ctime_ns) and ctime_ns - mtime_ns >= _RACY_NS
 
     # ------------------------------------------------------------------ moving aside
     @contextlib.contextmanager
@@ -329,6 +357,81 @@ class WorkTree:
             except FileNotFoundError:
                 return False
         return True
+
+    def move_aside_many(self, moves: list[tuple[str, Aside]]) -> dict[str, bytes | None]:
+        """move_aside for many paths, folder by folder: each folder is opened once
+        (component by component, never through a link) and its files renamed from that
+        descriptor. Returns each path's entry as it was just before its move (its
+        lstat as a stat_key; None when it was gone and nothing moved). A folder found elsewhere after its
+        files went (renamed or moved away meanwhile: the descriptor followed it) gets
+        them back and FolderMoved names it: nothing taken from it stays taken."""
+        before: dict[str, bytes | None] = {}
+        by_folder: dict[str, list[tuple[str, Aside]]] = {}
+        for rel, aside in moves:
+            verify_path(rel)
+            by_folder.setdefault(rel.rpartition("/")[0], []).append((rel, aside))
+        for folder, group in by_folder.items():
+            components = folder.split("/") if folder else []
+            try:
+                fd = self._open_dirs(components, create=False)
+            except (FileNotFoundError, NotADirectoryError):
+                before.update((rel, None) for rel, _aside in group)  # gone, with its files
+                continue
+            try:
+                moved = self._move_group(fd, group, before)
+                if not self._still_at(fd, components):
+                    self._return_group(fd, moved)
+                    raise FolderMoved(folder)
+            finally:
+                os.close(fd)
+        return before
+
+    def _move_group(self, fd: int, group: list[tuple[str, Aside]],
+                    before: dict[str, bytes | None]) -> list[tuple[str, Aside]]:
+        moved: list[tuple[str, Aside]] = []
+        for rel, aside in group:
+            name = rel.rpartition("/")[2]
+            try:
+                info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if aside.folder is None and self._pull is not None:
+                    os.rename(name, aside.name, src_dir_fd=fd, dst_dir_fd=self._pull[1])
+                else:
+                    with self._aside_dir(aside) as aside_fd:
+                        os.rename(name, aside.name, src_dir_fd=fd, dst_dir_fd=aside_fd)
+            except FileNotFoundError:
+                before[rel] = None  # the user deleted it meanwhile: their newest edit
+                continue
+            except BaseException:
+                self._return_group(fd, moved)
+                raise
+            before[rel] = stat_key(info)
+            moved.append((rel, aside))
+        return moved
+
+    def _still_at(self, fd: int, components: list[str]) -> bool:
+        """Whether the folder open as `fd` is still the one at `components`."""
+        try:
+            check = self._open_dirs(components, create=False)
+        except (OSError, UnsafePath):
+            return False
+        try:
+            mine, now = os.fstat(fd), os.fstat(check)
+            return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
+        finally:
+            os.close(check)
+
+    def _return_group(self, fd: int, moved: list[tuple[str, Aside]]) -> None:
+        """Put files moved from the folder `fd` back into it (beside their name when it
+        is taken now), wherever that folder is now."""
+        for rel, aside in moved:
+            name = rel.rpartition("/")[2]
+            stem, dot, ext = name.partition(".")
+            with self._aside_dir(aside) as aside_fd:
+                for candidate in (name, f"{stem} (saved during sync){dot}{ext}",
+                                  f"{stem} (saved during sync {secrets.token_hex(3)}){dot}{ext}"):
+                    if self._link_no_replace(aside_fd, aside.name, fd, candidate):
+                        os.unlink(aside.name, dir_fd=aside_fd)
+                        break
 
     def put_back(self, aside: Aside, rel: str) -> str:
         """Return a file moved aside to rel, or beside it when rel is taken now (never

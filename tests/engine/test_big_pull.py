@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
-from autosync_gui.engine.careful_pull import BIG_PULL
+import pytest
+
+from autosync_gui.engine.careful_pull import BIG_PULL, CarefulPull
 from autosync_gui.engine.gitrepo import GitRepository
+from autosync_gui.engine.repository import RepositoryDamaged
+from autosync_gui.engine.worktree_fs import FolderMoved, WorkTree
 from tests.fixtures.git_remotes import Remote, commit, git
 
 N = BIG_PULL + 100
@@ -96,3 +102,165 @@ def test_a_file_moved_aside_is_read_again_unless_its_stat_says_unchanged(
         with open(tree.aside_path(old_aside), "a") as fh:  # an editor's late write
             fh.write("more\n")
         assert not tree.aside_unchanged(old_aside, old_stat)
+
+
+# ---------------------------------------------------------------------- no second read
+class _SavesAfterGitsCheck(CarefulPull):
+    """The real careful pull, with the user's saves landing right after git's stat check
+    found every file unchanged and before the files are moved (a test seam, no mock:
+    every git command runs), and a count of the files it read to compare them."""
+
+    saves: ClassVar[dict[str, Callable[[Path], None]]] = {}
+    hashed: ClassVar[list[str]] = []
+
+    def in_the_way(self, changes, head=None):  # type: ignore[no-untyped-def]
+        result = super().in_the_way(changes, head)
+        for rel, save in self.saves.items():
+            save(self._tree.root / rel)
+        return result
+
+
+class _CountingTree(WorkTree):
+    def aside_hash(self, aside, hex_len=40):  # type: ignore[no-untyped-def]
+        _SavesAfterGitsCheck.hashed.append(aside.name)
+        return super().aside_hash(aside, hex_len)
+
+
+def _same_size_in_place(path: Path) -> None:
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:  # an in-place write: same inode, same size
+        fh.write(b"X" * size)
+
+
+def _write_then_set_time_back(path: Path) -> None:
+    info = os.stat(path)
+    with open(path, "r+b") as fh:
+        fh.write(b"Y" * info.st_size)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))  # only the change time shows
+
+
+def _seamed(repo: GitRepository) -> _SavesAfterGitsCheck:
+    tree = _CountingTree(repo.work_tree.root, repo.work_tree.scratch)
+    repo.work_tree = tree
+    seam = _SavesAfterGitsCheck(repo.runner, tree, repo.state_dir, repo.git_dir / "index")
+    repo.careful_pull = seam
+    return seam
+
+
+def test_files_git_just_found_unchanged_are_not_read_again_but_saves_are_kept(
+        remote: Remote) -> None:
+    """The old files of a big pull that git's stat check found unchanged are compared by
+    their stat data, not read again; a save landing after that check is still caught,
+    also one that leaves the size and the modification time as they were."""
+    a, _b = _many_files_changed_remotely(remote)
+    long_ago = time.time() - 60
+    for path in (a / "many").rglob("*.txt"):  # (not modified within git's racy window)
+        os.utime(path, (long_ago, long_ago))
+    git(a, "update-index", "-q", "--refresh")
+    repo = GitRepository.open(a, "alpha")
+    seam = _seamed(repo)
+    in_place, time_set_back = "many/d3/f13.txt", "many/d4/f14.txt"
+    seam.saves = {in_place: _same_size_in_place, time_set_back: _write_then_set_time_back}
+    _SavesAfterGitsCheck.hashed.clear()
+    result = repo.integrate()
+    assert result.changed
+    assert git(a, "rev-parse", "HEAD") == git(a, "rev-parse", "origin/main")
+    assert (a / in_place).read_bytes() == b"XXX"  # both saves stayed where they were
+    assert (a / time_set_back).read_bytes() == b"YYY"
+    assert (a / "many" / "d7" / "f7.txt").read_text() == "7 changed by b\n"
+    assert len(_SavesAfterGitsCheck.hashed) == 2, "only the two saves were read again"
+    seam.saves = {}
+    repo.commit_pending()  # the saves are committed on top of b's versions
+    assert git(a, "show", f"HEAD:{in_place}") == "XXX"
+    assert git(a, "show", f"HEAD^:{in_place}") == "13 changed by b"
+
+
+def test_a_folder_moved_away_while_its_files_go_aside_gets_them_back(
+        tmp_path: Path) -> None:
+    """WorkTree.move_aside_many holds one descriptor per folder: a folder renamed while
+    its files were being moved out gets them back where it is now (FolderMoved)."""
+    root = tmp_path / "tree"
+    (root / "photos").mkdir(parents=True)
+    (root / "photos" / "a.jpg").write_bytes(b"a")
+    (root / "photos" / "b.jpg").write_bytes(b"b")
+
+    class _UserMovesTheFolder(WorkTree):
+        def _move_group(self, fd, group, before):  # type: ignore[no-untyped-def]
+            moved = super()._move_group(fd, group, before)
+            os.rename(root / "photos", root / "photos 2024")  # the user, at that moment
+            return moved
+
+    tree = _UserMovesTheFolder(root, tmp_path / "scratch")
+    with tree.pull_asides():
+        moves = [(rel, tree.new_aside(rel)) for rel in ("photos/a.jpg", "photos/b.jpg")]
+        with pytest.raises(FolderMoved):
+            tree.move_aside_many(moves)
+        assert not any(tree.aside_exists(aside) for _rel, aside in moves)
+    assert sorted(p.name for p in (root / "photos 2024").iterdir()) == ["a.jpg", "b.jpg"]
+    assert not (root / "photos").exists()
+
+
+def test_a_folder_moved_during_a_big_pull_undoes_it(remote: Remote) -> None:
+    a, _b = _many_files_changed_remotely(remote)
+    repo = GitRepository.open(a, "alpha")
+    moved_from, moved_to = a / "many" / "d5", a / "elsewhere"
+
+    class _UserMovesAFolder(WorkTree):
+        def _move_group(self, fd, group, before):  # type: ignore[no-untyped-def]
+            moved = super()._move_group(fd, group, before)
+            if group[0][0].startswith("many/d5/"):
+                os.rename(moved_from, moved_to)  # the user, at that moment
+            return moved
+
+    tree = _UserMovesAFolder(repo.work_tree.root, repo.work_tree.scratch)
+    repo.work_tree = tree
+    pull = CarefulPull(repo.runner, tree, repo.state_dir, repo.git_dir / "index")
+    head, target = git(a, "rev-parse", "HEAD"), git(a, "rev-parse", "origin/main")
+    outcome = pull.fast_forward(head, target, "b's commit")
+    assert not outcome.moved and outcome.busy == "many/d5"
+    assert git(a, "rev-parse", "HEAD") == head
+    assert sorted(p.name for p in moved_to.iterdir()) == \
+        sorted(f"f{i}.txt" for i in range(N) if i % 10 == 5)
+    assert all((moved_to / f"f{i}.txt").read_text() == f"{i}\n"
+               for i in range(N) if i % 10 == 5)
+    assert (a / "many" / "d3" / "f3.txt").read_text() == "3\n", "the rest went back too"
+    assert not (repo.state_dir / "pull-journal").exists()
+
+
+# ---------------------------------------------------------------------- damage
+def _corrupt_packed_object(clone: Path, sha: str) -> None:
+    """Break `sha`'s compressed data in the pack that holds it (a new pack file: the
+    old one may be shared with the remote)."""
+    for idx in (clone / ".git" / "objects" / "pack").glob("*.idx"):
+        listing = git(clone, "verify-pack", "-v", str(idx))
+        for line in listing.splitlines():
+            fields = line.split()
+            if fields and fields[0] == sha:
+                size_in_pack, offset = int(fields[3]), int(fields[4])
+                pack = idx.with_suffix(".pack")
+                data = bytearray(pack.read_bytes())
+                for i in range(offset + size_in_pack - 4, offset + size_in_pack):
+                    data[i] ^= 0xFF  # the zlib checksum: inflate fails at the very end
+                pack.unlink()
+                pack.write_bytes(bytes(data))
+                return
+    raise AssertionError(f"{sha} is not in a pack of {clone}")
+
+
+def test_an_unreadable_pulled_object_undoes_the_pull(remote: Remote) -> None:
+    """Objects are not read before a big pull: one that turns out unreadable while the
+    files are written stops it, every file written goes and every old version comes
+    back (the repair then fetches the object again)."""
+    a, _b = _many_files_changed_remotely(remote)
+    repo = GitRepository.open(a, "alpha")
+    head, target = git(a, "rev-parse", "HEAD"), git(a, "rev-parse", "origin/main")
+    broken = "many/d5/f305.txt"
+    _corrupt_packed_object(a, git(a, "rev-parse", f"origin/main:{broken}"))
+    with pytest.raises(RepositoryDamaged):
+        repo.careful_pull.fast_forward(head, target, "b's commit")
+    assert git(a, "rev-parse", "HEAD") == head
+    assert git(a, "status", "--porcelain", "--untracked-files=all") == ""
+    for i in range(N):
+        assert (a / "many" / f"d{i % 10}" / f"f{i}.txt").read_text() == f"{i}\n"
+    assert not (repo.state_dir / "pull-journal").exists()
+    assert not [p for p in a.rglob(".autosync-*")]

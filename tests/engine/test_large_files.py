@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from autosync_gui.engine.events import ActivityKind, TransferDirection
+from autosync_gui.engine.gitrepo import GitRepository, SizeEstimate
 from autosync_gui.engine.progress import parse_progress
-from tests.fixtures.git_remotes import Remote, git
+from tests.fixtures.git_remotes import Remote, commit, git
 
 
 def test_progress_lines_of_git_and_git_lfs_are_read() -> None:
@@ -225,3 +226,23 @@ async def test_storage_report_names_the_largest_files_in_history(remote: Remote,
     report = await folder.storage(top=2)
     assert report.largest == (("big.iso", 400_000), ("medium.bin", 100_000))
     assert report.local_bytes >= 500_000 and report.lfs_bytes == 0
+
+
+def test_a_push_size_is_estimated_only_for_a_push_still_going(remote: Remote) -> None:
+    """SizeEstimate waits `delay` before starting its git: a push over by then (most
+    are) never pays for a second walk of its objects beside it."""
+    a = remote.clone("a")
+    (a / "photo.raw").write_bytes(os.urandom(1 << 20))
+    commit(a, "photo")
+    repo = GitRepository.open(a, "alpha")
+    def args() -> list[str]:
+        return ["rev-list", "--objects", "--disk-usage", "HEAD", "--not", "origin/main"]
+    quick = SizeEstimate(repo.runner, args, delay=60.0)
+    quick.stop()  # the push was over first
+    quick._timer.join()
+    assert quick._process is None and quick() is None
+    slow = SizeEstimate(repo.runner, args, delay=0.0)
+    slow._timer.join()  # (the timer's thread reads the estimate to its end)
+    value = slow()
+    assert value is not None and value >= 1 << 20
+    slow.stop()

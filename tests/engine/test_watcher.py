@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from pathlib import Path
 
+from autosync_gui.engine.watcher import TreeWatcher
 from tests.fixtures.git_remotes import Remote
 from tests.fixtures.writers import move_folder_in
 
@@ -34,3 +37,48 @@ async def test_folder_moved_out_and_back_in(remote: Remote, start_engine) -> Non
                     what="moved back in under a new name")
     (a / "papers" / "sub" / "c.txt").write_text("c\n")
     await rec.until(lambda: "papers/sub/c.txt" in remote.tree_names(), what="watched again")
+
+
+def test_during_our_own_pull_file_events_are_counted_and_folders_still_watched(
+        tmp_path: Path) -> None:
+    """echo_only (set while a pull writes), past echo_skip_after events: the files'
+    events become one unknown change; a folder made meanwhile is watched, a repository
+    made inside is still noticed."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "old.txt").write_text("old\n")
+    changes: list[str] = []
+    nested: list[str] = []
+    watcher = TreeWatcher(root, root, on_change=lambda rel, _kind: changes.append(rel),
+                          on_rescan=lambda _why: changes.append("rescan"),
+                          on_nested=nested.append, on_limit=lambda _n, _l: None)
+    watcher.add_watches()
+    loop = asyncio.new_event_loop()
+    try:
+        watcher.attach(loop)
+        watcher.echo_only = True
+        watcher.echo_skip_after = 3
+        (root / "first.txt").write_text("pulled\n")
+        watcher.drain()
+        assert "first.txt" in changes  # (a small pull's events are classified)
+        changes.clear()
+        for i in range(50):
+            (root / f"f{i}.txt").write_text("pulled\n")
+        (root / "old.txt").rename(tmp_path / "aside")
+        (root / "new").mkdir()
+        (root / "new" / "inside.txt").write_text("pulled\n")
+        (root / "sub").mkdir()
+        (root / "sub" / ".git").mkdir()
+        watcher.drain()
+        assert "" in changes and "new" in changes
+        assert not [rel for rel in changes if rel.endswith(".txt")], changes
+        assert nested == ["sub"]
+        watcher.echo_only = False
+        changes.clear()
+        (root / "new" / "later.txt").write_text("a save after the pull\n")
+        (root / "f1.txt").write_text("another\n")
+        watcher.drain()
+        assert {"new/later.txt", "f1.txt"} <= set(changes)
+    finally:
+        watcher.stop()
+        loop.close()
