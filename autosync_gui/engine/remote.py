@@ -145,7 +145,7 @@ def describe(problem: RemoteProblem, url: str, detail: str = "") -> str:
         return (f"the server {url} is out of disk space{why}; nothing is lost, your "
                 "changes wait here until its admin frees space (autosync retries by itself)")
     if problem is RemoteProblem.MISSING:
-        return (f"no git repository at {url}{why}; check the URL (a moved repository, or a "
+        return (f"no repository at {url}{why}; check the URL (a moved repository, or a "
                 "disk that is not mounted?)")
     return f"remote {url}: {detail or 'failed'}"
 
