@@ -23,6 +23,7 @@ from autosync_gui.config import FolderSettings
 from autosync_gui.disk_space import MB, is_disk_full_error, room_at
 from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.backoff import Backoff
+from autosync_gui.engine.changed_paths import ChangedPaths
 from autosync_gui.engine.disk_usage import DiskUsage, measure_disk_usage
 from autosync_gui.engine.events import (
     Activity,
@@ -66,7 +67,6 @@ BUSY_REPORT_AFTER = 50
 LOCK_POLL = 0.1  # while another git holds the lock a commit needs: look this often
 LOCK_RETRY = 5.0  # ... and try the commit anyway this often (the lock may be another one)
 LOCK_REPORT_AFTER = 5.0  # a commit held up this long says why (state and one log line)
-MAX_CHECKED_PATHS = 200  # changed paths checked against .gitignore after each commit
 PROGRESS_INTERVAL = 0.25  # seconds between two progress events of one transfer
 MAINTENANCE_DELAY = 5.0  # seconds after the last sync before the object store is tidied
 MAX_QUICK_REPAIRS = 3  # repairs in a row retried at once; then back-off
@@ -140,8 +140,7 @@ class FolderSync:
         self._suppress = 0
         self._echo = False
         self._remote_problem: RemoteError | None = None
-        self._changed_paths: set[str] = set()  # since the last commit (bounded)
-        self._changes_known = False  # _changed_paths holds every change since the last commit
+        self._changed = ChangedPaths()  # since the last commit (bounded, says if complete)
         self._gitignore_reported: set[str] = set()
         self._pulled_ignore_files: set[str] = set()  # .gitignore files last changed by a pull
         self._error: str | None = None
@@ -469,10 +468,7 @@ class FolderSync:
         loop.call_soon_threadsafe(self._hub.transfer_progress, event)
 
     def _on_change(self, rel: str, kind: Change) -> None:
-        if rel and len(self._changed_paths) < MAX_CHECKED_PATHS:
-            self._changed_paths.add(rel)
-        elif not rel:
-            self._changes_known = False  # (a rescan): the next commit checks every path
+        self._changed.add(rel)
         if self._suppress:
             self._echo = True  # maybe our own merge writing files: checked afterwards
             return
@@ -788,10 +784,8 @@ class FolderSync:
         now = asyncio.get_running_loop().time()
         candidates = self._quiet.take(now)
         self._dirty = False
-        changed, self._changed_paths = self._changed_paths, set()
-        hint = changed if self._changes_known and "" not in changed \
-            and len(changed) < MAX_CHECKED_PATHS else None
-        self._changes_known = True
+        changed, complete = self._changed.take()
+        hint = changed if complete else None
         hidden: list[tuple[str, str, str]] = []
         try:
             await asyncio.to_thread(self._commit_room, changed)
@@ -804,11 +798,11 @@ class FolderSync:
                 if changed:
                     hidden = await asyncio.to_thread(self.repo.ignored_by_synced_rules, changed)
         except RepositoryBusy as exc:
-            self._changed_paths |= changed
+            self._changed.put_back(changed, complete)
             self._commit_stalled(exc, now)
             return
         except BaseException:
-            self._changed_paths |= changed
+            self._changed.put_back(changed, complete)
             self._dirty = True
             self._quiet.held_back(now)
             raise
@@ -1063,8 +1057,8 @@ class FolderSync:
             self._suppress -= 1
         if self._echo:
             self._echo = False
-            self._changed_paths -= set(result.files)  # what the pull itself wrote
-            if bool(self._changed_paths) or await asyncio.to_thread(self.repo.is_dirty):
+            self._changed.forget(result.files)  # what the pull itself wrote
+            if bool(self._changed) or await asyncio.to_thread(self.repo.is_dirty):
                 self._still_pending()  # saved before or while we merged
         self._report_large_files()
         if not result.changed:
