@@ -60,12 +60,10 @@ def _run(*args: str, timeout: float = 600, **kwargs: object) -> subprocess.Compl
                           check=False, **kwargs)  # type: ignore[call-overload]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once per run (session scope: the worker running the package tests may run
-    others between them; xdist_group keeps them on one worker). pip's downloads are
-    cached in the real user's cache (the tests' HOME is a throw-away one), so a rebuild
-    does not fetch Qt again."""
+    """Built once for the module. pip's downloads are cached in the real user's cache
+    (the tests' HOME is a throw-away one), so a rebuild does not fetch Qt again."""
     out = tmp_path_factory.mktemp("deb")
     real_home = pwd.getpwuid(os.getuid()).pw_dir
     env = {**os.environ,
@@ -80,7 +78,7 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def unpacked(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("unpacked")
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
