@@ -28,8 +28,6 @@ pytest_plugins = [
 # other slow tests carry @pytest.mark.slow or a module-level `pytestmark` themselves.
 # `scripts/run-tests -m "not slow"` is the quick loop; CI runs everything.
 SERVER_FIXTURES = frozenset({"prosody", "prosody_server", "sshd"})
-LONGEST_FIRST = ("tests/torture/test_convergence.py", "tests/packaging/",
-                 "tests/test_bench_smoke.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects anything
@@ -37,9 +35,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    # The longest tests first: the two workers then end together instead of one waiting
-    # while the other runs a torture test at the end (the order is the same in each).
-    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
 
 
 @pytest.fixture(autouse=True)

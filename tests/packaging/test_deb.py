@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("debian-package"),  # one worker builds it once for all four
     pytest.mark.skipif(not Path("/etc/debian_version").exists() or shutil.which("apt-get") is None,
                        reason="needs Debian with apt"),
     pytest.mark.skipif(os.geteuid() != 0, reason="installs build dependencies and the package"),
