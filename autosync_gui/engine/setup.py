@@ -20,7 +20,7 @@ import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -102,6 +102,20 @@ class Undo:
         """Add what `other` noted (a finished step inside a larger set-up)."""
         self._steps.extend(other._steps)
         other.forget()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def on_failure(outer: Undo | None) -> Iterator[Undo]:
+        """The steps of one set-up: undone if it fails or is cancelled, else handed on to
+        `outer` (the larger set-up it is part of), if any."""
+        mine = Undo()
+        try:
+            yield mine
+        except BaseException:
+            mine.run()
+            raise
+        if outer is not None:
+            outer.take(mine)
 
     def run(self) -> list[str]:
         """Undo everything noted (best effort); returns what was done."""
@@ -300,10 +314,9 @@ def clone_remote(url: str, folder: Path, *, progress: ProgressCallback | None = 
         hg_setup.clone(url, folder, progress=progress, cancel=cancel,
                        stall_timeout=stall_timeout, undo=undo)
         return
-    mine = Undo()
-    mine.created_folder(folder)
-    clone_config = ["--config" if arg == "-c" else arg for arg in config]
-    try:
+    with Undo.on_failure(undo) as mine:
+        mine.created_folder(folder)
+        clone_config = ["--config" if arg == "-c" else arg for arg in config]
         # Pulled content is hostile until checked: every object is fsck'ed, no hook runs,
         # and the files are written only after info/attributes is neutral (no filter or
         # eol conversion named by the remote's .gitattributes), like every later pull.
@@ -320,11 +333,6 @@ def clone_remote(url: str, folder: Path, *, progress: ProgressCallback | None = 
         if config:
             register_credentials(folder, url)  # clone --config drops the empty reset entry
         _ensure_identity(folder)
-    except BaseException:
-        mine.run()
-        raise
-    if undo is not None:
-        undo.take(mine)
 
 
 HOSTILE_CONTENT_OPTIONS = ["-c", f"core.hooksPath={os.devnull}", "-c", "core.protectHFS=true",
@@ -581,8 +589,7 @@ def create_new(folder: Path, remote: str, *, progress: ProgressCallback | None =
         hg_setup.create_new(folder, remote, progress=progress, cancel=cancel,
                             stall_timeout=stall_timeout, undo=undo)
         return
-    mine = Undo()
-    try:
+    with Undo.on_failure(undo) as mine:
         _create_bare(remote, mine)
         if not folder.exists():
             mine.created_folder(folder)
@@ -601,11 +608,6 @@ def create_new(folder: Path, remote: str, *, progress: ProgressCallback | None =
             raise SetupError(f"folder {folder}: cannot create the repository "
                              f"({first_line(_stderr(exc))})") from None
         _first_push(folder, remote, progress, cancel, stall_timeout)
-    except BaseException:
-        mine.run()
-        raise
-    if undo is not None:
-        undo.take(mine)
 
 
 def check_add_remote(folder: Path, remote: str) -> None:

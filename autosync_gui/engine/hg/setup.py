@@ -153,18 +153,12 @@ def clone(url: str, folder: Path, *, progress: ProgressCallback | None = None,
     folder = folder.expanduser()
     check_folder_empty(folder)
     check_remote(url)
-    mine = Undo()
-    mine.created_folder(folder)
-    try:
+    with Undo.on_failure(undo) as mine:
+        mine.created_folder(folder)
         with _environment(url) as env:
             _long(["clone", "-U", "--", url, str(folder)], url, env, cwd=None,
                   progress=progress, cancel=cancel, stall_timeout=stall_timeout)
         _write_files(folder)
-    except BaseException:
-        mine.run()
-        raise
-    if undo is not None:
-        undo.take(mine)
 
 
 def _write_files(folder: Path) -> None:
@@ -328,8 +322,7 @@ def create_new(folder: Path, remote: str, *, progress: ProgressCallback | None =
     a new hg repository at `remote` and push there. On failure, what this made (the
     folder if new, its .hg, a new local remote) is removed; the files stay."""
     check_create(folder, remote)
-    mine = Undo()
-    try:
+    with Undo.on_failure(undo) as mine:
         _create_remote(remote, mine)
         if not folder.exists():
             mine.created_folder(folder)
@@ -345,11 +338,6 @@ def create_new(folder: Path, remote: str, *, progress: ProgressCallback | None =
         _set_default_path(folder, remote, mine)
         _commit_and_push(folder, remote, progress=progress, cancel=cancel,
                          stall_timeout=stall_timeout)
-    except BaseException:
-        mine.run()
-        raise
-    if undo is not None:
-        undo.take(mine)
 
 
 def check_add_remote(folder: Path, remote: str) -> None:
@@ -372,14 +360,8 @@ def add_remote(folder: Path, remote: str, *, progress: ProgressCallback | None =
 
     folder = folder.expanduser()
     check_add_remote(folder, remote)
-    mine = Undo()
-    try:
+    with Undo.on_failure(undo) as mine:
         _create_remote(remote, mine)
         _set_default_path(folder, remote, mine)
         _commit_and_push(folder, remote, progress=progress, cancel=cancel,
                          stall_timeout=stall_timeout)
-    except BaseException:
-        mine.run()
-        raise
-    if undo is not None:
-        undo.take(mine)
