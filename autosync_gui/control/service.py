@@ -36,7 +36,8 @@ def _iso(when: datetime | None) -> str | None:
 
 def activity_json(event: Activity) -> dict[str, Any]:
     return {"folder": str(event.folder), "kind": event.kind.value, "summary": event.summary,
-            "files": list(event.files), "host": event.host, "commit": event.commit,
+            "files": list(event.files), "file_count": event.file_count,
+            "host": event.host, "commit": event.commit,
             "time": _iso(event.when),
             "conflict": conflict_json(event.conflict) if event.conflict else None}
 

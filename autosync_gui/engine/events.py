@@ -74,6 +74,9 @@ class Conflict:
     copy_time: datetime
 
 
+FILES_LISTED = 200  # paths one Activity names; file_count counts them all
+
+
 @dataclass(frozen=True)
 class Activity:
     """One thing that happened in one folder; `summary` is the one-line log text."""
@@ -81,12 +84,22 @@ class Activity:
     folder: Path
     kind: ActivityKind
     summary: str
-    files: tuple[str, ...] = ()  # paths relative to the repository root
+    # paths relative to the repository root: the first FILES_LISTED of them
+    files: tuple[str, ...] = ()
     host: str | None = None
     commit: str | None = None
     conflict: Conflict | None = None
     size: int | None = None  # bytes, for LARGE_FILE
     when: datetime = field(default_factory=lambda: datetime.now(UTC))
+    file_count: int = 0  # all the files it concerns (at least len(files))
+
+    def __post_init__(self) -> None:
+        # The activity log keeps 1,000 activities and a pull may name 100,000 files:
+        # listed all, the paths of a few big pulls held tens of MB for good.
+        if self.file_count < len(self.files):
+            object.__setattr__(self, "file_count", len(self.files))
+        if len(self.files) > FILES_LISTED:
+            object.__setattr__(self, "files", tuple(self.files[:FILES_LISTED]))
 
 
 @dataclass(frozen=True)

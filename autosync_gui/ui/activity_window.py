@@ -500,8 +500,9 @@ class ActivityWindow(QDialog):
                 child.setFont(3, font)
                 child.setForeground(2, QBrush(ERROR_COLOR))
             item.addChild(child)
-        if len(files) > 200:
-            item.addChild(QTreeWidgetItem(["", "", "", f"… and {len(files) - 200} more"]))
+        total = event.file_count + len(files) - len(event.files)  # (the copy)
+        if total > 200:
+            item.addChild(QTreeWidgetItem(["", "", "", f"… and {total - 200} more"]))
         self.events.insertTopLevelItem(0, item)
         while self.events.topLevelItemCount() > KEEP_SHOWN:
             self.events.takeTopLevelItem(self.events.topLevelItemCount() - 1)

@@ -67,10 +67,12 @@ def _typed(value: object, type_: QMetaType.Type) -> QVariant:
     return variant
 
 
-def _names(paths: list[str], limit: int = 3) -> str:
-    """Full file names, escaped (never cut at a space), the first `limit` of them."""
+def _names(paths: list[str], limit: int = 3, total: int | None = None) -> str:
+    """Full file names, escaped (never cut at a space), the first `limit` of them
+    (`total`: how many there are, when `paths` lists only some)."""
+    total = max(total or 0, len(paths))
     shown = ", ".join(display(p) for p in paths[:limit])
-    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+    return shown + (f" and {total - limit} more" if total > limit else "")
 
 
 def _conflict_message(folder: Path, events: list[Activity]) -> Message:
@@ -155,11 +157,11 @@ def summarize(events: list[Activity]) -> list[Message]:
         hosts = sorted({e.host for e in pulled if e.host})
         who = f" from {', '.join(hosts)}" if hosts else ""
         folders = sorted({Path(e.folder).name for e in pulled})
-        count = len(files) or len(pulled)
+        count = sum(e.file_count for e in pulled) or len(pulled)
         noun = "file" if count == 1 else "files"
         body = f"{count} {noun} updated{who} in {', '.join(folders)}"
         if files:
-            body += f": {_names(files)}"
+            body += f": {_names(files, total=count)}"
         messages.append(Message("autosync: files updated", body, False, key="updated"))
     messages.extend(_large_file_messages([e for e in events
                                           if e.kind == ActivityKind.LARGE_FILE]))
