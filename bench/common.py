@@ -320,6 +320,32 @@ def machine() -> str:
             f"load average {load}")
 
 
+def io_stall_us() -> int | None:
+    """Microseconds tasks have stalled on I/O since boot (/proc/pressure/io, "some"), or
+    None where the kernel does not report pressure."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        line = Path("/proc/pressure/io").read_text().splitlines()[0]
+        return int(line.rsplit("total=", 1)[1])
+    return None
+
+
+def settle_disk(timeout: float = 60.0, window: float = 0.5, quiet: float = 0.05) -> float:
+    """Write back what is dirty (`sync`), then wait until tasks stall on I/O less than
+    `quiet` of a `window` (or `timeout`): a timed step then starts from the same disk
+    state whatever ran before it (on a VM disk, writing back the previous step's files
+    can otherwise cost the next one several times its own time). Seconds waited."""
+    start = time.monotonic()
+    subprocess.run(["sync"], check=False)
+    before = io_stall_us()
+    while before is not None and time.monotonic() - start < timeout:
+        time.sleep(window)
+        now = io_stall_us()
+        if now is None or now - before < quiet * window * 1e6:
+            break
+        before = now
+    return time.monotonic() - start
+
+
 def plain_add_commit_push(sandbox: Sandbox, backend: str, clone: Path, message: str
                           ) -> dict[str, float]:
     """What a person runs by hand: add everything, commit, push; seconds per step."""
@@ -341,13 +367,14 @@ def add_backend_argument(parser: object) -> None:
 
 
 # ---------------------------------------------------------------- trees
-def write_files(root: Path, files: int, dirs: int, prefix: str = "f") -> None:
-    """`files` small files spread evenly over `dirs` new sub-folders (0: all in `root`)."""
+def write_files(root: Path, files: int, dirs: int, prefix: str = "f", salt: str = "") -> None:
+    """`files` small files spread evenly over `dirs` new sub-folders (0: all in `root`);
+    the same `salt` gives the same contents (so objects a remote already has)."""
     for i in range(files):
         folder = root / f"d{i % dirs:05d}" if dirs else root
         if dirs and i < dirs:
             folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{prefix}{i:06d}.txt").write_text(f"file {i}\n")
+        (folder / f"{prefix}{i:06d}.txt").write_text(f"file {i}{salt}\n")
 
 
 def verdict(ok: bool) -> str:

@@ -4,17 +4,21 @@ same run, with autosync's peak resident memory (VmHWM from /proc/PID/status) thr
 
     .venv/bin/python bench/transfer.py [--pull-files 20000] [--push-files 10000] [--dirs 200]
 
-Pull: a local bare remote holds N files; autosync's clone and a plain clone both have
-them. A third clone changes every one of them, commits and pushes. Autosync (poll_interval
-1 s, `-v` log) notices at its next poll; its pull is timed from its `pulling` state line to
-its `pulled N files` line (fetch, merge, work tree updated), and, for reference, from the
-push to that line (poll wait included). Plain git: `git pull` in the plain clone.
+Pull: two identical local bare remotes hold N files; autosync's clone of one and a plain
+clone of the other have them. A third clone changes every one of them, commits and pushes
+to both. Autosync (poll_interval 1 s, `-v` log) notices at its next poll; its pull is
+timed from its `pulling` state line to its `pulled N files` line (fetch, merge, work tree
+updated), and, for reference, from the push to that line (poll wait included). Plain git:
+`git pull` in the plain clone. Each pull starts on a settled disk (common.settle_disk:
+`sync`, then no I/O stalls), and the two take turns going first: on a VM disk, the
+write-back of one pull's 20,000 files otherwise lands on whichever runs next.
 
 Push: M new files are written into autosync's clone (default delays) and into a plain
 clone of a second, identical remote. Autosync's push is timed from its `committed` line to
 its `pushed` line; plain git: `git push` of the commit made by `git add -A` and
 `git commit` (timed too, beside autosync's last file written -> `committed` line, which
-includes the quiet period)."""
+includes the quiet period); both push right after their commit. Each round writes new
+contents on a settled disk."""
 
 from __future__ import annotations
 
@@ -25,7 +29,16 @@ import sys
 import time
 from pathlib import Path
 
-from common import Autosync, Sandbox, machine, memory_mb, print_table, verdict, write_files
+from common import (
+    Autosync,
+    Sandbox,
+    machine,
+    memory_mb,
+    print_table,
+    settle_disk,
+    verdict,
+    write_files,
+)
 
 RSS_LIMIT_MB = 80.0
 RATIO = 1.5
@@ -58,24 +71,37 @@ def change_all(root: Path, top: str) -> None:
 
 def pull_rounds(sandbox: Sandbox, args: argparse.Namespace
                 ) -> tuple[list[tuple[float, float, float]], float, int | None]:
-    """[(autosync pull, its push-to-pulled, plain git pull)] per round, VmHWM, exit status."""
+    """[(autosync pull, its push-to-pulled, plain git pull)] per round, VmHWM, exit status.
+    The writer pushes each round's commit to two identical remotes: the plain clone's
+    first (it does not wake autosync), then autosync's. Each timed pull starts from a
+    settled disk (settle_disk); the two take turns going first."""
     bare, writer = sandbox.remote_and_clone("pull-writer")
+    plain_remote = sandbox.base / "pull-plain.git"
+    sandbox.git(sandbox.base, "init", "-q", "--bare", str(plain_remote))
+    sandbox.git(writer, "remote", "add", "plain", str(plain_remote))
     write_files(writer / "data", args.pull_files, args.dirs)
     sandbox.git(writer, "add", "-A")
     sandbox.git(writer, "commit", "-q", "-m", "tree")
     sandbox.git(writer, "push", "-q")
+    sandbox.git(writer, "push", "-q", "plain", "main")
     watched, plain = sandbox.base / "pull-autosync", sandbox.base / "pull-plain"
-    for clone in (watched, plain):
-        sandbox.git(sandbox.base, "clone", "-q", str(bare), str(clone))
+    sandbox.git(sandbox.base, "clone", "-q", str(bare), str(watched))
+    sandbox.git(sandbox.base, "clone", "-q", str(plain_remote), str(plain))
     daemon = Autosync(sandbox, sandbox.config(watched, poll_interval=1.0),
                       extra_args=("-v",)).start()
     rounds = []
     try:
         daemon.wait_ready(args.timeout)
-        for _ in range(args.rounds):
+        for r in range(args.rounds):
             change_all(writer, "data")
             sandbox.git(writer, "add", "-A")
             sandbox.git(writer, "commit", "-q", "-m", "every file changed")
+            sandbox.git(writer, "push", "-q", "plain", "main")
+            plain_first = r % 2 == 0
+            settle_disk()
+            if plain_first:
+                plain_pull = timed_git(sandbox, plain, "pull", "-q")
+                settle_disk()
             daemon.drain()
             since = len(daemon.lines)
             sandbox.git(writer, "push", "-q")
@@ -83,7 +109,9 @@ def pull_rounds(sandbox: Sandbox, args: argparse.Namespace
             done = line_time(daemon, since, r": pulled \d+ files", args.timeout)
             start = max(at for at, line in daemon.lines[since:]
                         if re.search(r": pulling$", line) and at <= done)
-            plain_pull = timed_git(sandbox, plain, "pull", "-q")
+            if not plain_first:
+                settle_disk()
+                plain_pull = timed_git(sandbox, plain, "pull", "-q")
             rounds.append((done - start, done - pushed_at, plain_pull))
         hwm = memory_mb(daemon.pid)[1]
     finally:
@@ -107,13 +135,15 @@ def push_rounds(sandbox: Sandbox, args: argparse.Namespace
         for r in range(args.rounds):
             daemon.drain()
             since = len(daemon.lines)
-            write_files(watched / f"new{r}", args.push_files, args.dirs)
+            settle_disk()
+            # (new contents each round: a push of objects the remote has is no push)
+            write_files(watched / f"new{r}", args.push_files, args.dirs, salt=f" round {r}")
             written = time.monotonic()
             pushed = line_time(daemon, since, r": pushed to ", args.timeout)
             committed = max(at for at, line in daemon.lines[since:]
                             if ": committed " in line and at <= pushed)
             commits = sum(1 for _, line in daemon.lines[since:] if ": committed " in line)
-            write_files(plain / f"new{r}", args.push_files, args.dirs)
+            write_files(plain / f"new{r}", args.push_files, args.dirs, salt=f" round {r}")
             add = timed_git(sandbox, plain, "add", "-A")
             commit = timed_git(sandbox, plain, "commit", "-q", "-m", "new files")
             push = timed_git(sandbox, plain, "push", "-q")
