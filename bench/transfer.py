@@ -11,7 +11,9 @@ timed from its `pulling` state line to its `pulled N files` line (fetch, merge, 
 updated), and, for reference, from the push to that line (poll wait included). Plain git:
 `git pull` in the plain clone. Each pull starts on a settled disk (common.settle_disk:
 `sync`, then no I/O stalls), and the two take turns going first: on a VM disk, the
-write-back of one pull's 20,000 files otherwise lands on whichever runs next.
+write-back of one pull's 20,000 files otherwise lands on whichever runs next. Autosync
+deletes the old versions its pull moved aside in its maintenance a few seconds later
+(git deletes them as it pulls): each round waits for that before going on.
 
 Push: M new files are written into autosync's clone (default delays) and into a plain
 clone of a second, identical remote. Autosync's push is timed from its `committed` line to
@@ -70,8 +72,9 @@ def change_all(root: Path, top: str) -> None:
 
 
 def pull_rounds(sandbox: Sandbox, args: argparse.Namespace
-                ) -> tuple[list[tuple[float, float, float]], float, int | None]:
-    """[(autosync pull, its push-to-pulled, plain git pull)] per round, VmHWM, exit status.
+                ) -> tuple[list[tuple[float, float, float, float]], float, int | None]:
+    """[(autosync pull, its push-to-pulled, plain git pull, autosync's VmRSS after)] per
+    round, VmHWM, exit status.
     The writer pushes each round's commit to two identical remotes: the plain clone's
     first (it does not wake autosync), then autosync's. Each timed pull starts from a
     settled disk (settle_disk); the two take turns going first."""
@@ -109,10 +112,13 @@ def pull_rounds(sandbox: Sandbox, args: argparse.Namespace
             done = line_time(daemon, since, r": pulled \d+ files", args.timeout)
             start = max(at for at, line in daemon.lines[since:]
                         if re.search(r": pulling$", line) and at <= done)
+            # The old versions the pull moved aside are deleted by the maintenance that
+            # follows (MAINTENANCE_DELAY after it): not while the next pull is timed.
+            line_time(daemon, since, r": maintenance: ", args.timeout)
             if not plain_first:
                 settle_disk()
                 plain_pull = timed_git(sandbox, plain, "pull", "-q")
-            rounds.append((done - start, done - pushed_at, plain_pull))
+            rounds.append((done - start, done - pushed_at, plain_pull, memory_mb(daemon.pid)[0]))
         hwm = memory_mb(daemon.pid)[1]
     finally:
         status = daemon.stop()
@@ -184,9 +190,10 @@ def main(argv: list[str] | None = None) -> int:
                f"{verdict(ours <= RATIO * plain)})"
 
     rows: list[tuple[str, str]] = []
-    for i, (auto, landed, plain) in enumerate(pulls):
+    for i, (auto, landed, plain, rss) in enumerate(pulls):
         rows.append((f"pull round {i + 1}: autosync / plain git pull",
-                     f"{auto:.2f} s / {plain:.2f} s (push landed -> pulled {landed:.2f} s)"))
+                     f"{auto:.2f} s / {plain:.2f} s (push landed -> pulled {landed:.2f} s; "
+                     f"VmRSS after {rss:.1f} MB)"))
     auto_pull = statistics.median(p[0] for p in pulls)
     plain_pull = statistics.median(p[2] for p in pulls)
     rows += [

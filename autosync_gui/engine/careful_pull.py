@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 NO_FILE = "000000"
 REGULAR, EXECUTABLE, SYMLINK, GITLINK = "100644", "100755", "120000", "160000"
-_MODES = {NO_FILE, REGULAR, EXECUTABLE, SYMLINK, GITLINK}
+_MODES = {mode: mode for mode in (NO_FILE, REGULAR, EXECUTABLE, SYMLINK, GITLINK)}
 MAX_LINK_TARGET = 4096
 PLENTY = 8 << 30  # free bytes above the reserve that no pull is sized against
 KEPT_LOCAL_MARK = "local, not synced"
@@ -329,6 +329,7 @@ class CarefulPull:
             for mode in (old_mode, new_mode):
                 if mode not in _MODES:
                     raise self._refuse(source, path, f"has the unsupported mode {mode}")
+            old_mode, new_mode = _MODES[old_mode], _MODES[new_mode]  # (one string each)
             try:
                 verify_path(path, symlink=new_mode == SYMLINK)
             except UnsafePath as exc:
@@ -501,8 +502,11 @@ class CarefulPull:
         if busy is not None:
             return PullOutcome(moved=False, busy=busy)
         # (while the journal stays, so do the files it names: never trash for later)
-        with self._tree.pull_asides(keep=self._journal.exists):
-            return self._move_files(head, target, changes, index, ignored)
+        try:
+            with self._tree.pull_asides(keep=self._journal.exists):
+                return self._move_files(head, target, changes, index, ignored)
+        finally:
+            self._known = {}  # (20,000 entries for a pull of as many files)
 
     def _move_files(self, head: str | None, target: str, changes: list[Change], index: Path,
                     ignored: list[str]) -> PullOutcome:
@@ -782,7 +786,8 @@ class CarefulPull:
     # ================================================================== recovery
     def _write_journal(self, head: str | None, target: str, asides: dict[str, Aside]) -> None:
         """Before anything moves: where HEAD was, where it goes, what goes aside where."""
-        entries = [{"path": p, "folder": a.folder, "name": a.name} for p, a in asides.items()]
+        # ([path, folder, name] lists: a list of dicts was the peak of a big pull's memory)
+        entries = [[p, a.folder, a.name] for p, a in asides.items()]
         tmp = self._journal.with_suffix(".tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
@@ -836,9 +841,7 @@ class CarefulPull:
                     self._run("update-ref", "-m", f"autosync: fast-forward to {target[:12]}",
                               "HEAD", target, head or "")
                 else:
-                    asides = {str(e.get("path", "")): Aside(e.get("folder"),
-                                                            str(e.get("name", "")))
-                              for e in entries if isinstance(e, dict) and e.get("name")}
+                    asides = dict(_journal_asides(entries))
                     changes = self.plan(head if isinstance(head, str) else None, target,
                                         f"commit {target[:12]}")
                     done = self._roll_back(asides, [c for c in changes if c.writes])
@@ -847,10 +850,8 @@ class CarefulPull:
                     return done
         else:
             entries = journal
-        for entry in entries:
-            aside = Aside(entry.get("folder"), str(entry.get("name", "")))
-            path = str(entry.get("path", ""))
-            if not aside.name or not self._tree.aside_exists(aside):
+        for path, aside in _journal_asides(entries):
+            if not self._tree.aside_exists(aside):
                 continue
             blobs = self._tree.aside_blob_ids(aside)
             if any(self._run("cat-file", "-e", blob, check=False).ok for blob in blobs):
@@ -861,6 +862,23 @@ class CarefulPull:
         self._journal.unlink(missing_ok=True)
         self._tree.empty_trash(after_crash=True)
         return True
+
+
+def _journal_asides(entries: object) -> list[tuple[str, Aside]]:
+    """(path, where it went) for each entry of a pull journal: [path, folder, name]
+    lists, or {"path", "folder", "name"} dicts as older versions wrote them."""
+    found: list[tuple[str, Aside]] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            path, folder, name = entry.get("path"), entry.get("folder"), entry.get("name")
+        elif isinstance(entry, list) and len(entry) == 3:
+            path, folder, name = entry
+        else:
+            continue
+        if isinstance(path, str) and isinstance(name, str) and name and \
+                (folder is None or isinstance(folder, str)):
+            found.append((path, Aside(folder, name)))
+    return found
 
 
 def kept_local_names(state_dir: Path) -> list[str]:

@@ -34,6 +34,7 @@ from autosync_gui.engine.events import (
     TransferDirection,
     TransferProgress,
 )
+from autosync_gui.engine.free_memory import give_back_free_memory
 from autosync_gui.engine.open_files import open_files, open_for_writing_under
 from autosync_gui.engine.quiet_period import Change, QuietPeriod
 from autosync_gui.engine.repository import (
@@ -68,6 +69,7 @@ LOCK_POLL = 0.1  # while another git holds the lock a commit needs: look this of
 LOCK_RETRY = 5.0  # ... and try the commit anyway this often (the lock may be another one)
 LOCK_REPORT_AFTER = 5.0  # a commit held up this long says why (state and one log line)
 PROGRESS_INTERVAL = 0.25  # seconds between two progress events of one transfer
+MANY_FILES = 1000  # a pull of as many files gives the memory it used back at the end
 MAINTENANCE_DELAY = 5.0  # seconds after the last sync before the object store is tidied
 MAX_QUICK_REPAIRS = 3  # repairs in a row retried at once; then back-off
 DISK_RECHECK = 2.0  # while the disk is full: look at its free space this often
@@ -1097,6 +1099,8 @@ class FolderSync:
         for path in received:
             if path in self._conflicts:  # a copy another machine made: described apart,
                 self._to_describe.put_nowait((path, host))  # off the sync path
+        if len(result.files) >= MANY_FILES:
+            give_back_free_memory()  # (what the pull built and dropped: tens of MB)
 
 
     def _remote_failed(self, exc: RemoteError) -> None:

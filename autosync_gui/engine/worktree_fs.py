@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import itertools
 import os
 import secrets
 import shutil
@@ -118,6 +119,7 @@ class WorkTree:
         # During one pull (pull_asides): the subfolder of the scratch folder its files
         # are moved aside into, and a descriptor of the scratch folder kept open.
         self._pull: tuple[str, int] | None = None
+        self._pull_names = itertools.count()  # names of files moved into it
         # Some files are stored as Git LFS pointers: a file then matches the id of its
         # bytes or of its pointer (set by the repository when it uses LFS).
         self.lfs = False
@@ -306,6 +308,7 @@ class WorkTree:
         try:
             os.mkdir(sub, 0o700, dir_fd=fd)
             self._pull = (sub, fd)
+            self._pull_names = itertools.count()
             yield
         finally:
             self._pull = None
@@ -329,11 +332,11 @@ class WorkTree:
     def new_aside(self, rel: str) -> Aside:
         """A fresh, unpredictable place to move rel to (decided before the move, so a
         journal can name it)."""
-        token = secrets.token_hex(16)
         if self.same_fs:
-            if self._pull is not None:
-                return Aside(None, f"{self._pull[0]}/aside-{token}")
-            return Aside(None, f"aside-{token}")
+            if self._pull is not None:  # (the pull's own fresh, unpredictable folder)
+                return Aside(None, f"{self._pull[0]}/{next(self._pull_names)}")
+            return Aside(None, f"aside-{secrets.token_hex(16)}")
+        token = secrets.token_hex(16)
         folders, _name = _split(rel)
         return Aside("/".join(folders), f".autosync-{token}.part")
 

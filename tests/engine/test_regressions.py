@@ -4,6 +4,7 @@ Each test names the harness seed that first showed the bug and fails without its
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -242,6 +243,26 @@ def test_pull_killed_midway_leaves_nothing_behind(remote: Remote) -> None:
     assert (a / "README.txt").read_text() == "the pulled version\n"
     assert not [p for p in os.listdir(a) if p.startswith(".autosync-")]
     assert not list(tree.scratch.iterdir())
+    assert not (repo.state_dir / "pull-journal").exists()
+
+
+def test_a_journal_written_by_an_older_version_is_still_read(remote: Remote) -> None:
+    """The journal names its files as [path, folder, name] lists now; one left by a kill
+    under an older version ({"path", "folder", "name"} dicts) is recovered the same."""
+    a = remote.clone("a")
+    repo = GitRepository.open(a, "alpha")
+    tree = repo.work_tree
+    aside = tree.new_aside("README.txt")
+    tree.move_aside("README.txt", aside)
+    Path(tree.aside_path(aside)).write_text("a save in flight\n")
+    head = git(a, "rev-parse", "HEAD")
+    (repo.state_dir / "pull-journal").write_text(json.dumps(
+        {"head": head, "target": head,
+         "asides": [{"path": "README.txt", "folder": aside.folder, "name": aside.name}]}))
+    repo.release()
+    repo = GitRepository.open(a, "alpha")
+    assert any("interrupted pull" in line for line in repo.recover())
+    assert (a / "README.txt").read_text() == "a save in flight\n"
     assert not (repo.state_dir / "pull-journal").exists()
 
 
