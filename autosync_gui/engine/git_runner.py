@@ -8,17 +8,23 @@ git's own path checks are at their strictest."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import IO
 
 from autosync_gui.disk_space import mentions_disk_full
 from autosync_gui.engine.damage import from_failure
 from autosync_gui.engine.git_env import GitResult
 from autosync_gui.engine.progress import ProgressLine, run_with_progress
 from autosync_gui.engine.repository import DiskFull, RepositoryBusy, RepositoryError
+
+log = logging.getLogger(__name__)
+SLOW_RUN = 0.2  # seconds: a git run this long is named in the debug log, with its time
 
 _LOCK_FILE = re.compile(r"Unable to create '(.+?\.lock)'")  # git's words for a held lock
 
@@ -82,6 +88,17 @@ def fetch_checks() -> list[str]:
     return options
 
 
+def _verb(args: tuple[str, ...]) -> str:
+    """The git command among `args` (past the -c options before it)."""
+    words = iter(args)
+    for word in words:
+        if word == "-c":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return args[0] if args else "?"
+
+
 class GitRunner:
     """Runs git in one work tree with a fixed environment and fixed options."""
 
@@ -99,6 +116,7 @@ class GitRunner:
 
     def run(self, *args: str, stdin: bytes | None = None, check: bool = True,
             timeout: float | None = None, env: Mapping[str, str] | None = None) -> GitResult:
+        started = time.monotonic()
         try:
             done = subprocess.run(self.command(*args), cwd=self.root, input=stdin,
                                   stdin=None if stdin is not None else subprocess.DEVNULL,
@@ -109,6 +127,9 @@ class GitRunner:
         except subprocess.TimeoutExpired:
             result = GitResult(-9, b"", f"error: git {args[0]} killed because it timed out "
                                         f"after {timeout:g} s")
+        took = time.monotonic() - started
+        if took >= SLOW_RUN:
+            log.debug("%s: git %s took %.2f s", self.root, _verb(args), took)
         if check and not result.ok:
             self.raise_if_disk_full(result)  # (before the lock: "Unable to create" it too)
             if ".lock': File exists" in result.err or "Unable to create" in result.err:
@@ -135,6 +156,14 @@ class GitRunner:
         return run_with_progress(self.command(*args), cwd=self.root,
                                  env=self.environment(env), on_progress=on_progress,
                                  idle_timeout=idle_timeout)
+
+    def start(self, *args: str, stderr: IO[bytes], env: Mapping[str, str] | None = None
+              ) -> subprocess.Popen[bytes]:
+        """A git the caller feeds on stdin while it runs (its output discarded, its
+        messages into `stderr`); the caller waits for it."""
+        return subprocess.Popen(self.command(*args), cwd=self.root, stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=stderr,
+                                env=self.environment(env))
 
     def popen(self, *args: str, env: Mapping[str, str] | None = None
               ) -> subprocess.Popen[bytes]:
