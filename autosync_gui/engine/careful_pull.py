@@ -28,12 +28,10 @@ import os
 import secrets
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room_at
 from autosync_gui.engine.damage import Part, damaged, from_failure
@@ -69,7 +67,6 @@ MAX_LINK_TARGET = 4096
 PLENTY = 8 << 30  # free bytes above the reserve that no pull is sized against
 KEPT_LOCAL_MARK = "local, not synced"
 CHECKOUT_WORKERS = 4
-WRITE_BATCH = 2500  # files per checkout-index run (the next batch moves aside meanwhile)
 BIG_PULL = 500  # files removed or replaced: from here git's stat check is the cheaper
 SETTLE_BYTES = 256 << 20  # written at once: from here waiting a second beats re-reading
 RACY_NS = 2_000_000_000  # a file modified this close to git's check: read it again
@@ -224,60 +221,6 @@ class Replaced:
     path: str
     blob: str
     stat: bytes
-
-
-@dataclass
-class _Writing:
-    """A checkout-index under way (CarefulPull._start_write)."""
-
-    process: subprocess.Popen[bytes]
-    errors: IO[bytes]  # its standard error
-    paths: list[str]
-
-    def wait(self) -> str:
-        """Wait for it to end; what it said on standard error."""
-        try:
-            if self.process.stdin is not None and not self.process.stdin.closed:
-                with contextlib.suppress(BrokenPipeError):
-                    self.process.stdin.close()
-            self.process.wait()
-            self.errors.seek(0)
-            return self.errors.read().decode("utf-8", "replace")
-        finally:
-            self.errors.close()
-
-
-class _BatchWriter:
-    """Writes a pull's files batch by batch, one checkout-index at a time (they share
-    the index), each running while the caller moves the next batch's old files aside.
-    `started` lists every path handed to git so far (what a roll-back looks at). Left
-    with an exception, it waits for the git still running without judging it."""
-
-    def __init__(self, pull: CarefulPull, index: Path, changes: dict[str, Change]) -> None:
-        self._pull, self._index, self._changes = pull, index, changes
-        self._running: _Writing | None = None
-        self.started: list[str] = []
-
-    def write(self, paths: list[str]) -> None:
-        self._finish_running()
-        self.started.extend(paths)
-        self._running = self._pull._start_write(paths, self._index, self._changes)
-
-    def finish(self) -> None:
-        self._finish_running()
-
-    def _finish_running(self) -> None:
-        running, self._running = self._running, None
-        if running is not None:
-            self._pull._finish_write(running, self._changes)
-
-    def __enter__(self) -> _BatchWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        running, self._running = self._running, None
-        if running is not None:
-            running.wait()
 
 
 class CarefulPull:
@@ -575,38 +518,34 @@ class CarefulPull:
         self._write_journal(head, target, asides)
         replaced: list[Replaced] = []
         writes = {c.path: c for c in changes if c.writes}
-        writer = _BatchWriter(self, index, writes)
+        free: list[str] = []
         try:
             try:
-                with writer:
-                    removals = sorted((c for c in changes if c.removes and not c.writes),
-                                      key=lambda c: c.path)  # removals first
-                    self._remove(removals, asides, replaced, outcome)
-                    for change in removals:
-                        self._tree.prune_empty_parents(change.path)
-                    arriving = sorted((c for c in changes if c.writes), key=lambda c: c.path)
-                    # A batch's old files go aside while git writes the batch before it.
-                    for at in range(0, len(arriving), WRITE_BATCH):
-                        batch = arriving[at:at + WRITE_BATCH]
-                        kept = self._remove([c for c in batch if c.removes], asides,
-                                            replaced, outcome)
-                        writer.write([c.path for c in batch if c.path not in kept])
-                    log.debug("%s: %d old files moved aside in %.2f s", self._tree.root,
-                              len(asides), time.monotonic() - started)
-                    writer.finish()
+                removals = sorted((c for c in changes if c.removes and not c.writes),
+                                  key=lambda c: c.path)  # removals first
+                self._remove(removals, asides, replaced, outcome)
+                for change in removals:
+                    self._tree.prune_empty_parents(change.path)
+                arriving = sorted((c for c in changes if c.writes), key=lambda c: c.path)
+                kept = self._remove([c for c in arriving if c.removes], asides, replaced,
+                                    outcome)
             except FolderMoved as exc:  # (its files are back in it): all goes back
-                if not self._roll_back(asides, [writes[p] for p in writer.started]):
+                if not self._roll_back(asides, []):
                     raise DiskFull.measure(self._tree.root, failed=True) from None
                 outcome.moved, outcome.busy = False, str(exc)  # (what was kept stays said)
                 return outcome
-            self._trust_big_writes(writer.started, index, writes)
+            free = [c.path for c in arriving if c.path not in kept]
+            log.debug("%s: %d old files moved aside in %.2f s", self._tree.root, len(asides),
+                      time.monotonic() - started)
+            self._write(free, index, writes)
+            self._trust_big_writes(free, index, writes)
             self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh",
                       env={"GIT_INDEX_FILE": str(index)}, check=False)
             self.install_index(index)
         except BaseException:
             # (a full disk half-way, another git's lock): the tree goes back to HEAD
             try:
-                self._roll_back(asides, [writes[p] for p in writer.started])
+                self._roll_back(asides, [writes[p] for p in free])
             except Exception as exc:  # the journal stays: recovery tries again
                 log.warning("%s: undoing a pull that stopped half-way failed: %s",
                             self._tree.root, exc)
@@ -702,22 +641,46 @@ class CarefulPull:
         finally:
             os.close(fd)
 
-    def _start_write(self, paths: list[str], index: Path, changes: dict[str, Change]
-                     ) -> _Writing | None:
-        """Start writing the target's version of `paths` (each free now) with git's
+    def _write(self, paths: list[str], index: Path, changes: dict[str, Change]) -> None:
+        """Write the target's version of `paths` (each free now) with git's
         checkout-index from the target index: never with -f, so each file is created
         exclusively (a save landing at that moment stays and is committed on top) and
         a leading folder that is not a real folder stops it; stat data is recorded as
         it writes. Attributes cannot name filters (info/attributes is neutral). Files
-        autosync stores with Git LFS are created here and now instead, exclusively too,
-        by streaming their LFS object (see lfs_writers). _finish_write waits for git."""
+        autosync stores with Git LFS are created here instead, exclusively too, by
+        streaming their LFS object (see lfs_writers)."""
         if not paths:
-            return None
+            return
         streamed: dict[str, Callable[[int], None]] = {}
         if self.lfs_writers is not None:
             regular = [(p, changes[p].new) for p in paths
                        if p in changes and changes[p].new_mode in (REGULAR, EXECUTABLE)]
             streamed = self.lfs_writers(regular)
+        by_git = [p for p in paths if p not in streamed]
+        if by_git:
+            # Parallel workers (git's parallel checkout: each file still created with
+            # O_EXCL after its leading folders are checked for links): creating files is
+            # latency-bound, 20,000 files took 5.7-16.5 s with one worker, 2.4-3.2 s
+            # with four on the benchmark machine.
+            result = self._run("-c", f"checkout.workers={CHECKOUT_WORKERS}",
+                               "checkout-index", "-u", "-z", "--stdin",
+                               env={"GIT_INDEX_FILE": str(index)},
+                               stdin=b"\0".join(os.fsencode(p) for p in by_git) + b"\0",
+                               check=False)
+            problems = [line for line in result.err.splitlines()
+                        if line.strip() and not line.endswith("already exists, no checkout")]
+            # (git says "unable to write file" without why: the why is a disk that has
+            # less room than the files it could not write)
+            if problems and (mentions_disk_full(result.err)
+                             or self._did_not_fit([(p, changes[p]) for p in by_git])):
+                raise DiskFull.measure(self._tree.root, failed=True)
+            if problems:
+                damage = from_failure(self._tree.root, "\n".join(problems),
+                                      self._runner.remote_display)
+                if damage is not None:
+                    raise damage  # an object could not be read: its file is not written
+                raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
+                                      f"{display(problems[0])}")
         for path, write in streamed.items():
             # Created exclusively like checkout-index does (a save landing meanwhile stays
             # and is committed on top); git records its stat data at the next commit.
@@ -726,53 +689,6 @@ class CarefulPull:
             except UnsafePath as exc:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{exc}") from None
-        by_git = [p for p in paths if p not in streamed]
-        if not by_git:
-            return None
-        # Parallel workers (git's parallel checkout: each file still created with O_EXCL
-        # after its leading folders are checked for links): creating files is
-        # latency-bound, 20,000 files took 5.7-16.5 s with one worker, 2.4-3.2 s with
-        # four on the benchmark machine. (Its messages go to a file: a pipe nobody reads
-        # while stdin is still being written could fill and stop both sides.)
-        errors = tempfile.TemporaryFile(dir=self._tree.scratch)
-        try:
-            process = self._runner.start("-c", f"checkout.workers={CHECKOUT_WORKERS}",
-                                         "checkout-index", "-u", "-z", "--stdin",
-                                         env={"GIT_INDEX_FILE": str(index)}, stderr=errors)
-        except BaseException:
-            errors.close()
-            raise
-        writing = _Writing(process, errors, by_git)
-        try:
-            assert process.stdin is not None
-            with contextlib.suppress(BrokenPipeError):  # (git stopped: its messages say why)
-                process.stdin.write(b"\0".join(os.fsencode(p) for p in by_git) + b"\0")
-                process.stdin.close()
-        except BaseException:
-            writing.wait()
-            raise
-        return writing
-
-    def _finish_write(self, writing: _Writing, changes: dict[str, Change]) -> None:
-        """Wait for a checkout-index _start_write started; its failure as an exception."""
-        err = writing.wait()
-        problems = [line for line in err.splitlines()
-                    if line.strip() and not line.endswith("already exists, no checkout")]
-        if not problems and (writing.process.returncode or 0) < 0:  # (1: one "exists")
-            problems = [f"git checkout-index was stopped by signal "
-                        f"{-(writing.process.returncode or 0)}"]
-        # (git says "unable to write file" without why: the why is a disk that has
-        # less room than the files it could not write)
-        if problems and (mentions_disk_full(err)
-                         or self._did_not_fit([(p, changes[p]) for p in writing.paths])):
-            raise DiskFull.measure(self._tree.root, failed=True)
-        if problems:
-            damage = from_failure(self._tree.root, "\n".join(problems),
-                                  self._runner.remote_display)
-            if damage is not None:
-                raise damage  # an object could not be read: its file is not written
-            raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
-                                  f"{display(problems[0])}")
 
     def _trust_big_writes(self, written: list[str], index: Path, changes: dict[str, Change]) -> None:
         """Spare git a second read of big files just written (racy_index): worth a wait

@@ -15,7 +15,6 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
 
 from autosync_gui.disk_space import mentions_disk_full
 from autosync_gui.engine.damage import from_failure
@@ -156,14 +155,6 @@ class GitRunner:
         return run_with_progress(self.command(*args), cwd=self.root,
                                  env=self.environment(env), on_progress=on_progress,
                                  idle_timeout=idle_timeout)
-
-    def start(self, *args: str, stderr: IO[bytes], env: Mapping[str, str] | None = None
-              ) -> subprocess.Popen[bytes]:
-        """A git the caller feeds on stdin while it runs (its output discarded, its
-        messages into `stderr`); the caller waits for it."""
-        return subprocess.Popen(self.command(*args), cwd=self.root, stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=stderr,
-                                env=self.environment(env))
 
     def popen(self, *args: str, env: Mapping[str, str] | None = None
               ) -> subprocess.Popen[bytes]:

@@ -12,8 +12,7 @@ from typing import ClassVar
 
 import pytest
 
-from autosync_gui.engine import careful_pull
-from autosync_gui.engine.careful_pull import BIG_PULL, WRITE_BATCH, CarefulPull
+from autosync_gui.engine.careful_pull import BIG_PULL, CarefulPull
 from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import RepositoryDamaged
 from autosync_gui.engine.worktree_fs import FolderMoved, WorkTree
@@ -201,29 +200,7 @@ def test_a_folder_moved_away_while_its_files_go_aside_gets_them_back(
     assert not (root / "photos").exists()
 
 
-# Files are written in batches (careful_pull.WRITE_BATCH), each while the next one's old
-# files go aside: with batches of 100, what stops the pull finds earlier batches written.
-BATCHES = pytest.mark.parametrize("batch", [WRITE_BATCH, 100], ids=["one-batch", "batches"])
-
-
-def test_a_pull_written_in_batches_is_the_target(remote: Remote,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(careful_pull, "WRITE_BATCH", 100)
-    a, _b = _many_files_changed_remotely(remote)
-    repo = GitRepository.open(a, "alpha")
-    head, target = git(a, "rev-parse", "HEAD"), git(a, "rev-parse", "origin/main")
-    assert repo.careful_pull.fast_forward(head, target, "b's commit").moved
-    assert git(a, "rev-parse", "HEAD") == target
-    assert git(a, "status", "--porcelain", "--untracked-files=all") == ""
-    for i in range(N):
-        assert (a / "many" / f"d{i % 10}" / f"f{i}.txt").read_text() == f"{i} changed by b\n"
-    assert not (repo.state_dir / "pull-journal").exists()
-
-
-@BATCHES
-def test_a_folder_moved_during_a_big_pull_undoes_it(remote: Remote, batch: int,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(careful_pull, "WRITE_BATCH", batch)
+def test_a_folder_moved_during_a_big_pull_undoes_it(remote: Remote) -> None:
     a, _b = _many_files_changed_remotely(remote)
     repo = GitRepository.open(a, "alpha")
     moved_from, moved_to = a / "many" / "d5", a / "elsewhere"
@@ -270,13 +247,10 @@ def _corrupt_packed_object(clone: Path, sha: str) -> None:
     raise AssertionError(f"{sha} is not in a pack of {clone}")
 
 
-@BATCHES
-def test_an_unreadable_pulled_object_undoes_the_pull(remote: Remote, batch: int,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreadable_pulled_object_undoes_the_pull(remote: Remote) -> None:
     """Objects are not read before a big pull: one that turns out unreadable while the
     files are written stops it, every file written goes and every old version comes
     back (the repair then fetches the object again)."""
-    monkeypatch.setattr(careful_pull, "WRITE_BATCH", batch)
     a, _b = _many_files_changed_remotely(remote)
     repo = GitRepository.open(a, "alpha")
     head, target = git(a, "rev-parse", "HEAD"), git(a, "rev-parse", "origin/main")
