@@ -279,18 +279,16 @@ class WorkTree:
         return f"{self.root}/{aside.folder}/{aside.name}" if aside.folder else \
             f"{self.root}/{aside.name}"
 
-    def aside_unchanged(self, aside: Aside, before: os.stat_result | bytes) -> bool:
+    def aside_unchanged(self, aside: Aside, before: bytes) -> bool:
         """True when the file moved aside surely still has the content it had when it
-        was hashed (`before`: its stat then, taken after the move): the same inode,
-        size, modification and change times, and a modification time older than the
-        move by more than the file system's time granularity (so any later write shows
-        as a new time: git's racy-clean rule). False means: hash it again. (`before`
-        may be a stat_key.)"""
+        was hashed (`before`: the stat_key of its stat then, taken after the move): the
+        same inode, size, modification and change times, and a modification time older
+        than the move by more than the file system's time granularity (so any later
+        write shows as a new time: git's racy-clean rule). False means: hash it again."""
         now = self.aside_lstat(aside)
         if now is None:
             return False
-        ino, size, mtime_ns, ctime_ns, _mode = stat_fields(
-            before if isinstance(before, bytes) else stat_key(before))
+        ino, size, mtime_ns, ctime_ns, _mode = stat_fields(before)
         return (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) == \
             (ino, size, mtime_ns, ctime_ns) and ctime_ns - mtime_ns >= _RACY_NS
 
@@ -427,32 +425,35 @@ class WorkTree:
         """Put files moved from the folder `fd` back into it (beside their name when it
         is taken now), wherever that folder is now."""
         for rel, aside in moved:
-            name = rel.rpartition("/")[2]
-            stem, dot, ext = name.partition(".")
             with self._aside_dir(aside) as aside_fd:
-                for candidate in (name, f"{stem} (saved during sync){dot}{ext}",
-                                  f"{stem} (saved during sync {secrets.token_hex(3)}){dot}{ext}"):
-                    if self._link_no_replace(aside_fd, aside.name, fd, candidate):
-                        os.unlink(aside.name, dir_fd=aside_fd)
-                        break
+                self._link_back(aside_fd, aside.name, fd, rel.rpartition("/")[2])
 
     def put_back(self, aside: Aside, rel: str) -> str:
         """Return a file moved aside to rel, or beside it when rel is taken now (never
         replacing anything). Returns the path it went to."""
         folders, name = _split(rel)
-        stem, dot, ext = name.partition(".")
-        candidates = [name, f"{stem} (saved during sync){dot}{ext}",
-                      f"{stem} (saved during sync {secrets.token_hex(3)}){dot}{ext}"]
         with self._aside_dir(aside) as aside_fd:
             fd = self._open_dirs(folders, create=True)
             try:
-                for candidate in candidates:
-                    if self._link_no_replace(aside_fd, aside.name, fd, candidate):
-                        os.unlink(aside.name, dir_fd=aside_fd)
-                        return "/".join([*folders, candidate])
+                placed = self._link_back(aside_fd, aside.name, fd, name)
             finally:
                 os.close(fd)
-        raise InTheWay(rel)
+        if placed is None:
+            raise InTheWay(rel)
+        return "/".join([*folders, placed])
+
+    def _link_back(self, aside_fd: int, aside_name: str, fd: int, name: str) -> str | None:
+        """Link a file moved aside into the folder `fd` as `name`, or beside it when that
+        is taken ("NAME (saved during sync).ext"), never replacing anything, and drop
+        its aside name. The name it got, or None when every one tried was taken (it
+        stays aside)."""
+        stem, dot, ext = name.partition(".")
+        for candidate in (name, f"{stem} (saved during sync){dot}{ext}",
+                          f"{stem} (saved during sync {secrets.token_hex(3)}){dot}{ext}"):
+            if self._link_no_replace(aside_fd, aside_name, fd, candidate):
+                os.unlink(aside_name, dir_fd=aside_fd)
+                return candidate
+        return None
 
     def discard(self, aside: Aside) -> None:
         if self._pull is not None and aside.folder is None and \

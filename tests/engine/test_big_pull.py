@@ -15,7 +15,7 @@ import pytest
 from autosync_gui.engine.careful_pull import BIG_PULL, CarefulPull
 from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import RepositoryDamaged
-from autosync_gui.engine.worktree_fs import FolderMoved, WorkTree
+from autosync_gui.engine.worktree_fs import FolderMoved, WorkTree, stat_key
 from tests.fixtures.git_remotes import Remote, commit, git
 
 N = BIG_PULL + 100
@@ -97,11 +97,11 @@ def test_a_file_moved_aside_is_read_again_unless_its_stat_says_unchanged(
         _ids, old_stat = tree.aside_hash(old_aside)
         _ids, fresh_stat = tree.aside_hash(fresh_aside)
         assert old_stat is not None and fresh_stat is not None
-        assert tree.aside_unchanged(old_aside, old_stat)
-        assert not tree.aside_unchanged(fresh_aside, fresh_stat)  # racy: hash again
+        assert tree.aside_unchanged(old_aside, stat_key(old_stat))
+        assert not tree.aside_unchanged(fresh_aside, stat_key(fresh_stat))  # racy: again
         with open(tree.aside_path(old_aside), "a") as fh:  # an editor's late write
             fh.write("more\n")
-        assert not tree.aside_unchanged(old_aside, old_stat)
+        assert not tree.aside_unchanged(old_aside, stat_key(old_stat))
 
 
 # ---------------------------------------------------------------------- no second read
