@@ -88,7 +88,8 @@ def fetch_checks() -> list[str]:
 
 
 def _verb(args: tuple[str, ...]) -> str:
-    """The git command among `args` (past the -c options before it)."""
+    """The git command among `args` (past the -c options before it), as messages name
+    it ("git -c failed" said nothing)."""
     words = iter(args)
     for word in words:
         if word == "-c":
@@ -124,7 +125,7 @@ class GitRunner:
             result = GitResult(done.returncode, done.stdout,
                                done.stderr.decode("utf-8", "replace"))
         except subprocess.TimeoutExpired:
-            result = GitResult(-9, b"", f"error: git {args[0]} killed because it timed out "
+            result = GitResult(-9, b"", f"error: git {_verb(args)} killed because it timed out "
                                         f"after {timeout:g} s")
         took = time.monotonic() - started
         if took >= SLOW_RUN:
@@ -139,7 +140,7 @@ class GitRunner:
             if damage is not None:
                 raise damage
             first = result.err.strip().splitlines()[:1] or ["(no message)"]
-            raise RepositoryError(f"{self.root}: git {args[0]} failed: {first[0]}")
+            raise RepositoryError(f"{self.root}: git {_verb(args)} failed: {first[0]}")
         return result
 
     def raise_if_disk_full(self, result: GitResult) -> None:
