@@ -41,10 +41,7 @@ class ChangedPaths:
     def put_back(self, paths: set[str], complete: bool) -> None:
         """A commit that did not go through: its paths are pending again."""
         for rel in paths:
-            if len(self._paths) < self._limit:
-                self._paths.add(rel)
-            else:
-                self._complete = False
+            self.add(rel)
         self._complete = self._complete and complete
 
     def __bool__(self) -> bool:
