@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room_at
+from autosync_gui.engine.checkout_stream import CheckoutStream
 from autosync_gui.engine.damage import Part, damaged, from_failure
-from autosync_gui.engine.git_env import first_line
+from autosync_gui.engine.git_env import GitResult, first_line
 from autosync_gui.engine.git_runner import COMPARE_ONLY, GitRunner
 from autosync_gui.engine.index_stat import is_recorded_file, read_index_stats, recorded_mtime_ns
 from autosync_gui.engine.open_files import open_files
@@ -517,33 +518,62 @@ class CarefulPull:
         asides = {c.path: self._tree.new_aside(c.path) for c in changes if c.removes}
         self._write_journal(head, target, asides)
         replaced: list[Replaced] = []
+        links: list[Aside] = []  # old symbolic links moved aside: trash once all moved
         writes = {c.path: c for c in changes if c.writes}
-        free: list[str] = []
+        free: list[str] = []  # paths to write, each free (its old version aside)
+        stream: CheckoutStream | None = None
         try:
             try:
                 removals = sorted((c for c in changes if c.removes and not c.writes),
                                   key=lambda c: c.path)  # removals first
-                self._remove(removals, asides, replaced, outcome)
+                self._remove(removals, asides, replaced, links, outcome)
                 for change in removals:
                     self._tree.prune_empty_parents(change.path)
                 arriving = sorted((c for c in changes if c.writes), key=lambda c: c.path)
-                kept = self._remove([c for c in arriving if c.removes], asides, replaced,
-                                    outcome)
+                streamed = self._streamed_writers(arriving)
+                moving = [c for c in arriving if c.removes]
+                hand_over: Callable[[list[str]], None] = free.extend
+                if len(moving) >= BIG_PULL and len(arriving) > len(streamed):
+                    # git writes one folder's files while the next folder's go aside
+                    stream = CheckoutStream(self._runner, index)
+                    git_writes = stream.write
+
+                    def hand_over(paths: list[str]) -> None:
+                        free.extend(paths)
+                        git_writes([p for p in paths if p not in streamed])
+                hand_over([c.path for c in arriving if not c.removes])
+                self._remove(moving, asides, replaced, links, outcome, on_free=hand_over)
             except FolderMoved as exc:  # (its files are back in it): all goes back
-                if not self._roll_back(asides, []):
+                if stream is not None:
+                    stream.stop()
+                    stream = None
+                if not self._roll_back(asides, [writes[p] for p in free]):
                     raise DiskFull.measure(self._tree.root, failed=True) from None
                 outcome.moved, outcome.busy = False, str(exc)  # (what was kept stays said)
                 return outcome
-            free = [c.path for c in arriving if c.path not in kept]
+            for link in links:
+                self._tree.discard(link)  # (a link's "content" is its target, known to git)
             log.debug("%s: %d old files moved aside in %.2f s", self._tree.root, len(asides),
                       time.monotonic() - started)
-            self._write(free, index, writes)
+            if stream is not None:
+                moved_at = time.monotonic()
+                by_git = stream.sent
+                self._check_written(stream.finish(), by_git, writes)
+                stream = None
+                log.debug("%s: git checkout-index wrote %d files, done %.2f s after the "
+                          "last was free", self._tree.root, len(by_git),
+                          time.monotonic() - moved_at)
+                self._create_streamed([p for p in free if p in streamed], streamed, writes)
+            else:
+                self._write(free, index, writes, streamed)
             self._trust_big_writes(free, index, writes)
             self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh",
                       env={"GIT_INDEX_FILE": str(index)}, check=False)
             self.install_index(index)
         except BaseException:
             # (a full disk half-way, another git's lock): the tree goes back to HEAD
+            if stream is not None:
+                stream.stop()
             try:
                 self._roll_back(asides, [writes[p] for p in free])
             except Exception as exc:  # the journal stays: recovery tries again
@@ -641,51 +671,64 @@ class CarefulPull:
         finally:
             os.close(fd)
 
-    def _write(self, paths: list[str], index: Path, changes: dict[str, Change]) -> None:
+    def _streamed_writers(self, arriving: list[Change]) -> dict[str, Callable[[int], None]]:
+        """For the files autosync stores with Git LFS among `arriving`: a writer each
+        that streams its LFS object (git's smudge filter would hold the whole file in
+        git's memory); they are created here, not by git (see lfs_writers)."""
+        if self.lfs_writers is None:
+            return {}
+        return self.lfs_writers([(c.path, c.new) for c in arriving
+                                 if c.new_mode in (REGULAR, EXECUTABLE)])
+
+    def _write(self, paths: list[str], index: Path, changes: dict[str, Change],
+               streamed: dict[str, Callable[[int], None]]) -> None:
         """Write the target's version of `paths` (each free now) with git's
-        checkout-index from the target index: never with -f, so each file is created
-        exclusively (a save landing at that moment stays and is committed on top) and
-        a leading folder that is not a real folder stops it; stat data is recorded as
-        it writes. Attributes cannot name filters (info/attributes is neutral). Files
-        autosync stores with Git LFS are created here instead, exclusively too, by
-        streaming their LFS object (see lfs_writers)."""
-        if not paths:
-            return
-        streamed: dict[str, Callable[[int], None]] = {}
-        if self.lfs_writers is not None:
-            regular = [(p, changes[p].new) for p in paths
-                       if p in changes and changes[p].new_mode in (REGULAR, EXECUTABLE)]
-            streamed = self.lfs_writers(regular)
+        checkout-index from the target index (see CheckoutStream for how: exclusively,
+        no leading link, stat data recorded), the files in `streamed` here."""
         by_git = [p for p in paths if p not in streamed]
         if by_git:
             # Parallel workers (git's parallel checkout: each file still created with
             # O_EXCL after its leading folders are checked for links): creating files is
             # latency-bound, 20,000 files took 5.7-16.5 s with one worker, 2.4-3.2 s
-            # with four on the benchmark machine.
+            # with four on the benchmark machine. (A big pull streams instead.)
             result = self._run("-c", f"checkout.workers={CHECKOUT_WORKERS}",
                                "checkout-index", "-u", "-z", "--stdin",
                                env={"GIT_INDEX_FILE": str(index)},
                                stdin=b"\0".join(os.fsencode(p) for p in by_git) + b"\0",
                                check=False)
-            problems = [line for line in result.err.splitlines()
-                        if line.strip() and not line.endswith("already exists, no checkout")]
-            # (git says "unable to write file" without why: the why is a disk that has
-            # less room than the files it could not write)
-            if problems and (mentions_disk_full(result.err)
-                             or self._did_not_fit([(p, changes[p]) for p in by_git])):
-                raise DiskFull.measure(self._tree.root, failed=True)
-            if problems:
-                damage = from_failure(self._tree.root, "\n".join(problems),
-                                      self._runner.remote_display)
-                if damage is not None:
-                    raise damage  # an object could not be read: its file is not written
-                raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
-                                      f"{display(problems[0])}")
-        for path, write in streamed.items():
+            self._check_written(result, by_git, changes)
+        self._create_streamed([p for p in paths if p in streamed], streamed, changes)
+
+    def _check_written(self, result: GitResult, by_git: list[str],
+                       changes: dict[str, Change]) -> None:
+        """Raise what stopped checkout-index (a full disk, an unreadable object, a
+        leading folder that is not one); a path it found taken is no problem (a save
+        landed there: it stays and is committed on top)."""
+        problems = [line for line in result.err.splitlines()
+                    if line.strip() and not line.endswith("already exists, no checkout")]
+        if not problems and result.status < 0:  # killed: it wrote what it wrote
+            problems = [f"git checkout-index was stopped by signal {-result.status}"]
+        # (git says "unable to write file" without why: the why is a disk that has
+        # less room than the files it could not write)
+        if problems and (mentions_disk_full(result.err)
+                         or self._did_not_fit([(p, changes[p]) for p in by_git])):
+            raise DiskFull.measure(self._tree.root, failed=True)
+        if problems:
+            damage = from_failure(self._tree.root, "\n".join(problems),
+                                  self._runner.remote_display)
+            if damage is not None:
+                raise damage  # an object could not be read: its file is not written
+            raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
+                                  f"{display(problems[0])}")
+
+    def _create_streamed(self, paths: list[str], streamed: dict[str, Callable[[int], None]],
+                         changes: dict[str, Change]) -> None:
+        for path in paths:
             # Created exclusively like checkout-index does (a save landing meanwhile stays
             # and is committed on top); git records its stat data at the next commit.
             try:
-                self._tree.create(path, write, executable=changes[path].new_mode == EXECUTABLE)
+                self._tree.create(path, streamed[path],
+                                  executable=changes[path].new_mode == EXECUTABLE)
             except UnsafePath as exc:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{exc}") from None
@@ -724,15 +767,25 @@ class CarefulPull:
         return missing > free
 
     def _remove(self, changes: list[Change], asides: dict[str, Aside],
-                replaced: list[Replaced], outcome: PullOutcome) -> set[str]:
-        """Move the old entries aside; the paths where one stays (a save, a folder) and
-        is not free for the new version."""
-        before = self._tree.move_aside_many([(c.path, asides[c.path]) for c in changes])
-        return {c.path for c in changes
-                if not self._settle(c, asides[c.path], before[c.path], replaced, outcome)}
+                replaced: list[Replaced], links: list[Aside], outcome: PullOutcome,
+                on_free: Callable[[list[str]], None] | None = None) -> None:
+        """Move the old entries aside, folder by folder; `on_free` is given each
+        folder's paths that are free for their new version as soon as that folder is
+        done (not those where an entry stays: a save, a folder)."""
+        by_path = {c.path: c for c in changes}
+
+        def settle(folder: list[tuple[str, bytes | None]]) -> None:
+            free = [path for path, before in folder
+                    if self._settle(by_path[path], asides[path], before, replaced, links,
+                                    outcome)]
+            if on_free is not None:
+                on_free(free)
+
+        self._tree.move_aside_many([(c.path, asides[c.path]) for c in changes],
+                                   each_folder=settle)
 
     def _settle(self, change: Change, aside: Aside, before: bytes | None,
-                replaced: list[Replaced], outcome: PullOutcome) -> bool:
+                replaced: list[Replaced], links: list[Aside], outcome: PullOutcome) -> bool:
         """An old entry just moved aside (`before`: its stat_key before the move, None
         when it was gone): True when it is the version git has, and its path is free."""
         if before is None:
@@ -741,7 +794,7 @@ class CarefulPull:
             self._keep_save(aside, change.path, outcome)  # a folder: never ours to remove
             return False
         if change.old_mode == SYMLINK:
-            self._tree.discard(aside)  # a link's "content" is its target, known to git
+            links.append(aside)  # a link's "content" is its target, known to git
             return True
         known = self._known.get(change.path)
         if known is not None and is_recorded_file(known, change.old, before):

@@ -30,6 +30,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
 _RACY_NS = 2_000_000_000
+PULL_SHARD = 128  # files moved aside per subfolder of a pull's folder (see new_aside)
 _STAT_KEY = struct.Struct("<QQqqI")  # inode, size, modification and change time, mode
 
 
@@ -332,7 +333,14 @@ class WorkTree:
         journal can name it)."""
         if self.same_fs:
             if self._pull is not None:  # (the pull's own fresh, unpredictable folder)
-                return Aside(None, f"{self._pull[0]}/{next(self._pull_names)}")
+                # in subfolders of PULL_SHARD files: a rename into a folder of 20,000
+                # names took twice as long as into small ones (0.86-1.03 s against
+                # 0.47-0.65 s for 20,000 files, ext4 with or without a journal)
+                number = next(self._pull_names)
+                shard = f"{self._pull[0]}/{number // PULL_SHARD}"
+                if number % PULL_SHARD == 0:
+                    os.mkdir(shard, 0o700, dir_fd=self._pull[1])
+                return Aside(None, f"{shard}/{number}")
             return Aside(None, f"aside-{secrets.token_hex(16)}")
         token = secrets.token_hex(16)
         folders, _name = _split(rel)
@@ -359,13 +367,17 @@ class WorkTree:
                 return False
         return True
 
-    def move_aside_many(self, moves: list[tuple[str, Aside]]) -> dict[str, bytes | None]:
+    def move_aside_many(self, moves: list[tuple[str, Aside]], *,
+                        each_folder: Callable[[list[tuple[str, bytes | None]]], None]
+                        | None = None) -> dict[str, bytes | None]:
         """move_aside for many paths, folder by folder: each folder is opened once
         (component by component, never through a link) and its files renamed from that
         descriptor. Returns each path's entry as it was just before its move (its
-        lstat as a stat_key; None when it was gone and nothing moved). A folder found elsewhere after its
-        files went (renamed or moved away meanwhile: the descriptor followed it) gets
-        them back and FolderMoved names it: nothing taken from it stays taken."""
+        lstat as a stat_key; None when it was gone and nothing moved); `each_folder` is
+        given those of one folder as soon as all its files have gone. A folder found
+        elsewhere after its files went (renamed or moved away meanwhile: the descriptor
+        followed it) gets them back and FolderMoved names it: nothing taken from it
+        stays taken."""
         before: dict[str, bytes | None] = {}
         by_folder: dict[str, list[tuple[str, Aside]]] = {}
         for rel, aside in moves:
@@ -377,14 +389,16 @@ class WorkTree:
                 fd = self._open_dirs(components, create=False)
             except (FileNotFoundError, NotADirectoryError):
                 before.update((rel, None) for rel, _aside in group)  # gone, with its files
-                continue
-            try:
-                moved = self._move_group(fd, group, before)
-                if not self._still_at(fd, components):
-                    self._return_group(fd, moved)
-                    raise FolderMoved(folder)
-            finally:
-                os.close(fd)
+            else:
+                try:
+                    moved = self._move_group(fd, group, before)
+                    if not self._still_at(fd, components):
+                        self._return_group(fd, moved)
+                        raise FolderMoved(folder)
+                finally:
+                    os.close(fd)
+            if each_folder is not None:
+                each_folder([(rel, before[rel]) for rel, _aside in group])
         return before
 
     def _move_group(self, fd: int, group: list[tuple[str, Aside]],
