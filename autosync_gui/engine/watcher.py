@@ -33,6 +33,11 @@ REPOSITORY_DIRS = frozenset({".git", ".hg"})
 # is the pull's echo (or a save it lands among, which the check after the pull finds):
 # counted, not classified. (The folder keeps only 200 changed paths anyway.)
 ECHO_SKIP_AFTER = 1000
+# While our own pull writes, events are read every ECHO_READ_EVERY seconds, not as each
+# arrives: woken for every few of a pull's 80,000 events, the loop's thread took the
+# interpreter from the thread moving files about as often. (The kernel queues 16,384
+# events by default: a pull makes about 1,500 in that time.)
+ECHO_READ_EVERY = 0.05
 _ECHO_KEPT = (inotify.IN_ISDIR | inotify.IN_Q_OVERFLOW | inotify.IN_IGNORED
               | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF | inotify.IN_UNMOUNT)
 _REPOSITORY_NAMES = frozenset(os.fsencode(n) for n in REPOSITORY_DIRS)
@@ -100,6 +105,7 @@ class TreeWatcher:
         self._echo_only = False
         self._echo_seen = 0
         self.echo_skip_after = ECHO_SKIP_AFTER
+        self._echo_timer: asyncio.TimerHandle | None = None  # reading in batches
 
     # ------------------------------------------------------------------ lifecycle
     def add_watches(self) -> WatchReport:
@@ -128,6 +134,9 @@ class TreeWatcher:
             self._read()
 
     def stop(self) -> None:
+        if self._echo_timer is not None:
+            self._echo_timer.cancel()
+            self._echo_timer = None
         if self._inotify is not None:
             if self._loop is not None:
                 self._loop.remove_reader(self._inotify.fd)
@@ -141,8 +150,28 @@ class TreeWatcher:
 
     @echo_only.setter
     def echo_only(self, on: bool) -> None:
+        """(On the loop's thread.) Also: read events in batches while on."""
         self._echo_only = on
         self._echo_seen = 0
+        if not on:
+            self._read_each_event()
+        elif self._echo_timer is None and self._loop is not None and \
+                self._inotify is not None:
+            self._loop.remove_reader(self._inotify.fd)
+            self._echo_timer = self._loop.call_later(ECHO_READ_EVERY, self._read_batch)
+
+    def _read_batch(self) -> None:
+        assert self._loop is not None
+        self._echo_timer = self._loop.call_later(ECHO_READ_EVERY, self._read_batch)
+        self._read()
+
+    def _read_each_event(self) -> None:
+        if self._echo_timer is None:
+            return
+        self._echo_timer.cancel()
+        self._echo_timer = None
+        if self._loop is not None and self._inotify is not None:
+            self._loop.add_reader(self._inotify.fd, self._read)
 
     @property
     def watch_count(self) -> int:

@@ -6,7 +6,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from autosync_gui.engine.watcher import TreeWatcher
+from autosync_gui.engine.watcher import ECHO_READ_EVERY, TreeWatcher
 from tests.fixtures.git_remotes import Remote
 from tests.fixtures.writers import move_folder_in
 
@@ -79,6 +79,54 @@ def test_during_our_own_pull_file_events_are_counted_and_folders_still_watched(
         (root / "f1.txt").write_text("another\n")
         watcher.drain()
         assert {"new/later.txt", "f1.txt"} <= set(changes)
+    finally:
+        watcher.stop()
+        loop.close()
+
+
+def test_during_our_own_pull_events_are_read_in_batches_then_each_again(
+        tmp_path: Path) -> None:
+    """While a pull writes (echo_only), the loop is not woken for every few events (its
+    thread would take the interpreter from the thread moving files as often): they are
+    read every ECHO_READ_EVERY seconds; after it, each again as it comes."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    changes: list[str] = []
+    watcher = TreeWatcher(root, root, on_change=lambda rel, _kind: changes.append(rel),
+                          on_rescan=lambda _why: changes.append("rescan"),
+                          on_nested=lambda _rel: None, on_limit=lambda _n, _l: None)
+    watcher.add_watches()
+    reads = 0
+    read = watcher._read
+
+    def counted_read() -> None:
+        nonlocal reads
+        reads += 1
+        read()
+
+    watcher._read = counted_read  # type: ignore[method-assign]
+    loop = asyncio.new_event_loop()
+
+    async def writes(count: int, pause: float) -> None:
+        for i in range(count):
+            (root / f"f{i}.txt").write_text("pulled\n")
+            await asyncio.sleep(pause)  # (the loop runs between writes, as beside a pull)
+
+    try:
+        watcher.attach(loop)
+        watcher.echo_only = True
+        watcher.echo_skip_after = 10_000
+        started = loop.time()
+        loop.run_until_complete(writes(200, 0.001))
+        elapsed = loop.time() - started
+        loop.run_until_complete(asyncio.sleep(2 * ECHO_READ_EVERY))
+        assert {f"f{i}.txt" for i in range(200)} <= set(changes)
+        assert reads <= elapsed / ECHO_READ_EVERY + 3, (reads, elapsed)
+        watcher.echo_only = False
+        changes.clear()
+        reads = 0
+        loop.run_until_complete(writes(20, 0.01))
+        assert reads >= 10 and {f"f{i}.txt" for i in range(20)} <= set(changes)
     finally:
         watcher.stop()
         loop.close()
