@@ -566,9 +566,11 @@ class CarefulPull:
                 self._create_streamed([p for p in free if p in streamed], streamed, writes)
             else:
                 self._write(free, index, writes, streamed)
-            self._trust_big_writes(free, index, writes)
-            self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh",
-                      env={"GIT_INDEX_FILE": str(index)}, check=False)
+            if self._trust_big_writes(free, index, writes):
+                # (in a later second than every file written: git trusts their stat
+                # data; without big files, the status after a pull refreshes the index)
+                self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh",
+                          env={"GIT_INDEX_FILE": str(index)}, check=False)
             self.install_index(index)
         except BaseException:
             # (a full disk half-way, another git's lock): the tree goes back to HEAD
@@ -733,18 +735,21 @@ class CarefulPull:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{exc}") from None
 
-    def _trust_big_writes(self, written: list[str], index: Path, changes: dict[str, Change]) -> None:
+    def _trust_big_writes(self, written: list[str], index: Path,
+                          changes: dict[str, Change]) -> bool:
         """Spare git a second read of big files just written (racy_index): worth a wait
         of up to a second only when they are big (sized by one git run, not a stat of
-        each of maybe thousands of files)."""
+        each of maybe thousands of files). True when they were big."""
         blobs = [changes[p].new for p in written
                  if p in changes and changes[p].new_mode in (REGULAR, EXECUTABLE)]
         if not blobs:
-            return
+            return False
         sizes = self._run("cat-file", "--batch-check=%(objectsize)", check=False,
                           stdin="".join(f"{b}\n" for b in blobs).encode())
-        if sum(int(f) for f in sizes.text.split() if f.isdigit()) >= SETTLE_BYTES:
-            settle_written(self._runner, self._tree, index, written)
+        if sum(int(f) for f in sizes.text.split() if f.isdigit()) < SETTLE_BYTES:
+            return False
+        settle_written(self._runner, self._tree, index, written)
+        return True
 
     def _did_not_fit(self, wanted: list[tuple[str, Change]]) -> bool:
         """Whether the files checkout-index did not write whole need more than the disk
