@@ -20,7 +20,14 @@ clone of a second, identical remote. Autosync's push is timed from its `committe
 its `pushed` line; plain git: `git push` of the commit made by `git add -A` and
 `git commit` (timed too, beside autosync's last file written -> `committed` line, which
 includes the quiet period); both push right after their commit. Each round writes new
-contents on a settled disk."""
+contents on a settled disk.
+
+The file system matters more than anything else here; the run names it. On ext4 without
+a journal (the root file system of the machine in the README), ext4 skips inodes freed
+in the last minute when it allocates new ones: every file created scans past them, so a
+pull that follows 20,000 deletions (the previous round's, by git or by autosync's
+maintenance) creates its files several times slower. `TMPDIR=DIR` runs the benchmark in
+DIR, e.g. on a journaled ext4 as desktops have."""
 
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ from pathlib import Path
 from common import (
     Autosync,
     Sandbox,
+    filesystem,
     machine,
     memory_mb,
     print_table,
@@ -175,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sandbox = Sandbox(keep=args.keep)
+    files_on = filesystem(sandbox.base)
     try:
         pulls, pull_hwm, pull_status = pull_rounds(sandbox, args)
         pushes, push_hwm, push_status = push_rounds(sandbox, args)
@@ -218,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
           f"files pushed, over {args.dirs} folders, {args.rounds} round(s); local bare "
           "remotes; medians compared")
     print(f"machine: {machine()}")
+    print(f"files on: {files_on} (another place: TMPDIR=DIR)")
     print_table(rows)
     return 0
 

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room_at
 from autosync_gui.engine.checkout_stream import CheckoutStream
@@ -56,6 +57,7 @@ from autosync_gui.engine.worktree_fs import (
     FolderMoved,
     InTheWay,
     WorkTree,
+    moved_unwritten,
     stat_key,
 )
 
@@ -73,9 +75,9 @@ SETTLE_BYTES = 256 << 20  # written at once: from here waiting a second beats re
 RACY_NS = 2_000_000_000  # a file modified this close to git's check: read it again
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One path's change between the work tree's commit and the target."""
+class Change(NamedTuple):
+    """One path's change between the work tree's commit and the target. (A tuple, as
+    Replaced.)"""
 
     old_mode: str
     new_mode: str
@@ -212,11 +214,10 @@ def _read_exactly(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Replaced:
+class Replaced(NamedTuple):
     """An old file moved aside that held the version git has (`blob`), with its stat
     as it was hashed (a stat_key: a later check needs no second read unless it
-    changed)."""
+    changed). (A tuple: a frozen dataclass cost 0.1 s to make 20,000 of.)"""
 
     aside: Aside
     path: str
@@ -244,6 +245,7 @@ class CarefulPull:
         # unchanged (see _unchanged_by_git); a file moved aside that is still exactly
         # that file needs no second read.
         self._known: dict[str, bytes] = {}  # (index_stat's compact entries)
+        self._new_bytes = 0  # the size of the objects a pull writes (check_objects)
 
     # ================================================================== checking
     def check_tree(self, target: str, source: str) -> Path:
@@ -282,14 +284,20 @@ class CarefulPull:
         end (a corrupt pack, an object cut short) is found as the files are written:
         checkout-index fails, and the move is undone (_roll_back: what was written,
         whole or in part, goes; the old versions come back) before the damage is
-        reported. Reading every object here first cost about what writing them does."""
+        reported. Reading every object here first cost about what writing them does.
+        Their sizes are summed (_trust_big_writes)."""
         wanted = sorted({c.new for c in changes if c.writes and c.new_mode != GITLINK})
+        self._new_bytes = 0
         if not wanted:
             return
-        result = self._run("cat-file", "--batch-check=%(objectname)", check=False,
+        result = self._run("cat-file", "--batch-check=%(objectname) %(objectsize)",
+                           check=False,
                            stdin="".join(f"{sha}\n" for sha in wanted).encode())
         missing = [line.split()[0] for line in result.text.splitlines()
                    if line.endswith(" missing")]
+        self._new_bytes = sum(int(size) for _sha, _sep, size in
+                              (line.partition(" ") for line in result.text.splitlines())
+                              if size.isdigit())
         if missing or not result.ok:
             detail = (f"object {missing[0]} is missing" if missing
                       else first_line(result.err))
@@ -566,7 +574,7 @@ class CarefulPull:
                 self._create_streamed([p for p in free if p in streamed], streamed, writes)
             else:
                 self._write(free, index, writes, streamed)
-            if self._trust_big_writes(free, index, writes):
+            if self._trust_big_writes(free, index):
                 # (in a later second than every file written: git trusts their stat
                 # data; without big files, the status after a pull refreshes the index)
                 self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh",
@@ -735,18 +743,11 @@ class CarefulPull:
                 raise RepositoryError(f"{self._tree.root}: writing pulled files failed: "
                                       f"{exc}") from None
 
-    def _trust_big_writes(self, written: list[str], index: Path,
-                          changes: dict[str, Change]) -> bool:
+    def _trust_big_writes(self, written: list[str], index: Path) -> bool:
         """Spare git a second read of big files just written (racy_index): worth a wait
-        of up to a second only when they are big (sized by one git run, not a stat of
+        of up to a second only when they are big (sized by check_objects, not a stat of
         each of maybe thousands of files). True when they were big."""
-        blobs = [changes[p].new for p in written
-                 if p in changes and changes[p].new_mode in (REGULAR, EXECUTABLE)]
-        if not blobs:
-            return False
-        sizes = self._run("cat-file", "--batch-check=%(objectsize)", check=False,
-                          stdin="".join(f"{b}\n" for b in blobs).encode())
-        if sum(int(f) for f in sizes.text.split() if f.isdigit()) < SETTLE_BYTES:
+        if not written or self._new_bytes < SETTLE_BYTES:
             return False
         settle_written(self._runner, self._tree, index, written)
         return True
@@ -807,9 +808,8 @@ class CarefulPull:
             # up to the move (its change time too), and no write since (the move itself
             # changes only the change time).
             after = self._tree.aside_lstat(aside)
-            if after is not None and \
-                    is_recorded_file(known, change.old, stat_key(after), ctime=False):
-                replaced.append(Replaced(aside, change.path, change.old, stat_key(after)))
+            if after is not None and moved_unwritten(before, after_key := stat_key(after)):
+                replaced.append(Replaced(aside, change.path, change.old, after_key))
                 return True
         ids, info = self._tree.aside_hash(aside, len(change.old))
         if change.old not in ids or info is None:

@@ -37,10 +37,10 @@ def recorded_mtime_ns(entry: bytes) -> int:
     return int(m_s) * 1_000_000_000 + int(m_ns)
 
 
-def is_recorded_file(entry: bytes, blob: str, key: bytes, *, ctime: bool = True) -> bool:
+def is_recorded_file(entry: bytes, blob: str, key: bytes) -> bool:
     """Whether the file whose stat_key is `key` is the regular file git recorded in
-    `entry` as holding `blob`: the same inode, size and modification time (and change
-    time with `ctime`), compared as git stores them (32 bits each)."""
+    `entry` as holding `blob`: the same inode, size, modification and change times,
+    compared as git stores them (32 bits each)."""
     ino, size, mtime_ns, ctime_ns, mode = stat_fields(key)
     if not stat.S_ISREG(mode) or recorded_blob(entry) != blob:
         return False
@@ -49,7 +49,7 @@ def is_recorded_file(entry: bytes, blob: str, key: bytes, *, ctime: bool = True)
     mine = _GIT_STAT.pack(c_s & _LOW32, c_ns, m_s & _LOW32, m_ns, ino & _LOW32,
                           size & _LOW32)
     theirs = entry[-_GIT_STAT.size:]
-    return mine == theirs if ctime else mine[8:] == theirs[8:]
+    return mine == theirs
 
 
 def read_index_stats(index: Path, wanted: set[str], hex_len: int = 40, *,

@@ -65,6 +65,13 @@ def stat_fields(key: bytes) -> tuple[int, int, int, int, int]:
     return ino, size, mtime_ns, ctime_ns, mode
 
 
+def moved_unwritten(before: bytes, after: bytes) -> bool:
+    """Whether two stat_keys of one entry, taken before and after a rename, show no
+    write between them: the same inode, size, modification time and mode (a rename
+    changes the change time only)."""
+    return before[:24] == after[:24] and before[32:] == after[32:]  # (see _STAT_KEY)
+
+
 def _split(rel: str) -> tuple[list[str], str]:
     parts = rel.split("/")
     return parts[:-1], parts[-1]
