@@ -327,6 +327,7 @@ class CarefulPull:
         fields = diff.out.split(b"\0")
         changes: list[Change] = []
         seen: set[str] = set()
+        folders_ok: set[str] = set()
         for meta, raw in zip(fields[0::2], fields[1::2], strict=False):
             if not meta:
                 break
@@ -340,7 +341,7 @@ class CarefulPull:
                     raise self._refuse(source, path, f"has the unsupported mode {mode}")
             old_mode, new_mode = _MODES[old_mode], _MODES[new_mode]  # (one string each)
             try:
-                verify_path(path, symlink=new_mode == SYMLINK)
+                verify_path(path, symlink=new_mode == SYMLINK, folders_ok=folders_ok)
             except UnsafePath as exc:
                 raise self._refuse(source, path, exc.reason) from None
             if path in seen:

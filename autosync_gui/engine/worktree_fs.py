@@ -387,8 +387,9 @@ class WorkTree:
         stays taken."""
         before: dict[str, bytes | None] = {}
         by_folder: dict[str, list[tuple[str, Aside]]] = {}
+        folders_ok: set[str] = set()
         for rel, aside in moves:
-            verify_path(rel)
+            verify_path(rel, folders_ok=folders_ok)
             by_folder.setdefault(rel.rpartition("/")[0], []).append((rel, aside))
         for folder, group in by_folder.items():
             components = folder.split("/") if folder else []
