@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room_at
-from autosync_gui.engine.checkout_stream import CheckoutStream
+from autosync_gui.engine.checkout_stream import CHECKOUT_WORKERS, CheckoutStream
 from autosync_gui.engine.damage import Part, damaged, from_failure
 from autosync_gui.engine.git_env import GitResult, first_line
 from autosync_gui.engine.git_runner import COMPARE_ONLY, GitRunner
@@ -69,7 +69,6 @@ _MODES = {mode: mode for mode in (NO_FILE, REGULAR, EXECUTABLE, SYMLINK, GITLINK
 MAX_LINK_TARGET = 4096
 PLENTY = 8 << 30  # free bytes above the reserve that no pull is sized against
 KEPT_LOCAL_MARK = "local, not synced"
-CHECKOUT_WORKERS = 4
 BIG_PULL = 500  # files removed or replaced: from here git's stat check is the cheaper
 SETTLE_BYTES = 256 << 20  # written at once: from here waiting a second beats re-reading
 RACY_NS = 2_000_000_000  # a file modified this close to git's check: read it again
@@ -567,11 +566,11 @@ class CarefulPull:
             if stream is not None:
                 moved_at = time.monotonic()
                 by_git = stream.sent
-                self._check_written(stream.finish(), by_git, writes)
-                stream = None
-                log.debug("%s: git checkout-index wrote %d files, done %.2f s after the "
-                          "last was free", self._tree.root, len(by_git),
-                          time.monotonic() - moved_at)
+                written, stream = stream, None
+                self._check_written(written.finish(), by_git, writes)
+                log.debug("%s: git checkout-index wrote %d files (%d after the moves, in "
+                          "parallel), done %.2f s after the last was free", self._tree.root,
+                          len(by_git), len(written.waiting), time.monotonic() - moved_at)
                 self._create_streamed([p for p in free if p in streamed], streamed, writes)
             else:
                 self._write(free, index, writes, streamed)

@@ -4,7 +4,9 @@ that maintenance empties (not deleted one by one while the user waits)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import ClassVar
 import pytest
 
 from autosync_gui.engine.careful_pull import BIG_PULL, CarefulPull
+from autosync_gui.engine.checkout_stream import CheckoutStream
 from autosync_gui.engine.gitrepo import GitRepository
 from autosync_gui.engine.repository import RepositoryDamaged
 from autosync_gui.engine.worktree_fs import FolderMoved, WorkTree, stat_key
@@ -225,6 +228,37 @@ def test_a_folder_moved_during_a_big_pull_undoes_it(remote: Remote) -> None:
                for i in range(N) if i % 10 == 5)
     assert (a / "many" / "d3" / "f3.txt").read_text() == "3\n", "the rest went back too"
     assert not (repo.state_dir / "pull-journal").exists()
+
+
+def test_paths_git_cannot_take_while_files_move_are_written_after_in_parallel(
+        remote: Remote, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git creating files slower than the pull moves old ones aside (here: stopped, its
+    pipe the smallest there is): the paths it cannot take at once wait, and are written
+    by a parallel checkout-index once the moving is done; every file arrives."""
+    a, _b = _many_files_changed_remotely(remote)
+    streams: list[CheckoutStream] = []
+    real_init, real_finish = CheckoutStream.__init__, CheckoutStream.finish
+
+    def init(self: CheckoutStream, *args: object) -> None:
+        real_init(self, *args)  # type: ignore[arg-type]
+        fcntl.fcntl(self._stdin, fcntl.F_SETPIPE_SZ, 4096)
+        os.kill(self._process.pid, signal.SIGSTOP)
+        streams.append(self)
+
+    def finish(self: CheckoutStream) -> object:
+        os.kill(self._process.pid, signal.SIGCONT)
+        return real_finish(self)
+
+    monkeypatch.setattr(CheckoutStream, "__init__", init)
+    monkeypatch.setattr(CheckoutStream, "finish", finish)
+    repo = GitRepository.open(a, "alpha")
+    result = repo.integrate()
+    assert result.changed and len(result.files) == N
+    assert len(streams) == 1 and 0 < len(streams[0].waiting) < N, \
+        "some paths went to git as they were freed, the rest waited"
+    for i in range(N):
+        assert (a / "many" / f"d{i % 10}" / f"f{i}.txt").read_text() == f"{i} changed by b\n"
+    assert git(a, "status", "--porcelain", "--untracked-files=all") == ""
 
 
 # ---------------------------------------------------------------------- damage
