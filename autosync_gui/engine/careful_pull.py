@@ -599,7 +599,7 @@ class CarefulPull:
         writing = open_files({self._tree.aside_path(old.aside) for old in replaced},
                              writing_only=True)
         for old in replaced:
-            still_writing = self._tree.aside_path(old.aside) in writing
+            still_writing = bool(writing) and self._tree.aside_path(old.aside) in writing
             changed = not still_writing and \
                 not self._tree.aside_unchanged(old.aside, old.stat) and \
                 self._tree.aside_exists(old.aside) and \

@@ -296,9 +296,9 @@ class WorkTree:
         now = self.aside_lstat(aside)
         if now is None:
             return False
-        ino, size, mtime_ns, ctime_ns, _mode = stat_fields(before)
-        return (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) == \
-            (ino, size, mtime_ns, ctime_ns) and ctime_ns - mtime_ns >= _RACY_NS
+        _ino, _size, mtime_ns, ctime_ns, _mode = stat_fields(before)
+        # (inode, size, both times: the first 32 bytes of a stat_key)
+        return stat_key(now)[:32] == before[:32] and ctime_ns - mtime_ns >= _RACY_NS
 
     # ------------------------------------------------------------------ moving aside
     @contextlib.contextmanager
