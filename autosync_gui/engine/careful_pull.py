@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room_at
-from autosync_gui.engine.checkout_stream import CHECKOUT_WORKERS, CheckoutStream
+from autosync_gui.engine.checkout_stream import CheckoutStream, checkout_paths
 from autosync_gui.engine.damage import Part, damaged, from_failure
 from autosync_gui.engine.git_env import GitResult, first_line
 from autosync_gui.engine.git_runner import COMPARE_ONLY, GitRunner
@@ -696,17 +696,8 @@ class CarefulPull:
         checkout-index from the target index (see CheckoutStream for how: exclusively,
         no leading link, stat data recorded), the files in `streamed` here."""
         by_git = [p for p in paths if p not in streamed]
-        if by_git:
-            # Parallel workers (git's parallel checkout: each file still created with
-            # O_EXCL after its leading folders are checked for links): creating files is
-            # latency-bound, 20,000 files took 5.7-16.5 s with one worker, 2.4-3.2 s
-            # with four on the benchmark machine. (A big pull streams instead.)
-            result = self._run("-c", f"checkout.workers={CHECKOUT_WORKERS}",
-                               "checkout-index", "-u", "-z", "--stdin",
-                               env={"GIT_INDEX_FILE": str(index)},
-                               stdin=b"\0".join(os.fsencode(p) for p in by_git) + b"\0",
-                               check=False)
-            self._check_written(result, by_git, changes)
+        if by_git:  # (a big pull streams instead: _move_files)
+            self._check_written(checkout_paths(self._runner, index, by_git), by_git, changes)
         self._create_streamed([p for p in paths if p in streamed], streamed, changes)
 
     def _check_written(self, result: GitResult, by_git: list[str],

@@ -25,8 +25,20 @@ from pathlib import Path
 from autosync_gui.engine.git_env import GitResult
 from autosync_gui.engine.git_runner import GitRunner
 
-CHECKOUT_WORKERS = 4  # git's parallel checkout (careful_pull; paths the stream could not pass)
+CHECKOUT_WORKERS = 4  # git's parallel checkout (checkout_paths)
 _ATOMIC = select.PIPE_BUF  # a write this long or shorter goes into a pipe whole or not at all
+
+
+def checkout_paths(runner: GitRunner, index: Path, paths: list[str]) -> GitResult:
+    """Write `paths` (each free now) from the index file `index` with one
+    `git checkout-index -u` and parallel workers (git's parallel checkout: each file
+    still created with O_EXCL after its leading folders are checked for links; creating
+    files is latency-bound, 20,000 files took 5.7-16.5 s with one worker, 2.4-3.2 s with
+    four on the benchmark machine). Never with -f: see CheckoutStream."""
+    return runner.run("-c", f"checkout.workers={CHECKOUT_WORKERS}",
+                      "checkout-index", "-u", "-z", "--stdin",
+                      env={"GIT_INDEX_FILE": str(index)},
+                      stdin=b"\0".join(os.fsencode(p) for p in paths) + b"\0", check=False)
 
 
 class CheckoutStream:
@@ -37,13 +49,13 @@ class CheckoutStream:
 
     def __init__(self, runner: GitRunner, index: Path) -> None:
         self._runner = runner
-        self._env = {"GIT_INDEX_FILE": str(index)}
+        self._index = index
         self._messages = tempfile.TemporaryFile()
         try:
             self._process = subprocess.Popen(
                 runner.command("checkout-index", "-u", "-z", "--stdin"), cwd=runner.root,
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._messages,
-                env=runner.environment(self._env))
+                env=runner.environment({"GIT_INDEX_FILE": str(index)}))
         except BaseException:
             self._messages.close()
             raise
@@ -102,10 +114,7 @@ class CheckoutStream:
         messages = self._read_messages()
         if code < 0 or not self.waiting:
             return GitResult(code, b"", messages)
-        rest = self._runner.run("-c", f"checkout.workers={CHECKOUT_WORKERS}",
-                                "checkout-index", "-u", "-z", "--stdin", env=self._env,
-                                stdin=b"\0".join(os.fsencode(p) for p in self.waiting) + b"\0",
-                                check=False)
+        rest = checkout_paths(self._runner, self._index, self.waiting)
         return GitResult(code or rest.status, b"", messages + rest.err)
 
     def stop(self) -> None:
