@@ -326,25 +326,28 @@ def filesystem(path: Path) -> str:
     (without one, ext4 skips inodes freed in the last minute when it allocates new
     ones, and each file created then scans past them: a pull right after 20,000
     deletions creates its files several times slower)."""
-    best: tuple[str, str, str, str] | None = None
+    best: tuple[str, str, str, str, str] | None = None
     resolved = str(path.resolve())
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/mountinfo").read_text().splitlines():
             fields = line.split()
             if " - " not in line or len(fields) < 10:
                 continue
-            mount_point, options = fields[4], fields[5]
+            device, mount_point, options = fields[2], fields[4], fields[5]
             fs_type, source, super_options = line.split(" - ", 1)[1].split()[:3]
             inside = resolved == mount_point or \
                 resolved.startswith(mount_point.rstrip("/") + "/")
             if inside and (best is None or len(mount_point) >= len(best[0])):
-                best = (mount_point, fs_type, source, f"{options},{super_options}")
+                best = (mount_point, fs_type, source, f"{options},{super_options}", device)
     if best is None:
         return "unknown file system"
-    mount_point, fs_type, source, options = best
+    mount_point, fs_type, source, options, device = best
     described = f"{fs_type} on {source} at {mount_point}"
     if fs_type == "ext4":
-        journal = Path("/proc/fs/jbd2").glob(f"{Path(source).name}-*")
+        # (jbd2 names the journal by the kernel's name of the device, "dm-0-8" for
+        # /dev/mapper/...: found from the mount's major:minor, not from `source`)
+        kernel_name = Path(f"/sys/dev/block/{device}").resolve().name
+        journal = Path("/proc/fs/jbd2").glob(f"{kernel_name}-*")
         described += ", journal" if next(journal, None) is not None else ", no journal"
     flags = [o for o in ("discard", "nobarrier", "data=writeback") if o in options.split(",")]
     return described + (f" ({', '.join(flags)})" if flags else "")
