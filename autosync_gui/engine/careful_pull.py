@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -245,6 +246,8 @@ class CarefulPull:
         # that file needs no second read.
         self._known: dict[str, bytes] = {}  # (index_stat's compact entries)
         self._new_bytes = 0  # the size of the objects a pull writes (check_objects)
+        # git's stat check of a big pull, started beside reading its plan (fast_forward)
+        self._stat_check: Future[tuple[int, set[str] | None]] | None = None
 
     # ================================================================== checking
     def check_tree(self, target: str, source: str) -> Path:
@@ -320,10 +323,17 @@ class CarefulPull:
 
     def plan(self, head: str | None, target: str, source: str) -> list[Change]:
         """The changes from `head` to `target`, each path and mode checked."""
+        return self._parse(self._diff(head, target), source)
+
+    def _diff(self, head: str | None, target: str) -> list[bytes]:
+        """git's raw diff from `head` to `target`: (meta, path) field pairs."""
         old = head or self._run("hash-object", "-t", "tree", "--stdin", stdin=b"").text
         diff = self._run("diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", "--raw",
                          old, target)
-        fields = diff.out.split(b"\0")
+        return diff.out.split(b"\0")
+
+    def _parse(self, fields: list[bytes], source: str) -> list[Change]:
+        """The changes of a raw diff (_diff), each path and mode checked."""
         changes: list[Change] = []
         seen: set[str] = set()
         folders_ok: set[str] = set()
@@ -408,21 +418,33 @@ class CarefulPull:
         check finds unchanged since `head` (refreshed first, so a file only touched is
         unchanged; a racily-clean one is compared by content): reading every such file
         here would cost more than git's pass over the whole tree. Small pulls: none (each
-        file is hashed here). Anything git reports, or cannot tell, is hashed here."""
+        file is hashed here). Anything git reports, or cannot tell, is hashed here. (The
+        check started by fast_forward, beside reading the plan, or run now.)"""
         self._known = {}
+        started, self._stat_check = self._stat_check, None
         paths = {c.path for c in changes if c.removes}
         if head is None or len(paths) < BIG_PULL:
+            if started is not None:
+                started.result()  # (its index lock is gone once it is done)
             return set()
+        checked_at, modified = started.result() if started is not None else \
+            self._git_stat_check(head)
+        if modified is None:
+            return set()
+        unchanged = paths - modified
+        self._known = self._index_stats(unchanged, checked_at, len(head))
+        return unchanged
+
+    def _git_stat_check(self, head: str) -> tuple[int, set[str] | None]:
+        """(when it started, the paths git finds changed since `head` after refreshing
+        its index; None when it could not tell)."""
         checked_at = time.time_ns()
         self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh", check=False)
         result = self._run(*COMPARE_ONLY, "diff-index", "-z", "--name-only", "--no-renames",
                            head, "--", check=False)
         if not result.ok:
-            return set()
-        modified = {os.fsdecode(p) for p in result.out.split(b"\0") if p}
-        unchanged = paths - modified
-        self._known = self._index_stats(unchanged, checked_at, len(head))
-        return unchanged
+            return checked_at, None
+        return checked_at, {os.fsdecode(p) for p in result.out.split(b"\0") if p}
 
     def _index_stats(self, unchanged: set[str], checked_at: int, hex_len: int
                      ) -> dict[str, bytes]:
@@ -464,14 +486,24 @@ class CarefulPull:
         """Move HEAD, the index and the work tree from `head` to `target` (a descendant
         of head, or a merge of it). `source` names the pulled commit in messages."""
         try:
-            changes = self.plan(head, target, source)
-            self._ensure_room(changes)
-            self.check_objects(changes)
-            index = self.check_tree(target, source)
-            try:
-                return self._move(head, target, changes, index)
-            finally:
-                index.unlink(missing_ok=True)
+            # (git's stat check of a big pull runs in a thread beside reading the plan and
+            # the checks after it: 0.2 s of git's, 0.4 s of ours for 20,000 files)
+            with ThreadPoolExecutor(1, thread_name_prefix="autosync-stat-check") as beside:
+                try:
+                    fields = self._diff(head, target)
+                    if head is not None and _removals(fields) >= BIG_PULL:
+                        self._stat_check = beside.submit(self._git_stat_check, head)
+                    changes = self._parse(fields, source)
+                    del fields
+                    self._ensure_room(changes)
+                    self.check_objects(changes)
+                    index = self.check_tree(target, source)
+                    try:
+                        return self._move(head, target, changes, index)
+                    finally:
+                        index.unlink(missing_ok=True)
+                finally:
+                    self._stat_check = None  # (the pool waits for it)
         except DiskFull as exc:
             if exc.need:
                 raise  # (a look before anything was touched)
@@ -503,6 +535,8 @@ class CarefulPull:
 
     def _move(self, head: str | None, target: str, changes: list[Change], index: Path
               ) -> PullOutcome:
+        if self._stat_check is not None:
+            self._stat_check.exception()  # (done: the index lock seen next is not ours)
         lock = self._index.with_name(self._index.name + ".lock")
         if os.path.lexists(lock):  # another git has the index: nothing is touched now
             raise RepositoryBusy(f"{self._tree.root}: another git process is using the "
@@ -914,6 +948,11 @@ class CarefulPull:
         self._journal.unlink(missing_ok=True)
         self._tree.empty_trash(after_crash=True)
         return True
+
+
+def _removals(fields: list[bytes]) -> int:
+    """How many entries of a raw diff (_diff) remove or replace a path."""
+    return sum(1 for meta in fields[0::2] if meta and not meta.startswith(b":000000 "))
 
 
 def _journal_asides(entries: object) -> list[tuple[str, Aside]]:
