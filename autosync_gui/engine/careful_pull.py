@@ -247,7 +247,7 @@ class CarefulPull:
         self._known: dict[str, bytes] = {}  # (index_stat's compact entries)
         self._new_bytes = 0  # the size of the objects a pull writes (check_objects)
         # git's stat check of a big pull, started beside reading its plan (fast_forward)
-        self._stat_check: Future[tuple[int, set[str] | None]] | None = None
+        self._stat_check: Future[tuple[set[str] | None, dict[str, bytes]]] | None = None
 
     # ================================================================== checking
     def check_tree(self, target: str, source: str) -> Path:
@@ -337,18 +337,18 @@ class CarefulPull:
         changes: list[Change] = []
         seen: set[str] = set()
         folders_ok: set[str] = set()
+        modes = _MODES
         for meta, raw in zip(fields[0::2], fields[1::2], strict=False):
             if not meta:
                 break
-            parts = meta.decode("ascii", "replace").lstrip(":").split()
+            parts = meta.decode("ascii", "replace").split(" ")
             path = os.fsdecode(raw)
-            if len(parts) != 5:
+            if len(parts) != 5 or parts[0][:1] != ":":
                 raise self._refuse(source, path, "has an entry git cannot describe")
-            old_mode, new_mode, old_sha, new_sha, _status = parts
-            for mode in (old_mode, new_mode):
-                if mode not in _MODES:
-                    raise self._refuse(source, path, f"has the unsupported mode {mode}")
-            old_mode, new_mode = _MODES[old_mode], _MODES[new_mode]  # (one string each)
+            old_mode, new_mode = modes.get(parts[0][1:]), modes.get(parts[1])
+            if old_mode is None or new_mode is None:
+                unsupported = parts[1] if old_mode is not None else parts[0][1:]
+                raise self._refuse(source, path, f"has the unsupported mode {unsupported}")
             try:
                 verify_path(path, symlink=new_mode == SYMLINK, folders_ok=folders_ok)
             except UnsafePath as exc:
@@ -356,27 +356,31 @@ class CarefulPull:
             if path in seen:
                 raise self._refuse(source, path, "appears twice in the tree")
             seen.add(path)
-            changes.append(Change(old_mode, new_mode, old_sha, new_sha, path))
+            changes.append(Change(old_mode, new_mode, parts[2], parts[3], path))
         self._check_folders(changes, source)
         return changes
 
     def _check_folders(self, changes: list[Change], source: str) -> None:
         """Every folder a written path goes through must be a real folder on disk (or
-        not exist yet, or be a file or link this pull removes first)."""
+        not exist yet, or be a file or link this pull removes first). (Each folder is
+        looked at once: a pull of 20,000 files has a few hundred.)"""
         removed = {c.path for c in changes if c.removes}
-        written = {c.path for c in changes if c.writes}
-        checked: set[str] = set()
+        written = {c.path for c in changes if c.new_mode != NO_FILE}
+        checked: set[str] = {""}
         for change in changes:
-            if not change.writes:
+            if change.new_mode == NO_FILE:
                 continue
-            parts = change.path.split("/")
-            for i in range(1, len(parts)):
+            folder = change.path.rpartition("/")[0]
+            if folder in checked:
+                continue
+            parts = folder.split("/")
+            for i in range(1, len(parts) + 1):
                 prefix = "/".join(parts[:i])
+                if prefix in checked:
+                    continue
                 if prefix in written:
                     raise self._refuse(source, change.path,
                                        f"needs '{display(prefix)}' as a folder and a file")
-                if prefix in checked:
-                    continue
                 checked.add(prefix)
                 info = self._tree.lstat(prefix)
                 if info is None or prefix in removed or (info.st_mode & 0o170000) == 0o040000:
@@ -427,24 +431,25 @@ class CarefulPull:
             if started is not None:
                 started.result()  # (its index lock is gone once it is done)
             return set()
-        checked_at, modified = started.result() if started is not None else \
-            self._git_stat_check(head)
+        modified, self._known = started.result() if started is not None else \
+            self._git_stat_check(head, lambda: paths)
         if modified is None:
             return set()
-        unchanged = paths - modified
-        self._known = self._index_stats(unchanged, checked_at, len(head))
-        return unchanged
+        return paths - modified
 
-    def _git_stat_check(self, head: str) -> tuple[int, set[str] | None]:
-        """(when it started, the paths git finds changed since `head` after refreshing
-        its index; None when it could not tell)."""
+    def _git_stat_check(self, head: str, removing: Callable[[], set[str]]
+                        ) -> tuple[set[str] | None, dict[str, bytes]]:
+        """(the paths git finds changed since `head` after refreshing its index, None
+        when it could not tell; the index's entries of the others among `removing()`,
+        as _index_stats gives them)."""
         checked_at = time.time_ns()
         self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh", check=False)
         result = self._run(*COMPARE_ONLY, "diff-index", "-z", "--name-only", "--no-renames",
                            head, "--", check=False)
         if not result.ok:
-            return checked_at, None
-        return checked_at, {os.fsdecode(p) for p in result.out.split(b"\0") if p}
+            return None, {}
+        modified = {os.fsdecode(p) for p in result.out.split(b"\0") if p}
+        return modified, self._index_stats(removing() - modified, checked_at, len(head))
 
     def _index_stats(self, unchanged: set[str], checked_at: int, hex_len: int
                      ) -> dict[str, bytes]:
@@ -492,9 +497,9 @@ class CarefulPull:
                 try:
                     fields = self._diff(head, target)
                     if head is not None and _removals(fields) >= BIG_PULL:
-                        self._stat_check = beside.submit(self._git_stat_check, head)
+                        self._stat_check = beside.submit(self._git_stat_check, head,
+                                                         lambda: _removed_paths(fields))
                     changes = self._parse(fields, source)
-                    del fields
                     self._ensure_room(changes)
                     self.check_objects(changes)
                     index = self.check_tree(target, source)
@@ -953,6 +958,12 @@ class CarefulPull:
 def _removals(fields: list[bytes]) -> int:
     """How many entries of a raw diff (_diff) remove or replace a path."""
     return sum(1 for meta in fields[0::2] if meta and not meta.startswith(b":000000 "))
+
+
+def _removed_paths(fields: list[bytes]) -> set[str]:
+    """The paths a raw diff (_diff) removes or replaces."""
+    return {os.fsdecode(raw) for meta, raw in zip(fields[0::2], fields[1::2], strict=False)
+            if meta and not meta.startswith(b":000000 ")}
 
 
 def _journal_asides(entries: object) -> list[tuple[str, Aside]]:

@@ -17,7 +17,7 @@ import pytest
 from autosync_gui.engine.careful_pull import BIG_PULL, CarefulPull
 from autosync_gui.engine.checkout_stream import CheckoutStream
 from autosync_gui.engine.gitrepo import GitRepository
-from autosync_gui.engine.repository import RepositoryDamaged
+from autosync_gui.engine.repository import HostileContent, RepositoryDamaged
 from autosync_gui.engine.worktree_fs import FolderMoved, WorkTree, stat_key
 from tests.fixtures.git_remotes import Remote, commit, git
 
@@ -298,3 +298,39 @@ def test_an_unreadable_pulled_object_undoes_the_pull(remote: Remote) -> None:
         assert (a / "many" / f"d{i % 10}" / f"f{i}.txt").read_text() == f"{i}\n"
     assert not (repo.state_dir / "pull-journal").exists()
     assert not [p for p in a.rglob(".autosync-*")]
+
+
+# ---------------------------------------------------------------------- the plan's checks
+def _raw(*entries: tuple[str, str, str]) -> list[bytes]:
+    """A raw diff as _diff returns it, from (old mode, new mode, path) entries."""
+    fields: list[bytes] = []
+    for old_mode, new_mode, path in entries:
+        fields += [f":{old_mode} {new_mode} {'a' * 40} {'b' * 40} M".encode(), path.encode()]
+    return [*fields, b""]
+
+
+@pytest.mark.parametrize(("entries", "reason"), [
+    ([("100644", "100644", "a.txt"), ("100644", "100644", "a.txt")], "appears twice"),
+    ([("100644", "100666", "a.txt")], "unsupported mode 100666"),
+    ([("040000", "100644", "a.txt")], "unsupported mode 040000"),
+    ([("100644", "100644", "docs/.git/config")], "'.git' component"),
+    ([("000000", "100644", "docs"), ("000000", "100644", "docs/x.txt")],
+     "needs 'docs' as a folder and a file"),
+    ([("000000", "100644", "real/link/x.txt")], "'real/link', which is a symbolic link"),
+])
+def test_a_plan_git_would_refuse_is_refused_with_the_path(
+        remote: Remote, entries: list[tuple[str, str, str]], reason: str) -> None:
+    """The plan's own checks of each entry (git's fsck and read-tree refuse these first;
+    these checks hold when they do not): one line naming the path, nothing written."""
+    a = remote.clone("a")
+    (a / "real").mkdir()
+    (a / "real" / "link").symlink_to("..")
+    repo = GitRepository.open(a, "alpha")
+    pull = repo.careful_pull
+    with pytest.raises(HostileContent, match=reason) as caught:
+        pull._parse(_raw(*entries), "commit x")
+    assert str(caught.value).startswith("refused commit x: path '")
+    assert "\n" not in str(caught.value)
+    fine = pull._parse(_raw(("100644", "100755", "real/x.sh"), ("000000", "120000", "l")), "c")
+    assert [(c.old_mode, c.new_mode, c.path) for c in fine] == \
+        [("100644", "100755", "real/x.sh"), ("000000", "120000", "l")]
