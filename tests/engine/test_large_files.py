@@ -71,6 +71,24 @@ async def test_new_large_file_is_announced_once_and_synced(remote: Remote, start
     assert len(rec.of(ActivityKind.LARGE_FILE)) == 1
 
 
+async def test_large_file_saved_while_stopped_is_found_at_start(remote: Remote,
+                                                                  start_engine) -> None:
+    """At start the watcher has no list of changes: one git status names them (each new
+    file in a new folder too), the large one among them is announced and synced, and a
+    deletion made meanwhile is committed with them."""
+    a = remote.clone("a")
+    (a / "README.txt").unlink()
+    (a / "trip").mkdir()
+    (a / "trip" / "day 1.mp4").write_bytes(os.urandom(300_000))
+    (a / "trip" / "notes.txt").write_text("day one\n")
+    engine, rec = await start_engine(a, large_file_size=100_000)
+    await rec.until(lambda: {"trip/day 1.mp4", "trip/notes.txt"} <= remote.tree_names()
+                    and rec.of(ActivityKind.PUSHED), what="the offline work on the remote")
+    assert "README.txt" not in remote.tree_names()
+    notices = rec.of(ActivityKind.LARGE_FILE)
+    assert [n.files for n in notices] == [("trip/day 1.mp4",)]
+
+
 async def test_held_large_file_waits_for_the_users_answer(remote: Remote, start_engine) -> None:
     a = remote.clone("a")
     engine, rec = await start_engine(a, large_file_size=100_000)
