@@ -87,6 +87,10 @@ PUSH_SIZE_DELAY = 0.5  # a push still going after this long gets its size estima
 MAX_LISTED_FILES = 50
 MAX_SHOWN_FILE = 32 << 20  # file_at reads into memory: only for what a viewer can show
 HOST_TRAILER = "Autosync-Host"
+# For status and diff: no per-submodule `ignore` setting is looked up, so .gitmodules is not
+# parsed. A pulled one with `update = !command` (never run: see fetch) makes git's own
+# parse of it fatal ("invalid value for 'submodule.sub.update'") and wedged the folder.
+NO_SUBMODULE_CONFIG = "--ignore-submodules=none"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _FSCK_REFUSAL = re.compile(r"error: object ([0-9a-f]{40,64}): (\w+): (.*)")
 
@@ -724,7 +728,7 @@ class GitRepository:
     # ------------------------------------------------------------------ committing
     def is_dirty(self) -> bool:
         result = self._run(*COMPARE_ONLY, "status", "--porcelain", "-z",
-                           "--untracked-files=normal",
+                           "--untracked-files=normal", NO_SUBMODULE_CONFIG,
                            "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
         return bool(result.out.strip(b"\0"))
 
@@ -887,7 +891,7 @@ class GitRepository:
         in the folder: one pass of git's stat check, which runs on several threads (the
         large-file listing's `ls-files` took 3.3 s on 500,000 files, `git status` 2.3 s)."""
         result = self._run(*COMPARE_ONLY, "status", "--porcelain", "-z", "--no-renames",
-                           "--untracked-files=all", "--", self._pathspec,
+                           "--untracked-files=all", NO_SUBMODULE_CONFIG, "--", self._pathspec,
                            env={"GIT_LITERAL_PATHSPECS": "1"})
         self.checker.index_written()  # (git may have refreshed it)
         return {os.fsdecode(entry[3:]) for entry in result.out.split(b"\0") if len(entry) > 3}
@@ -1100,7 +1104,8 @@ class GitRepository:
         after = self._rev("HEAD")
         changed_files: tuple[str, ...] = ()
         if before is not None and after is not None and before != after:
-            diff = self._run("diff", "--name-only", "-z", "--no-renames", before, after)
+            diff = self._run("diff", "--name-only", "-z", "--no-renames", NO_SUBMODULE_CONFIG,
+                             before, after)
             changed_files = tuple(os.fsdecode(p) for p in diff.out.split(b"\0") if p)
         elif before is None and after is not None:
             listing = self._run("ls-tree", "-r", "-z", "--name-only", after)

@@ -429,3 +429,32 @@ def test_first_clone_runs_no_driver_and_refuses_dot_git(remote: Remote, attacker
         clone_remote(remote.url, remote.base / "second")
     assert "\n" not in str(info.value)
     assert not marker.exists() and not (remote.base / "second").exists()
+
+
+def test_a_gitmodules_git_finds_invalid_never_wedges_commits(remote: Remote,
+                                                             tmp_path: Path) -> None:
+    """A pulled .gitmodules with `update = !command` beside a gitlink: git's status and diff
+    die parsing it ("invalid value for 'submodule.sub.update'") unless told not to look
+    up submodule settings. The start-up's look for changes, the look for saves after a
+    pull and the list of pulled files never parse it: saves are still committed."""
+    from autosync_gui.engine.gitrepo import GitRepository
+    a = remote.clone("a")
+    head = git(a, "rev-parse", "HEAD")
+    (a / ".gitmodules").write_text("[submodule \"sub\"]\n\tpath = sub\n\turl = ../x\n"
+                                   f"\tupdate = !touch '{tmp_path / 'PWNED'}'\n")
+    git(a, "update-index", "--add", "--cacheinfo", f"160000,{head},sub")
+    (a / "sub").mkdir()
+    git(a, "add", ".gitmodules")
+    git(a, "commit", "-qm", "submodule")
+    after = git(a, "rev-parse", "HEAD")
+    repo = GitRepository.open(a, "alpha")
+    assert not repo.is_dirty()
+    (a / "saved while stopped.txt").write_text("mine\n")
+    assert repo.is_dirty()
+    result = repo.commit_pending()  # (no list of changes from a watcher: git status)
+    assert result is not None and any(c.endswith("saved while stopped.txt")
+                                      for c in result.files)
+    assert not repo.is_dirty()
+    assert not (tmp_path / "PWNED").exists()
+    listed = git(a, "diff", "--name-only", "--ignore-submodules=none", head, after)
+    assert set(listed.split()) == {".gitmodules", "sub"}
