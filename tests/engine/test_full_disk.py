@@ -257,8 +257,10 @@ async def test_pull_that_does_not_fit_waits_and_touches_nothing(
     assert status(a) == ""
     assert not (a / ".git" / "autosync" / "pull-journal").exists()
     fs.release()
-    await rec.until(lambda: (a / "big.txt").exists() and (a / "big.txt").read_bytes() == big,
-                    timeout=30, what="pulled once space was freed")
+    # (big.txt is written before README.txt: the pull is done when it says so)
+    await rec.until(lambda: rec.of(ActivityKind.PULLED, a), timeout=30,
+                    what="pulled once space was freed")
+    assert (a / "big.txt").read_bytes() == big
     assert (a / "README.txt").read_bytes() == readme
     await rec.until(lambda: folder.state == FolderState.IDLE, what="idle")
     assert status(a) == ""
@@ -292,9 +294,10 @@ async def test_pull_cut_short_by_a_full_disk_is_undone(remote: Remote, small_fil
     assert not [p for p in (a / ".git" / "autosync" / "scratch").rglob("*") if p.is_file()]
     assert_consistent(a)
     fs.release()
-    await rec.until(lambda: (a / "big.txt").exists() and (a / "big.txt").read_bytes() == big,
-                    timeout=30, what="pulled once space was freed")
+    await rec.until(lambda: rec.of(ActivityKind.PULLED, a), timeout=30,
+                    what="pulled once space was freed")
     await rec.until(lambda: folder.state == FolderState.IDLE, what="idle")
+    assert (a / "big.txt").read_bytes() == big
     assert (a / "README.txt").read_bytes() == readme
     assert git(a, "rev-parse", "HEAD") == remote.head(), "no commit undoing b's change"
     assert remote.tree_files()["README.txt"] == readme
