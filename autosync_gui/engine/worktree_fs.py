@@ -473,7 +473,8 @@ class WorkTree:
         for candidate in (name, f"{stem} (saved during sync){dot}{ext}",
                           f"{stem} (saved during sync {secrets.token_hex(3)}){dot}{ext}"):
             if self._link_no_replace(aside_fd, aside_name, fd, candidate):
-                os.unlink(aside_name, dir_fd=aside_fd)
+                with contextlib.suppress(FileNotFoundError):  # (renamed: a folder, or
+                    os.unlink(aside_name, dir_fd=aside_fd)   # no hard links here)
                 return candidate
         return None
 

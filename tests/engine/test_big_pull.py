@@ -334,3 +334,30 @@ def test_a_plan_git_would_refuse_is_refused_with_the_path(
     fine = pull._parse(_raw(("100644", "100755", "real/x.sh"), ("000000", "120000", "l")), "c")
     assert [(c.old_mode, c.new_mode, c.path) for c in fine] == \
         [("100644", "100755", "real/x.sh"), ("000000", "120000", "l")]
+
+
+def test_a_moved_submodule_is_pulled_and_its_folder_left_alone(remote: Remote) -> None:
+    """Another machine moves a submodule's commit (a gitlink: git never writes into it).
+    The pull moves the index and HEAD; the folder at that path, with whatever the user
+    keeps in it, stays where it is. (Putting the folder back after moving it aside tried
+    to unlink its aside name after renaming it: every such pull failed.)"""
+    a, b = remote.clone("a"), remote.clone("b")
+    first = git(b, "rev-parse", "HEAD")
+    git(b, "update-index", "--add", "--cacheinfo", f"160000,{first},lib")
+    (b / "lib").mkdir()  # (not checked out: an empty folder)
+    commit(b, "a submodule", push=True)
+    git(a, "pull", "-q", "--ff-only")
+    (a / "lib").mkdir(exist_ok=True)
+    (a / "lib" / "checked out by hand.txt").write_text("the user's\n")
+    second = git(b, "rev-parse", "HEAD")
+    git(b, "update-index", "--cacheinfo", f"160000,{second},lib")
+    (b / "notes.txt").write_text("beside it\n")
+    commit(b, "submodule moved", push=True)
+    git(a, "fetch", "-q")
+    repo = GitRepository.open(a, "alpha")
+    result = repo.integrate()
+    assert result.changed and repo.head() == git(b, "rev-parse", "HEAD")
+    assert git(a, "ls-files", "-s", "lib").startswith(f"160000 {second} ")
+    assert (a / "lib" / "checked out by hand.txt").read_text() == "the user's\n"
+    assert (a / "notes.txt").read_text() == "beside it\n"
+    assert git(a, "status", "--porcelain", "--ignore-submodules=none") == ""
