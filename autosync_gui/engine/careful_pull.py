@@ -39,7 +39,7 @@ from autosync_gui.disk_space import is_disk_full_error, mentions_disk_full, room
 from autosync_gui.engine.checkout_stream import CheckoutStream, checkout_paths
 from autosync_gui.engine.damage import Part, damaged, from_failure
 from autosync_gui.engine.git_env import GitResult, first_line
-from autosync_gui.engine.git_runner import COMPARE_ONLY, GitRunner
+from autosync_gui.engine.git_runner import COMPARE_ONLY, NO_SUBMODULE_CONFIG, GitRunner
 from autosync_gui.engine.index_stat import is_recorded_file, read_index_stats, recorded_mtime_ns
 from autosync_gui.engine.open_files import open_files
 from autosync_gui.engine.racy_index import settle_written
@@ -330,7 +330,7 @@ class CarefulPull:
         """git's raw diff from `head` to `target`: (meta, path) field pairs."""
         old = head or self._run("hash-object", "-t", "tree", "--stdin", stdin=b"").text
         diff = self._run("diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", "--raw",
-                         old, target)
+                         NO_SUBMODULE_CONFIG, old, target)
         return diff.out.split(b"\0")
 
     def _parse(self, fields: list[bytes], source: str) -> list[Change]:
@@ -447,7 +447,7 @@ class CarefulPull:
         checked_at = time.time_ns()
         self._run(*COMPARE_ONLY, "update-index", "-q", "--refresh", check=False)
         result = self._run(*COMPARE_ONLY, "diff-index", "-z", "--name-only", "--no-renames",
-                           head, "--", check=False)
+                           NO_SUBMODULE_CONFIG, head, "--", check=False)
         if not result.ok:
             return None, {}
         modified = {os.fsdecode(p) for p in result.out.split(b"\0") if p}
@@ -910,7 +910,8 @@ class CarefulPull:
             raise DiskFull.measure(self._tree.root, failed=True)
 
     def _index_at(self, target: str) -> bool:
-        return self._run("diff-index", "--cached", "--quiet", target, "--", check=False).ok
+        return self._run("diff-index", "--cached", "--quiet", NO_SUBMODULE_CONFIG, target, "--",
+                         check=False).ok
 
     def recover(self) -> bool:
         """After a pull stopped half-way (kill -9, a full disk): when the index had

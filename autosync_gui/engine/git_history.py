@@ -13,7 +13,7 @@ from pathlib import Path
 from autosync_gui.engine import conflict_rules as rules
 from autosync_gui.engine.events import Conflict
 from autosync_gui.engine.git_env import GitResult
-from autosync_gui.engine.git_runner import GitRunner
+from autosync_gui.engine.git_runner import NO_SUBMODULE_CONFIG, GitRunner
 from autosync_gui.engine.repository import CommitResult, DeletedFile, FileVersion
 
 HOST_TRAILER_KEY = "Autosync-Host"  # the same trailer gitrepo.py writes into every commit
@@ -112,8 +112,8 @@ class FileHistory:
         # In a partial clone, renames are followed by exact content only: judging how
         # similar two versions are would download the old versions a clone left out.
         renames = "-M100%" if self._partial() else "-M"
-        result = self._run("log", "--follow", renames, "--raw", "--no-abbrev", "-z", _FORMAT,
-                           "HEAD", "--", path, env=_READ_ONLY)
+        result = self._run("log", "--follow", renames, "--raw", "--no-abbrev", "-z",
+                           NO_SUBMODULE_CONFIG, _FORMAT, "HEAD", "--", path, env=_READ_ONLY)
         found: list[tuple[list[str], tuple[str, str, str, list[str]]]] = []
         for header, entries in _records(result.out):
             if entries:
@@ -134,7 +134,8 @@ class FileHistory:
         if self._rev("HEAD") is None:
             return []
         result = self._run("log", "--diff-filter=D", "-M", "--raw", "--no-abbrev", "-z",
-                           _FORMAT, f"--since={since.isoformat()}", "HEAD", "--",
+                           NO_SUBMODULE_CONFIG, _FORMAT, f"--since={since.isoformat()}",
+                           "HEAD", "--",
                            under or self.scope or ".", env=_READ_ONLY)
         seen: set[str] = set()
         candidates: list[tuple[list[str], str, str]] = []
@@ -171,7 +172,8 @@ class FileHistory:
         existed = self._run("cat-file", "-e", f"HEAD:{path}", check=False).ok \
             if self._rev("HEAD") else False
         self._run("add", "--", path, env=literal)
-        if self._run("diff", "--cached", "--quiet", "--", path, check=False, env=literal).ok:
+        if self._run("diff", "--cached", "--quiet", NO_SUBMODULE_CONFIG, "--", path,
+                     check=False, env=literal).ok:
             return None
         message = f"{title}\n\n{HOST_TRAILER_KEY}: {self.hostname}\n"
         self._run("commit", "--no-verify", "-q", "-F", "-", "--", path,
@@ -183,8 +185,8 @@ class FileHistory:
         """Host and time of the newest commit (reachable from HEAD) touching `path`,
         narrowed by `extra` log options."""
         fmt = f"--format=%cI%x00%(trailers:key={HOST_TRAILER_KEY},valueonly,separator=%x2c)%x00%an"
-        result = self._run("log", "-1", fmt, *extra, "HEAD", "--", path, check=False,
-                           env=_READ_ONLY)
+        result = self._run("log", "-1", fmt, *extra, NO_SUBMODULE_CONFIG, "HEAD", "--", path,
+                           check=False, env=_READ_ONLY)
         if not result.ok or not result.text:
             return None
         when, trailer, author = ([*result.text.split("\0"), "", "", ""])[:3]
@@ -211,8 +213,8 @@ class FileHistory:
             copy_time=copied[1] if copied else fallback.copy_time)
 
     def pending_changes(self) -> int:
-        result = self._run("status", "--porcelain", "-z", "--untracked-files=all", "--",
-                           self.scope or ".", env=_READ_ONLY)
+        result = self._run("status", "--porcelain", "-z", "--untracked-files=all",
+                           NO_SUBMODULE_CONFIG, "--", self.scope or ".", env=_READ_ONLY)
         fields = result.out.split(b"\0")
         count = 0
         i = 0

@@ -71,6 +71,15 @@ def big_file_options() -> list[str]:
 # keeps sizes modulo 2**32, and a 0 there means "compare the content") at every look.
 COMPARE_ONLY = ("-c", "pack.compression=0")
 
+# For every git command that compares trees, the index or files (status, diff, diff-tree,
+# diff-index, show, and log with --raw, --name-status or --find-object): no per-submodule
+# `ignore` setting is looked up, so .gitmodules is not parsed. A pulled one with
+# `update = !command` (never run: see fetch) beside a gitlink makes git's own parse of it
+# fatal ("invalid value for 'submodule.sub.update'") as soon as the gitlink is compared,
+# which would wedge the folder: no pull, no commit, no history. (`-c
+# diff.ignoreSubmodules=none` does not stop the parse; the option does.)
+NO_SUBMODULE_CONFIG = "--ignore-submodules=none"
+
 # fsck checks raised to errors when fetching: a tree entry that would write into .git or
 # outside the folder, or a special file git refuses as a link, never enters the repository.
 FETCH_FSCK_ERRORS = ("hasDot", "hasDotdot", "hasDotgit", "fullPathname", "emptyName",

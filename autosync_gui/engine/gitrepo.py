@@ -45,6 +45,7 @@ from autosync_gui.engine.git_history import FileHistory
 from autosync_gui.engine.git_merge import GitMerge
 from autosync_gui.engine.git_runner import (
     COMPARE_ONLY,
+    NO_SUBMODULE_CONFIG,
     GitRunner,
     big_file_options,
     fetch_checks,
@@ -87,10 +88,6 @@ PUSH_SIZE_DELAY = 0.5  # a push still going after this long gets its size estima
 MAX_LISTED_FILES = 50
 MAX_SHOWN_FILE = 32 << 20  # file_at reads into memory: only for what a viewer can show
 HOST_TRAILER = "Autosync-Host"
-# For status and diff: no per-submodule `ignore` setting is looked up, so .gitmodules is not
-# parsed. A pulled one with `update = !command` (never run: see fetch) makes git's own
-# parse of it fatal ("invalid value for 'submodule.sub.update'") and wedged the folder.
-NO_SUBMODULE_CONFIG = "--ignore-submodules=none"
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 _FSCK_REFUSAL = re.compile(r"error: object ([0-9a-f]{40,64}): (\w+): (.*)")
 
@@ -733,7 +730,8 @@ class GitRepository:
         return bool(result.out.strip(b"\0"))
 
     def _staged_changes(self) -> list[str]:
-        args = ["diff", "--cached", "--name-status", "-z", "-M", "--no-ext-diff"]
+        args = ["diff", "--cached", "--name-status", "-z", "-M", "--no-ext-diff",
+                NO_SUBMODULE_CONFIG]
         if not self._has_head:
             self._has_head = self._rev("HEAD") is not None  # (once born, HEAD stays)
         if not self._has_head:
@@ -1168,7 +1166,7 @@ class GitRepository:
         fmt = (f"%x1e%H%x00%cI%x00%(trailers:key={HOST_TRAILER},valueonly,separator=%x2c)"
                "%x00%an%x00%s")
         args = ["log", f"--skip={max(0, int(skip))}", f"--max-count={max(1, int(limit))}",
-                f"--format={fmt}", "--name-status", "-z", "HEAD", "--"]
+                f"--format={fmt}", "--name-status", "-z", NO_SUBMODULE_CONFIG, "HEAD", "--"]
         if path_filter:
             escaped = re.sub(r"([*?\[\]\\])", r"\\\1", path_filter)
             args.append(f":(icase)*{escaped}*")
@@ -1267,7 +1265,8 @@ class GitRepository:
     def diff(self, commit: str, path: str | None = None) -> str:
         if not _HEX.match(commit):
             raise RepositoryError(f"{commit!r} is not a commit id")
-        args = ["show", "--format=", "--patch", "--no-ext-diff", "-M", commit, "--"]
+        args = ["show", "--format=", "--patch", "--no-ext-diff", "-M", NO_SUBMODULE_CONFIG,
+                commit, "--"]
         if path:
             args.append(path)
         result = self._run(*args, env={"GIT_LITERAL_PATHSPECS": "1"})

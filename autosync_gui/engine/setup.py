@@ -36,7 +36,7 @@ from autosync_gui.engine.git_env import (
     noninteractive_env,
     remote_error,
 )
-from autosync_gui.engine.git_runner import child_environment, fetch_checks
+from autosync_gui.engine.git_runner import NO_SUBMODULE_CONFIG, child_environment, fetch_checks
 from autosync_gui.engine.partial_clone import (
     bare_remote_config_commands,
     clone_options,
@@ -648,7 +648,7 @@ def add_remote(folder: Path, remote: str, *, progress: ProgressCallback | None =
         mine.add("remove the remote 'origin'", partial(_run, ["remote", "remove", "origin"],
                                                         cwd=folder, allow_fail=True))
         _run(["add", "--all"], cwd=folder)
-        staged = _run(["diff", "--cached", "--name-only", "-z"], cwd=folder)
+        staged = _run(["diff", "--cached", "--name-only", "-z", NO_SUBMODULE_CONFIG], cwd=folder)
         has_head = bool(_run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=folder,
                              allow_fail=True))
         if staged or not has_head:

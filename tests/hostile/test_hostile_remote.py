@@ -458,3 +458,44 @@ def test_a_gitmodules_git_finds_invalid_never_wedges_commits(remote: Remote,
     assert not (tmp_path / "PWNED").exists()
     listed = git(a, "diff", "--name-only", "--ignore-submodules=none", head, after)
     assert set(listed.split()) == {".gitmodules", "sub"}
+
+
+def test_a_moved_gitlink_beside_such_a_gitmodules_never_wedges_pulls_or_history(
+        remote: Remote, attacker: Attacker) -> None:
+    """Once such a .gitmodules has been pulled (its fetch refused and reported once, as
+    above), the attacker moves the gitlink and deletes a file. The pull's raw diff and its
+    stat check, the history list, a commit's diff, the deleted files and the count of
+    pending changes all compare that gitlink, and git would die parsing .gitmodules in
+    each: none does, and the command in it never runs."""
+    from autosync_gui.engine.gitrepo import GitRepository
+    from autosync_gui.engine.repository import HostileContent
+    a = remote.clone("a")
+    marker = remote.base / "PWNED"
+    first = git(a, "rev-parse", "HEAD")
+    modules = f"[submodule \"sub\"]\n\tpath = sub\n\turl = ../x\n\tupdate = !touch '{marker}'\n"
+    added = attacker.push_files({".gitmodules": ("100644", modules), "sub": ("160000", first),
+                                 "doomed.txt": ("100644", "deleted later\n")})
+    repo = GitRepository.open(a, "alpha")
+    with pytest.raises(HostileContent):
+        repo.fetch()
+    repo.fetch()  # (reported once: the object is skipped from now on)
+    assert repo.integrate().changed
+    assert (a / ".gitmodules").exists() and (a / "doomed.txt").exists()
+    moved = attacker.push_tree(_without(attacker, "doomed.txt", {
+        "sub": ("160000", added), "later.txt": ("100644", "a later commit\n")}),
+        "move the gitlink")
+    repo.fetch()
+    result = repo.integrate()  # the raw diff of the pull names the moved gitlink
+    assert result.changed and repo.head() == moved
+    assert (a / "later.txt").read_text() == "a later commit\n"
+    assert not (a / "doomed.txt").exists()
+    assert git(a, "ls-files", "-s", "sub").startswith(f"160000 {added} ")
+    listed = repo.history(0, 10, None)  # each commit's files, the gitlink among them
+    assert [c.sha for c in listed][:2] == [moved, added]
+    assert "sub" in listed[0].files
+    assert "sub" in repo.diff(moved)
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    assert [d.path for d in repo.file_history.deleted_files(since, "")] == ["doomed.txt"]
+    (a / "mine.txt").write_text("saved\n")
+    assert repo.file_history.pending_changes() == 1
+    assert not marker.exists()
