@@ -724,10 +724,16 @@ class GitRepository:
 
     # ------------------------------------------------------------------ committing
     def is_dirty(self) -> bool:
-        result = self._run(*COMPARE_ONLY, "status", "--porcelain", "-z",
-                           "--untracked-files=normal", NO_SUBMODULE_CONFIG,
-                           "--", self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
-        return bool(result.out.strip(b"\0"))
+        return bool(self._status(untracked="normal").strip(b"\0"))
+
+    def _status(self, untracked: str) -> bytes:
+        """`git status --porcelain -z` of the folder, new files listed per `untracked`
+        ("normal": a new folder as one entry; "all": each file in it)."""
+        result = self._run(*COMPARE_ONLY, "status", "--porcelain", "-z", "--no-renames",
+                           f"--untracked-files={untracked}", NO_SUBMODULE_CONFIG, "--",
+                           self._pathspec, env={"GIT_LITERAL_PATHSPECS": "1"})
+        self.checker.index_written()  # (git may have refreshed it)
+        return result.out
 
     def _staged_changes(self) -> list[str]:
         args = ["diff", "--cached", "--name-status", "-z", "-M", "--no-ext-diff",
@@ -888,11 +894,8 @@ class GitRepository:
         """Every path git finds staged, modified, deleted or new (each new file named)
         in the folder: one pass of git's stat check, which runs on several threads (the
         large-file listing's `ls-files` took 3.3 s on 500,000 files, `git status` 2.3 s)."""
-        result = self._run(*COMPARE_ONLY, "status", "--porcelain", "-z", "--no-renames",
-                           "--untracked-files=all", NO_SUBMODULE_CONFIG, "--", self._pathspec,
-                           env={"GIT_LITERAL_PATHSPECS": "1"})
-        self.checker.index_written()  # (git may have refreshed it)
-        return {os.fsdecode(entry[3:]) for entry in result.out.split(b"\0") if len(entry) > 3}
+        return {os.fsdecode(entry[3:])
+                for entry in self._status(untracked="all").split(b"\0") if len(entry) > 3}
 
     def _spec_without(self, paths: list[str]) -> tuple[list[str], dict[str, str]]:
         """(pathspec, environment) for the folder's files except `paths`."""
