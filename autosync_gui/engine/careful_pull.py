@@ -427,8 +427,9 @@ class CarefulPull:
         check started by fast_forward, beside reading the plan, or run now.)"""
         self._known = {}
         started, self._stat_check = self._stat_check, None
-        self._removing = None  # (its set of 20,000 paths: 2 MB, once the check has it)
-        paths = {c.path for c in changes if c.removes}
+        removing, self._removing = self._removing, None  # (a set of 20,000 paths: 2 MB)
+        paths = removing.result() if removing is not None and removing.done() else \
+            {c.path for c in changes if c.removes}  # (fast_forward's, or built now)
         if head is None or len(paths) < BIG_PULL:
             if started is not None:
                 started.result()  # (its index lock is gone once it is done)
