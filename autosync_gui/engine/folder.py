@@ -552,7 +552,9 @@ class FolderSync:
         now = asyncio.get_running_loop().time()
         self._commit_at = None
         due = self._quiet.due(now)
-        if due is None:
+        if due is None:  # (taken by a commit already)
+            if self.state == FolderState.PENDING:
+                self._settle()  # (not in the middle of a step: it settles when done)
             return
         if due > now:
             self._schedule_commit(now)  # still changing: wait for the rest of the quiet
@@ -781,9 +783,9 @@ class FolderSync:
         if not self.path.is_dir():
             raise RepositoryError(f"{self.path} is missing (moved, deleted or unmounted); "
                                   "nothing is committed until it is back")
-        self._cancel("commit")
-        self._commit_at = None
         self._watcher.drain()  # what the kernel already knows counts for this commit
+        self._cancel("commit")  # (after the drain: its timer is for what is taken now)
+        self._commit_at = None
         now = asyncio.get_running_loop().time()
         candidates = self._quiet.take(now)
         self._dirty = False

@@ -113,6 +113,22 @@ async def test_state_goes_pending_then_idle(remote: Remote, start_engine) -> Non
 
 
 @BOTH_BACKENDS
+async def test_new_folder_saved_at_start_ends_idle_not_pending(remote: Remote,
+                                                              start_engine) -> None:
+    """A folder and a file saved while autosync starts: the commit's look at what the
+    kernel already queued re-armed the commit timer for changes that commit then took;
+    the timer found nothing due and the folder said "pending" for good."""
+    a = remote.clone("a")
+    engine, rec = await start_engine(a)
+    (a / "sub").mkdir()
+    (a / "sub" / "file.txt").write_text("inside\n")
+    await rec.until(lambda: remote.tree_files().get("sub/file.txt") == b"inside\n"
+                    and rec.of(ActivityKind.PUSHED), what="committed and pushed")
+    await rec.until(lambda: engine.folder(a).state == FolderState.IDLE, timeout=10,
+                    what="idle, nothing pending")
+    assert len(rec.of(ActivityKind.COMMITTED)) == 1
+
+@BOTH_BACKENDS
 async def test_file_name_that_is_not_utf8(remote: Remote, start_engine) -> None:
     """Linux names are bytes: one that is not UTF-8 is synced, not a watcher crash."""
     a = remote.clone("a")
