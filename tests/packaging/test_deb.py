@@ -9,6 +9,7 @@ rest of the suite never runs an installed autosync."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import re
@@ -61,19 +62,29 @@ def _run(*args: str, timeout: float = 600, **kwargs: object) -> subprocess.Compl
 
 @pytest.fixture(scope="module")
 def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once for the module. pip's downloads are cached in the real user's cache
-    (the tests' HOME is a throw-away one), so a rebuild does not fetch Qt again."""
-    out = tmp_path_factory.mktemp("deb")
-    real_home = pwd.getpwuid(os.getuid()).pw_dir
-    env = {**os.environ,
-           "AUTOSYNC_BUILD_CACHE": os.environ.get("AUTOSYNC_BUILD_CACHE",
-                                                  f"{real_home}/.cache/autosync-build")}
-    result = _run(str(ROOT / "packaging" / "build-deb"), "--fast", "--no-lintian",
-                  "--out", str(out), env=env, timeout=1500)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    """Built once for the whole run: the xdist workers this module's tests land on share
+    one build (under their common temporary folder, the first to come builds it while
+    the others wait; a build takes one to two minutes of both cores). pip's downloads are
+    cached in the real user's cache (the tests' HOME is a throw-away one), so a rebuild
+    does not fetch Qt again."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if base.name.startswith("popen-gw") else base  # (one per worker)
+    out = shared / "deb"
     arch = _run("dpkg", "--print-architecture").stdout.strip()
     path = out / f"autosync_{__version__}_{arch}.deb"
-    assert path.is_file(), sorted(p.name for p in out.iterdir())
+    with open(shared / "deb.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # (released when closed)
+        if path.is_file():
+            return path
+        out.mkdir(exist_ok=True)
+        real_home = pwd.getpwuid(os.getuid()).pw_dir
+        env = {**os.environ,
+               "AUTOSYNC_BUILD_CACHE": os.environ.get("AUTOSYNC_BUILD_CACHE",
+                                                      f"{real_home}/.cache/autosync-build")}
+        result = _run(str(ROOT / "packaging" / "build-deb"), "--fast", "--no-lintian",
+                      "--out", str(out), env=env, timeout=1500)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+        assert path.is_file(), sorted(p.name for p in out.iterdir())
     return path
 
 
