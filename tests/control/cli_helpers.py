@@ -9,11 +9,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.fixtures.waiting import poll
 
 FAST = ["commit_delay = 0.2", "push_delay = 0.1", "poll_interval = 3600"]
 
@@ -72,12 +73,7 @@ async def autosync_async(*args: str, config: Path | None, cwd: Path | None = Non
 def wait_for(condition: Callable[[], object], timeout: float = 30.0,
              what: str = "condition") -> Any:
     """Poll across processes (there is no event to await in another process)."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
+    return poll(condition, timeout, what, interval=0.05)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from autosync_gui.engine.events import ActivityKind, FolderState
 from autosync_gui.engine.gitrepo import GitRepository
 from tests.fixtures.git_remotes import BOTH_BACKENDS, Remote, commit, git
+from tests.fixtures.waiting import poll
 from tests.fixtures.writers import move_folder_in
 
 pytestmark = pytest.mark.slow  # kill -9, restarts and offline remotes with real processes
@@ -156,11 +156,9 @@ def kill_9(proc: subprocess.Popen) -> None:
 
 
 def _wait(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)  # polling the file system: there is no event to await across processes
+    # polling the file system: there is no event to await across processes (every 10 ms:
+    # a kill -9 lands in the step it waits for; less often when the look runs git or hg)
+    poll(condition, timeout, what, interval=0.01)
 
 
 @BOTH_BACKENDS
