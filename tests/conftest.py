@@ -21,7 +21,6 @@ pytest_plugins = [
     "tests.ui.keyrings",
     "tests.fixtures.lfs_server",
     "tests.fixtures.small_filesystem",
-    "tests.fixtures.long_first",
 ]
 
 
