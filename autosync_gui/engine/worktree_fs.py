@@ -472,9 +472,7 @@ class WorkTree:
         stem, dot, ext = name.partition(".")
         for candidate in (name, f"{stem} (saved during sync){dot}{ext}",
                           f"{stem} (saved during sync {secrets.token_hex(3)}){dot}{ext}"):
-            if self._link_no_replace(aside_fd, aside_name, fd, candidate):
-                with contextlib.suppress(FileNotFoundError):  # (renamed: a folder, or
-                    os.unlink(aside_name, dir_fd=aside_fd)   # no hard links here)
+            if self._move_no_replace(aside_fd, aside_name, fd, candidate):
                 return candidate
         return None
 
@@ -484,6 +482,15 @@ class WorkTree:
             return  # goes with the pull's trash (pull_asides)
         with contextlib.suppress(OSError, UnsafePath), self._aside_dir(aside) as fd:
             os.unlink(aside.name, dir_fd=fd)
+
+    @staticmethod
+    def _move_no_replace(src_fd: int, src: str, dst_fd: int, dst: str) -> bool:
+        """Move `src` to `dst` unless `dst` exists (False: nothing moved)."""
+        if not WorkTree._link_no_replace(src_fd, src, dst_fd, dst):
+            return False
+        with contextlib.suppress(FileNotFoundError):  # (renamed: a folder, or no hard
+            os.unlink(src, dir_fd=src_fd)              # links on this file system)
+        return True
 
     @staticmethod
     def _link_no_replace(src_fd: int, src: str, dst_fd: int, dst: str) -> bool:
@@ -600,11 +607,7 @@ class WorkTree:
             if replace:
                 os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
                 return True
-            if self._link_no_replace(src_fd, src, dst_fd, dst):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(src, dir_fd=src_fd)
-                return True
-            return False
+            return self._move_no_replace(src_fd, src, dst_fd, dst)
 
     def prune_empty_parents(self, rel: str) -> None:
         """Remove rel's folders that became empty, deepest first, up to the root."""
