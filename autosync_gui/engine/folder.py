@@ -552,9 +552,7 @@ class FolderSync:
         now = asyncio.get_running_loop().time()
         self._commit_at = None
         due = self._quiet.due(now)
-        if due is None:  # (taken by a commit already)
-            if self.state == FolderState.PENDING:
-                self._settle()  # (not in the middle of a step: it settles when done)
+        if due is None:
             return
         if due > now:
             self._schedule_commit(now)  # still changing: wait for the rest of the quiet
