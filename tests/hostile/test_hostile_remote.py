@@ -324,12 +324,18 @@ async def test_one_blob_under_many_names_is_streamed(victim: Victim, attacker: A
 
 
 # ------------------------------------------------------------------ 7. wedged folders
+def _gitmodules_running(marker: Path) -> str:
+    """A .gitmodules whose submodule `sub` names a command to run on update (git refuses
+    it: fsck's gitmodulesUpdate, and a fatal parse in status, diff and log)."""
+    return (f"[submodule \"sub\"]\n\tpath = sub\n\turl = ../elsewhere\n"
+            f"\tupdate = !touch '{marker}'\n")
+
+
 async def test_gitmodules_command_never_runs_and_fetches_keep_working(
         victim: Victim, attacker: Attacker, bulk) -> None:
     attacker.sync()
     gitlink = git(attacker.clone, "rev-parse", "origin/main")
-    modules = (f"[submodule \"sub\"]\n\tpath = sub\n\turl = ../elsewhere\n"
-               f"\tupdate = !touch '{victim.marker}'\n")
+    modules = _gitmodules_running(victim.marker)
     attacker.push_files({".gitmodules": ("100644", modules), "sub": ("160000", gitlink),
                          **bulk})
     await victim.pull()
@@ -440,8 +446,7 @@ def test_a_gitmodules_git_finds_invalid_never_wedges_commits(remote: Remote,
     from autosync_gui.engine.gitrepo import GitRepository
     a = remote.clone("a")
     head = git(a, "rev-parse", "HEAD")
-    (a / ".gitmodules").write_text("[submodule \"sub\"]\n\tpath = sub\n\turl = ../x\n"
-                                   f"\tupdate = !touch '{tmp_path / 'PWNED'}'\n")
+    (a / ".gitmodules").write_text(_gitmodules_running(tmp_path / "PWNED"))
     git(a, "update-index", "--add", "--cacheinfo", f"160000,{head},sub")
     (a / "sub").mkdir()
     git(a, "add", ".gitmodules")
@@ -472,7 +477,7 @@ def test_a_moved_gitlink_beside_such_a_gitmodules_never_wedges_pulls_or_history(
     a = remote.clone("a")
     marker = remote.base / "PWNED"
     first = git(a, "rev-parse", "HEAD")
-    modules = f"[submodule \"sub\"]\n\tpath = sub\n\turl = ../x\n\tupdate = !touch '{marker}'\n"
+    modules = _gitmodules_running(marker)
     added = attacker.push_files({".gitmodules": ("100644", modules), "sub": ("160000", first),
                                  "doomed.txt": ("100644", "deleted later\n")})
     repo = GitRepository.open(a, "alpha")
