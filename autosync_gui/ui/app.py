@@ -239,6 +239,7 @@ class TrayApp(QObject):
         if self.instance is not None:
             self.instance.release()
         self.tray.hide()
+        self.notifier.stop()
         self.stopped.emit()
 
     def windows(self) -> list[QWidget]:

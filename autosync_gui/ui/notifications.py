@@ -217,6 +217,12 @@ class Notifier(QObject):
         if not self._timer.isActive():
             self._timer.start()
 
+    def stop(self) -> None:
+        """The app is going: what still waits to be shown is dropped (it would pop up
+        after the tray has gone)."""
+        self._timer.stop()
+        self._pending = []
+
     def flush(self) -> None:
         self._timer.stop()
         events, self._pending = self._pending, []

@@ -51,6 +51,7 @@ async def start_app(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
                 await app.engine.stop(flush=False)
             app._stopping = True
             app.tray.hide()
+            app.notifier.stop()  # (a batch still waiting would reach the next test's server)
         for window in app.windows():
             window.close()
 
