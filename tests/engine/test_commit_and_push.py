@@ -128,6 +128,7 @@ async def test_new_folder_saved_at_start_ends_idle_not_pending(remote: Remote,
                     what="idle, nothing pending")
     assert len(rec.of(ActivityKind.COMMITTED)) == 1
 
+
 @BOTH_BACKENDS
 async def test_file_name_that_is_not_utf8(remote: Remote, start_engine) -> None:
     """Linux names are bytes: one that is not UTF-8 is synced, not a watcher crash."""
