@@ -11,6 +11,7 @@ import pytest
 from autosync_gui.engine.events import ActivityKind, TransferDirection
 from autosync_gui.engine.gitrepo import GitRepository, SizeEstimate
 from autosync_gui.engine.progress import parse_progress
+from tests.fixtures.files import bytes_unless_aside
 from tests.fixtures.git_remotes import Remote, commit, git
 
 
@@ -136,8 +137,8 @@ async def test_small_edits_of_a_big_file_cost_about_the_edit(remote: Remote,
                           what="pushed")
         runs = (fa.maintenance_runs, fb.maintenance_runs)  # the next rounds come after this
         engine_b.sync_now(b)
-        await rec_b.until(lambda: (b / "master.wav").read_bytes() == data
-                          if (b / "master.wav").exists() else False, timeout=60, what="on b")
+        await rec_b.until(lambda: bytes_unless_aside(b / "master.wav") == data, timeout=60,
+                          what="on b")
         runs = (runs[0], fb.maintenance_runs)
         await rec_a.until(lambda: fa.maintenance_runs > runs[0], timeout=60, what="a tidied")
         await rec_b.until(lambda: fb.maintenance_runs > runs[1], timeout=60, what="b tidied")

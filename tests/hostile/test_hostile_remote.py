@@ -16,6 +16,7 @@ import pytest
 from autosync_gui.engine.events import ActivityKind, Conflict, FolderState
 from autosync_gui.engine.repository import RepositoryError
 from tests.fixtures.attacker import Attacker, snapshot
+from tests.fixtures.files import bytes_unless_aside
 from tests.fixtures.git_remotes import Remote, commit, git
 
 BULK = 250  # above the old limit where big pulls went through git's own checkout
@@ -86,14 +87,6 @@ async def victim(remote: Remote, attacker: Attacker, isolated_home: Path, start_
     engine, rec = await start_engine(a)
     await rec.until(lambda: engine.folder(a).ready.is_set(), what="ready")
     return Victim(remote, attacker, isolated_home, engine, rec, a)
-
-
-def _read(path: Path) -> bytes | None:
-    """A file's bytes, or None while a pull has it moved aside."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
 
 
 def _hook(marker: Path) -> str:
@@ -214,7 +207,7 @@ async def test_symlink_named_like_an_old_temporary_is_harmless(victim: Victim,
                            what="links pulled")
     attacker.push_files({"README.txt": ("100644", "changed by the peer\n"), **bulk})
     await victim.pull()
-    await victim.rec.until(lambda: _read(victim.path / "README.txt")
+    await victim.rec.until(lambda: bytes_unless_aside(victim.path / "README.txt")
                            == b"changed by the peer\n", timeout=30, what="pulled")
     assert bashrc.read_text() == "the victim's shell set-up\n"
     assert bashrc.stat().st_mode & 0o777 == 0o600
