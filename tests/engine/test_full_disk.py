@@ -29,6 +29,7 @@ from autosync_gui.engine.remote import RemoteError, RemoteProblem
 from autosync_gui.engine.repository import DiskFull
 from autosync_gui.log_full_disk import guard
 from tests.fixtures.engine_harness import Recorder
+from tests.fixtures.files import bytes_unless_aside
 from tests.fixtures.git_remotes import Remote, commit, git, make_remote
 from tests.fixtures.small_filesystem import SmallFilesystem
 
@@ -327,8 +328,8 @@ async def test_fetch_that_meets_a_full_disk_is_ours_and_cleans_up(
     assert not list((a / ".git" / "objects" / "pack").glob("tmp_*")), "garbage removed"
     assert_consistent(a)
     fs.release()
-    await rec.until(lambda: (a / "photo.jpg").exists() and (a / "photo.jpg").read_bytes()
-                    == data, timeout=30, what="fetched and pulled once space was freed")
+    await rec.until(lambda: bytes_unless_aside(a / "photo.jpg") == data, timeout=30,
+                    what="fetched and pulled once space was freed")
     assert "garbage: 0" in git(a, "count-objects", "-v")
     assert_consistent(a)
 

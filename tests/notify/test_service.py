@@ -22,6 +22,7 @@ from autosync_gui.notify.service import (
     start_notification_service,
 )
 from tests.fixtures.engine_harness import folder_settings
+from tests.fixtures.files import bytes_unless_aside
 from tests.notify.helpers import FAST, Instance, send_raw_message
 
 pytestmark = pytest.mark.timeout(90)
@@ -68,8 +69,8 @@ async def test_file_written_on_a_appears_on_b(prosody, remote, start_engine, not
         prosody, remote, start_engine, notifiers)
     assert isinstance(sa, NotificationService)
     (a_dir / "doc.txt").write_text("from a\n")
-    await rb.until(lambda: (b_dir / "doc.txt").exists()
-                   and (b_dir / "doc.txt").read_text() == "from a\n", what="doc.txt on b")
+    await rb.until(lambda: bytes_unless_aside(b_dir / "doc.txt") == b"from a\n",
+                   what="doc.txt on b")
     [pushed] = ra.of(ActivityKind.PUSHED, a_dir)
     notified = rb.of(ActivityKind.NOTIFIED, b_dir)
     assert [(n.host, n.commit, n.summary) for n in notified] == [
