@@ -153,6 +153,28 @@ class _Stream(slixmpp.ClientXMPP):
         self.add_event_handler("connection_failed", self._on_connection_failed)
         self.add_event_handler("ssl_invalid_chain", self._on_invalid_chain)
         self.add_event_handler("failed_all_auth", self._on_failed_auth)
+        self._endings: set[asyncio.Future[Any]] = set()  # disconnect()'s, see close()
+
+    def disconnect(self, wait: float = 2.0, reason: str | None = None,
+                   ignore_send_queue: bool = False) -> asyncio.Future[Any]:
+        ending = super().disconnect(wait, reason, ignore_send_queue)
+        self._endings.add(ending)
+        ending.add_done_callback(self._endings.discard)
+        return ending
+
+    async def close(self) -> None:
+        """Drop the connection and end the stream's own tasks. slixmpp's abort() and
+        disconnect() leave its send loop waiting for stanzas (and a failed login leaves
+        an end-of-stream wait): the stream then lives on until the garbage collector,
+        whose XMLStream.__del__ schedules the cancel on the stream's loop at whatever
+        moment it runs (in the tests: on a closed loop, inside a Qt call; a crash)."""
+        self.cancel_connection_attempt()
+        self.abort()
+        tasks = [t for t in (self._run_out_filters, *self._endings)
+                 if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def reset_attempt(self) -> None:
         self.tls_error = None
@@ -239,8 +261,7 @@ class NotifyClient:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(stream.disconnect(wait=1.0), 3.0)
         if stream is not None:
-            stream.cancel_connection_attempt()
-            stream.abort()
+            await stream.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -559,13 +580,14 @@ async def test_login(settings: XmppSettings, password: str, timeout: float = 10.
     """Really log in once and out again (for the setup wizard). Raises XmppLoginError with
     a one-line message: wrong password / unknown account, TLS refused, unreachable."""
     stream = _Stream(settings.jid, password, settings)
-    outcome, detail = await attempt(stream, settings, timeout)
-    if outcome is Outcome.SESSION:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(stream.disconnect(wait=1.0), timeout)
-        stream.abort()
-        return
-    stream.abort()
+    try:
+        outcome, detail = await attempt(stream, settings, timeout)
+        if outcome is Outcome.SESSION:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stream.disconnect(wait=1.0), timeout)
+            return
+    finally:
+        await stream.close()
     raise XmppLoginError(detail)
 
 

@@ -324,3 +324,20 @@ async def test_srv_then_domain_on_5222(monkeypatch, records, expected):
     assert await stream.get_dns_records("example.org") == expected
     assert asked == [("example.org", 5222, ("xmpp-client", "xmpps-client"))]
     assert client_module._address(XmppSettings(jid="alice@example.org")) == (None, None)
+
+
+async def test_a_login_check_or_a_stopped_client_leaves_no_task_behind(prosody):
+    """Every check's stream, and a stopped client's, is closed with its tasks: a task left
+    pending keeps the stream alive until the garbage collector, which then schedules its
+    cancel on whatever loop it had, at any moment (in the suite: inside a Qt call, on a
+    closed loop; a worker died of it)."""
+    alice = prosody.register("alice", "pw-Kx7q2Lm")
+    before = asyncio.all_tasks()
+    await test_login(prosody.settings(alice), "pw-Kx7q2Lm", timeout=5)
+    with pytest.raises(XmppLoginError, match=r"^wrong password"):
+        await test_login(prosody.settings(alice), "nope", timeout=5)
+    a = Instance(prosody.settings(alice), "pw-Kx7q2Lm", "laptop")
+    a.start()
+    await a.connected()
+    await a.client.stop()
+    assert [t.get_coro().__qualname__ for t in asyncio.all_tasks() - before] == []
