@@ -46,6 +46,7 @@ from autosync_gui.ui.common import local_time, spawn
 from autosync_gui.ui.conflict_dialog import ConflictDialog
 from autosync_gui.ui.deleted_files import DeletedFilesDialog
 from autosync_gui.ui.folder_settings import FolderSettingsDialog
+from autosync_gui.ui.gui_thread_gc import GuiThreadCollector
 from autosync_gui.ui.history import HistoryDialog
 from autosync_gui.ui.icons import app_icon
 from autosync_gui.ui.logsetup import install_excepthook, setup_logging
@@ -694,4 +695,9 @@ def run_app(argv: list[str]) -> int:
         return 2
     install_excepthook()
     log.info("logging to %s", path)
-    return int(qasync.run(_main(app, args, instance)) or 0)
+    collector = GuiThreadCollector(app)
+    collector.start()
+    try:
+        return int(qasync.run(_main(app, args, instance)) or 0)
+    finally:
+        collector.stop()

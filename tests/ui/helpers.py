@@ -54,6 +54,7 @@ async def start_app(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
             app.notifier.stop()  # (a batch still waiting would reach the next test's server)
         for window in app.windows():
             window.close()
+    apps.clear()  # (the apps' Qt objects go with the test: gui_thread_gc in conftest.py)
 
 
 def remote_tree(remote: object) -> dict[str, bytes]:
