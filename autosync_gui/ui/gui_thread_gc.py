@@ -1,14 +1,14 @@
 """Python's cyclic garbage collection, run on the GUI thread only.
 
 CPython collects reference cycles in whichever thread happens to allocate past a
-threshold; in this app that is often a worker thread running git or a keyring call. A cycle
-that holds a Qt widget (a closed wizard: its pages keep the wizard, the wizard keeps its
-pages) is then destroyed on that worker thread, and Qt objects must be destroyed on the
-thread they live on: the test suite saw the GUI thread crash inside a Qt call while that
-happened. So while the tray app runs, automatic collection is off and a timer on the GUI
-thread collects instead, generation by generation as CPython itself would (its own
-thresholds, looked at twice a second). The engine on its own (`autosync run --headless`)
-holds no Qt object and keeps Python's default."""
+threshold; in this app that is often a worker thread running git or a keyring call. A
+cycle that holds a Qt widget (a closed wizard: its pages keep the wizard, the wizard keeps
+its pages) is then destroyed on that worker thread, and Qt objects must be destroyed on
+the thread they live on (the likely cause of the GUI-thread segfaults inside a Qt call
+that the test suite saw). So while the tray app runs, automatic collection is off and a
+timer on the GUI thread collects instead, generation by generation as CPython itself
+would (its own thresholds, looked at twice a second). The engine on its own (`autosync
+run --headless`) holds no Qt object and keeps Python's default."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """While the tray app runs, reference cycles are collected on the GUI thread only
 (autosync_gui/ui/gui_thread_gc.py): a cycle holding a widget, collected on a worker
-thread, destroyed the widget there (a crash of the GUI thread, seen in the suite)."""
+thread, destroyed the widget there (the likely cause of the GUI-thread segfaults seen in
+the suite)."""
 
 from __future__ import annotations
 
